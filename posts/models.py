@@ -1,0 +1,169 @@
+from django.conf import settings
+from django.db import models
+from django.urls import reverse
+from django.utils import timezone
+
+
+class PostStatus(models.TextChoices):
+    DRAFT = "draft", "Draft"
+    REVIEW = "review", "In review"
+    SCHEDULED = "scheduled", "Scheduled"
+    PUBLISHED = "published", "Published"
+    ARCHIVED = "archived", "Archived"
+
+
+class CommentStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    APPROVED = "approved", "Approved"
+    REJECTED = "rejected", "Rejected"
+
+
+class Tag(models.Model):
+    name = models.CharField(max_length=60, unique=True, help_text="Shown to readers, e.g. “Python”.")
+    slug = models.SlugField(max_length=80, unique=True, allow_unicode=True, help_text="Used in the tag's URL.")
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def get_absolute_url(self) -> str:
+        return reverse("posts:tag", kwargs={"slug": self.slug})
+
+
+class PostQuerySet(models.QuerySet):
+    def published(self, *, now=None):
+        """Posts readers may see: published, or scheduled with their time come.
+
+        Filtering on time means a scheduled post goes public at published_at with no
+        worker running.
+        """
+        now = now or timezone.now()
+        return self.filter(
+            status__in=[PostStatus.PUBLISHED, PostStatus.SCHEDULED],
+            published_at__isnull=False,
+            published_at__lte=now,
+        )
+
+    def editable_by(self, user):
+        """Posts a user may open in the editor: all for editors, their own for authors."""
+        if not user.is_authenticated:
+            return self.none()
+        if user.has_perm("posts.edit_any_post"):
+            return self
+        if user.has_perm("posts.change_post"):
+            return self.filter(author=user)
+        return self.none()
+
+    def with_listing_relations(self):
+        """What list pages show for each post, fetched without one query per post."""
+        return self.select_related("author").prefetch_related("tags")
+
+
+class Post(models.Model):
+    title = models.CharField(max_length=200, help_text="The headline readers see.")
+    slug = models.SlugField(
+        max_length=220,
+        unique=True,
+        allow_unicode=True,
+        help_text="Part of the post's URL; fixed once the post is published.",
+    )
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="posts")
+    body = models.TextField(blank=True, help_text="Markdown.")
+    body_html = models.TextField(blank=True, editable=False, help_text="Sanitized HTML rendered from the body.")
+    excerpt = models.TextField(blank=True, max_length=1000, help_text="A short summary for lists and feeds.")
+    cover_image_url = models.URLField(blank=True, help_text="Optional image shown at the top and in link previews.")
+    status = models.CharField(max_length=12, choices=PostStatus.choices, default=PostStatus.DRAFT, db_index=True)
+    published_at = models.DateTimeField(
+        null=True, blank=True, db_index=True, help_text="When the post is (or will be) public."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    tags = models.ManyToManyField(Tag, blank=True, related_name="posts")
+    meta_title = models.CharField(max_length=70, blank=True, help_text="Title for search engines; the title if empty.")
+    meta_description = models.CharField(max_length=160, blank=True, help_text="Summary for search engines.")
+    canonical_url = models.URLField(blank=True, help_text="Set when the post first appeared elsewhere.")
+    version = models.PositiveIntegerField(
+        default=1, help_text="Increases on every save; an edit based on an older version is refused."
+    )
+
+    objects = PostQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-published_at", "-created_at"]
+        indexes = [models.Index(fields=["status", "published_at"])]
+        permissions = [
+            ("edit_any_post", "Can edit any author's post"),
+            ("publish_post", "Can publish, schedule, unpublish and archive posts"),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+    def get_absolute_url(self) -> str:
+        return reverse("posts:detail", kwargs={"slug": self.slug})
+
+    @property
+    def is_public(self) -> bool:
+        return (
+            self.status in (PostStatus.PUBLISHED, PostStatus.SCHEDULED)
+            and self.published_at is not None
+            and self.published_at <= timezone.now()
+        )
+
+    @property
+    def has_been_published(self) -> bool:
+        """Once true the slug no longer follows the title, so links keep working."""
+        return self.published_at is not None
+
+
+class CommentQuerySet(models.QuerySet):
+    def approved(self):
+        return self.filter(status=CommentStatus.APPROVED)
+
+
+class Comment(models.Model):
+    post = models.ForeignKey(Post, on_delete=models.CASCADE, related_name="comments")
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="comments")
+    body = models.TextField(help_text="Markdown; links and images are limited.")
+    body_html = models.TextField(blank=True, editable=False)
+    status = models.CharField(
+        max_length=10, choices=CommentStatus.choices, default=CommentStatus.PENDING, db_index=True
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = CommentQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["created_at"]
+        permissions = [("moderate_comment", "Can approve and reject comments")]
+
+    def __str__(self) -> str:
+        return f"Comment by {self.author} on {self.post}"
+
+
+class Revision(models.Model):
+    """A snapshot of a post as it was saved, so any earlier state can be restored."""
+
+    post = models.ForeignKey(Post, on_delete=models.CASCADE, related_name="revisions")
+    version = models.PositiveIntegerField(help_text="The post's version this snapshot holds.")
+    title = models.CharField(max_length=200)
+    body = models.TextField(blank=True)
+    excerpt = models.TextField(blank=True)
+    meta_title = models.CharField(max_length=70, blank=True)
+    meta_description = models.CharField(max_length=160, blank=True)
+    tag_names = models.JSONField(default=list, blank=True, help_text="Tag names at the time of the snapshot.")
+    status = models.CharField(max_length=12, choices=PostStatus.choices)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    note = models.CharField(max_length=120, blank=True, help_text="Why it was saved: autosave, publish, restore…")
+
+    class Meta:
+        ordering = ["-version", "-created_at"]
+        constraints = [models.UniqueConstraint(fields=["post", "version"], name="unique_revision_per_version")]
+
+    def __str__(self) -> str:
+        return f"{self.post} v{self.version}"

@@ -1,0 +1,218 @@
+"""Writes to posts, tags, comments and revisions. Views, forms, the admin and tasks call these."""
+
+from collections.abc import Iterable
+from datetime import datetime
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied
+from django.db import transaction
+from django.utils import timezone
+
+from . import permissions
+from .markdown import render_comment_markdown, render_markdown
+from .models import Comment, CommentStatus, Post, PostStatus, Revision, Tag
+from .slugs import unique_slug
+
+EDITABLE_FIELDS = (
+    "title",
+    "body",
+    "excerpt",
+    "cover_image_url",
+    "meta_title",
+    "meta_description",
+    "canonical_url",
+)
+
+
+class PostError(Exception):
+    """A write that cannot be done; the message is meant for the person who asked."""
+
+
+class PostConflict(PostError):
+    """The post changed since the editor opened it. `current` is the newer version."""
+
+    def __init__(self, current: Post):
+        self.current = current
+        super().__init__(
+            f"This post was saved by someone else (version {current.version}) after you opened it. "
+            "Your text is still in the form: compare it with the newer version below, then save again."
+        )
+
+
+def _require(allowed: bool, message: str) -> None:
+    if not allowed:
+        raise PermissionDenied(message)
+
+
+def _clean_title(title: str) -> str:
+    title = (title or "").strip()
+    if not title:
+        raise PostError("A post needs a title that is not only spaces.")
+    return title
+
+
+def _check_body_size(body: str) -> None:
+    if len((body or "").encode()) > settings.POST_BODY_MAX_BYTES:
+        raise PostError(f"The body is larger than {settings.POST_BODY_MAX_BYTES // 1_000_000} MB; split the post.")
+
+
+def tags_from_names(names: Iterable[str]) -> list[Tag]:
+    """The tags with these names, created when new; blank and repeated names are ignored."""
+    tags: dict[str, Tag] = {}
+    for raw in names:
+        name = " ".join(raw.split())[:60]
+        if not name or name.lower() in tags:
+            continue
+        tag = Tag.objects.filter(name__iexact=name).first()
+        if tag is None:
+            tag = Tag.objects.create(name=name, slug=unique_slug(Tag, name, max_length=80))
+        tags[name.lower()] = tag
+    return list(tags.values())
+
+
+def revision_create(*, post: Post, by, note: str = "") -> Revision:
+    return Revision.objects.create(
+        post=post,
+        version=post.version,
+        title=post.title,
+        body=post.body,
+        excerpt=post.excerpt,
+        meta_title=post.meta_title,
+        meta_description=post.meta_description,
+        tag_names=sorted(post.tags.values_list("name", flat=True)),
+        status=post.status,
+        created_by=by if getattr(by, "is_authenticated", False) else None,
+        note=note[:120],
+    )
+
+
+def _save(post: Post, *, by, note: str, tags: list[Tag] | None = None) -> Post:
+    """Every save goes through here: render, bump the version, snapshot a revision."""
+    post.body_html = render_markdown(post.body)
+    post.version = (post.version or 0) + 1 if post.pk else 1
+    post.save()
+    if tags is not None:
+        post.tags.set(tags)
+    revision_create(post=post, by=by, note=note)
+    return post
+
+
+@transaction.atomic
+def post_create(*, author, data: dict, tag_names: Iterable[str] = (), by=None) -> Post:
+    by = by or author
+    _require(permissions.can_write_posts(by), "You are not allowed to write posts.")
+    title = _clean_title(data.get("title", ""))
+    _check_body_size(data.get("body", ""))
+    post = Post(author=author, **{f: data[f] for f in EDITABLE_FIELDS if f in data})
+    post.title = title
+    post.slug = unique_slug(Post, data.get("slug") or title)
+    post.version = 0
+    return _save(post, by=by, note="created", tags=tags_from_names(tag_names))
+
+
+@transaction.atomic
+def post_update(
+    *, post: Post, by, data: dict, expected_version: int, tag_names: Iterable[str] | None = None, note: str = "saved"
+) -> Post:
+    """Save an edit made on top of `expected_version`; refuse it if the post moved on since."""
+    current = Post.objects.select_for_update().get(pk=post.pk)
+    _require(permissions.can_edit_post(by, current), "You are not allowed to edit this post.")
+    if current.version != expected_version:
+        raise PostConflict(current)
+    if "title" in data:
+        data = {**data, "title": _clean_title(data["title"])}
+    _check_body_size(data.get("body", ""))
+    for field in EDITABLE_FIELDS:
+        if field in data:
+            setattr(current, field, data[field])
+    if data.get("slug") and data["slug"] != current.slug:
+        current.slug = unique_slug(Post, data["slug"], exclude_pk=current.pk)
+    elif not current.has_been_published and "title" in data:
+        current.slug = unique_slug(Post, current.title, exclude_pk=current.pk)
+    tags = tags_from_names(tag_names) if tag_names is not None else None
+    _save(current, by=by, note=note, tags=tags)
+    post.refresh_from_db()
+    return current
+
+
+def _set_status(post: Post, *, by, status: str, published_at: datetime | None, note: str) -> Post:
+    current = Post.objects.select_for_update().get(pk=post.pk)
+    current.status = status
+    current.published_at = published_at
+    _save(current, by=by, note=note)
+    post.refresh_from_db()
+    return current
+
+
+@transaction.atomic
+def post_submit_for_review(*, post: Post, by) -> Post:
+    _require(permissions.can_edit_post(by, post), "You are not allowed to edit this post.")
+    if post.status not in (PostStatus.DRAFT, PostStatus.REVIEW):
+        raise PostError("Only drafts can be submitted for review.")
+    return _set_status(post, by=by, status=PostStatus.REVIEW, published_at=post.published_at, note="submitted")
+
+
+@transaction.atomic
+def post_publish(*, post: Post, by, at: datetime | None = None) -> Post:
+    """Publish now, or schedule when `at` is in the future."""
+    _require(permissions.can_publish(by), "Only editors can publish posts.")
+    now = timezone.now()
+    if at is not None and at > now:
+        return _set_status(post, by=by, status=PostStatus.SCHEDULED, published_at=at, note="scheduled")
+    keep_date = post.published_at is not None and post.published_at <= now
+    published_at = post.published_at if keep_date else (at or now)
+    return _set_status(post, by=by, status=PostStatus.PUBLISHED, published_at=published_at, note="published")
+
+
+@transaction.atomic
+def post_unpublish(*, post: Post, by) -> Post:
+    """Back to draft. published_at is kept so the slug, and links to the post, stay put."""
+    _require(permissions.can_publish(by), "Only editors can unpublish posts.")
+    return _set_status(post, by=by, status=PostStatus.DRAFT, published_at=post.published_at, note="unpublished")
+
+
+@transaction.atomic
+def post_archive(*, post: Post, by) -> Post:
+    _require(permissions.can_publish(by), "Only editors can archive posts.")
+    return _set_status(post, by=by, status=PostStatus.ARCHIVED, published_at=post.published_at, note="archived")
+
+
+@transaction.atomic
+def revision_restore(*, revision: Revision, by, expected_version: int) -> Post:
+    """Bring back an earlier state as a new version; nothing in between is lost."""
+    return post_update(
+        post=revision.post,
+        by=by,
+        expected_version=expected_version,
+        data={
+            "title": revision.title,
+            "body": revision.body,
+            "excerpt": revision.excerpt,
+            "meta_title": revision.meta_title,
+            "meta_description": revision.meta_description,
+        },
+        tag_names=revision.tag_names,
+        note=f"restored version {revision.version}",
+    )
+
+
+def comment_create(*, post: Post, author, body: str) -> Comment:
+    _require(permissions.can_comment(author), "Sign in to comment.")
+    body = (body or "").strip()
+    if not body:
+        raise PostError("A comment cannot be empty.")
+    if len(body) > settings.COMMENT_BODY_MAX_CHARS:
+        raise PostError(f"Comments are limited to {settings.COMMENT_BODY_MAX_CHARS} characters.")
+    if not post.is_public:
+        raise PostError("This post does not take comments.")
+    status = CommentStatus.APPROVED if permissions.can_moderate_comments(author) else CommentStatus.PENDING
+    return Comment.objects.create(post=post, author=author, body=body, body_html=render_comment_markdown(body), status=status)
+
+
+def comment_moderate(*, comment: Comment, by, status: str) -> Comment:
+    _require(permissions.can_moderate_comments(by), "Only editors can moderate comments.")
+    if status not in CommentStatus.values:
+        raise PostError("Unknown comment status.")
+    comment.status = status
+    comment.save(update_fields=["status"])
+    return comment

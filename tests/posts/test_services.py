@@ -1,0 +1,76 @@
+from datetime import timedelta
+
+import pytest
+from django.core.exceptions import PermissionDenied
+from django.utils import timezone
+
+from posts import services
+from posts.models import Post, PostStatus
+
+
+@pytest.fixture
+def draft(author):
+    return services.post_create(author=author, data={"title": "First draft", "body": "Hello *world*"})
+
+
+def test_create_renders_markdown_and_snapshots_a_revision(draft):
+    assert draft.body_html == "<p>Hello <em>world</em></p>\n"
+    assert draft.version == 1
+    assert list(draft.revisions.values_list("version", flat=True)) == [1]
+
+
+def test_colliding_titles_get_unique_slugs(author):
+    first = services.post_create(author=author, data={"title": "Same title"})
+    second = services.post_create(author=author, data={"title": "Same title"})
+    assert (first.slug, second.slug) == ("same-title", "same-title-2")
+
+
+def test_non_latin_title_keeps_a_readable_slug(author):
+    post = services.post_create(author=author, data={"title": "Привет, мир"})
+    assert post.slug == "привет-мир"
+
+
+@pytest.mark.parametrize("title", ["", "   ", "\t\n"])
+def test_blank_titles_are_refused(author, title):
+    with pytest.raises(services.PostError, match="title"):
+        services.post_create(author=author, data={"title": title})
+
+
+def test_update_on_an_old_version_is_refused_and_changes_nothing(draft, author):
+    services.post_update(post=draft, by=author, data={"body": "newer"}, expected_version=1)
+    with pytest.raises(services.PostConflict) as conflict:
+        services.post_update(post=draft, by=author, data={"body": "stale"}, expected_version=1)
+    assert conflict.value.current.body == "newer"
+    assert Post.objects.get(pk=draft.pk).body == "newer"
+
+
+def test_author_cannot_publish(draft, author):
+    with pytest.raises(PermissionDenied):
+        services.post_publish(post=draft, by=author)
+
+
+def test_author_cannot_edit_someone_elses_post(draft, other_author):
+    with pytest.raises(PermissionDenied):
+        services.post_update(post=draft, by=other_author, data={"body": "x"}, expected_version=draft.version)
+
+
+def test_scheduled_post_goes_public_at_its_time_without_a_worker(draft, editor):
+    at = timezone.now() + timedelta(hours=2)
+    services.post_publish(post=draft, by=editor, at=at)
+    assert draft.status == PostStatus.SCHEDULED
+    assert not Post.objects.published().filter(pk=draft.pk).exists()
+    assert Post.objects.published(now=at + timedelta(seconds=1)).filter(pk=draft.pk).exists()
+
+
+def test_slug_is_stable_once_published(draft, editor):
+    services.post_publish(post=draft, by=editor)
+    services.post_update(post=draft, by=editor, data={"title": "Renamed"}, expected_version=draft.version)
+    assert Post.objects.get(pk=draft.pk).slug == "first-draft"
+
+
+def test_restore_brings_back_an_old_version_as_a_new_one(draft, author):
+    services.post_update(post=draft, by=author, data={"body": "second"}, expected_version=1)
+    first = draft.revisions.get(version=1)
+    restored = services.revision_restore(revision=first, by=author, expected_version=2)
+    assert (restored.body, restored.version) == ("Hello *world*", 3)
+    assert draft.revisions.count() == 3
