@@ -29,7 +29,9 @@ def post_search(*, query: str) -> QuerySet[Post]:
     if connection.vendor == "postgresql":
         from django.contrib.postgres.search import SearchQuery, SearchRank, SearchVector
 
-        vector = SearchVector("title", weight="A") + SearchVector("excerpt", weight="B") + SearchVector("body", weight="C")
+        vector = (
+            SearchVector("title", weight="A") + SearchVector("excerpt", weight="B") + SearchVector("body", weight="C")
+        )
         search = SearchQuery(query, search_type="websearch")
         return posts.annotate(rank=SearchRank(vector, search)).filter(rank__gt=0).order_by("-rank", "-published_at")
     terms = query.split()[:8]

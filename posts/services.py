@@ -206,7 +206,9 @@ def comment_create(*, post: Post, author, body: str) -> Comment:
     if not post.is_public:
         raise PostError("This post does not take comments.")
     status = CommentStatus.APPROVED if permissions.can_moderate_comments(author) else CommentStatus.PENDING
-    return Comment.objects.create(post=post, author=author, body=body, body_html=render_comment_markdown(body), status=status)
+    return Comment.objects.create(
+        post=post, author=author, body=body, body_html=render_comment_markdown(body), status=status
+    )
 
 
 def comment_moderate(*, comment: Comment, by, status: str) -> Comment:

@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Installs everything, then lints and runs the whole test suite. Tests start their own
+# redis-server (and any other process they need) on free loopback ports.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+bash deploy/scripts/bootstrap.sh
+
+.venv/bin/ruff check .
+.venv/bin/ruff format --check .
+.venv/bin/python manage.py makemigrations --check --dry-run --settings=blogsite.settings.test >/dev/null
+.venv/bin/python -m pytest "$@"
