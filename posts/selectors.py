@@ -1,7 +1,8 @@
 """Reads of posts, tags and comments, shaped for the pages that show them."""
 
+from django.contrib.auth import get_user_model
 from django.db import connection
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from django.shortcuts import get_object_or_404
 
 from .models import Comment, Post, PostStatus, Tag
@@ -61,3 +62,35 @@ def posts_for_editor(*, user) -> QuerySet[Post]:
 
 def review_queue() -> QuerySet[Post]:
     return Post.objects.filter(status=PostStatus.REVIEW).select_related("author").order_by("updated_at")
+
+
+def post_list_recent(*, limit: int = 5) -> QuerySet[Post]:
+    """Titles and dates for the sidebar: no relations, so it stays one small query."""
+    return Post.objects.published().only("title", "slug", "published_at").order_by("-published_at", "-pk")[:limit]
+
+
+def tag_get_public(*, slug: str) -> Tag:
+    """A tag readers may browse: one with at least one public post, else 404."""
+    public = Post.objects.published().filter(tags=OuterRef("pk"))
+    return get_object_or_404(Tag.objects.filter(Exists(public)), slug=slug)
+
+
+def tag_list_public() -> QuerySet[Tag]:
+    """Every tag with at least one public post (the sitemap lists these)."""
+    public = Post.objects.published().filter(tags=OuterRef("pk"))
+    return Tag.objects.filter(Exists(public)).order_by("name")
+
+
+def author_get_public(*, username: str):
+    """An author readers may browse: someone with at least one public post, else 404."""
+    return get_object_or_404(_authors_with_public_posts(), username=username)
+
+
+def author_list_public() -> QuerySet:
+    """Every author with at least one public post (the sitemap lists these)."""
+    return _authors_with_public_posts().order_by("username")
+
+
+def _authors_with_public_posts() -> QuerySet:
+    public = Post.objects.published().filter(author=OuterRef("pk"))
+    return get_user_model().objects.filter(Exists(public))
