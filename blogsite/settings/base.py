@@ -92,6 +92,8 @@ CACHES = {
 }
 
 AUTH_USER_MODEL = "accounts.User"
+# Django's model backend plus sign-in throttling (accounts/throttle.py), for the site and the admin.
+AUTHENTICATION_BACKENDS = ["accounts.backends.ThrottledModelBackend"]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
