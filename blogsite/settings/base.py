@@ -141,6 +141,20 @@ CHANNEL_LAYERS = {
 
 OLLAMA_URLS = env.list("OLLAMA_URLS", default=["http://127.0.0.1:11434"])
 AIWRITER_DEFAULT_MODEL = env.str("AIWRITER_DEFAULT_MODEL", default="llama3.2:1b")
+# Seconds allowed towards Ollama: to connect, until the first token, between tokens, in all.
+AIWRITER_TIMEOUTS = {
+    "connect": env.float("AIWRITER_TIMEOUT_CONNECT", default=5.0),
+    "first_token": env.float("AIWRITER_TIMEOUT_FIRST_TOKEN", default=60.0),
+    "idle": env.float("AIWRITER_TIMEOUT_IDLE", default=30.0),
+    "total": env.float("AIWRITER_TIMEOUT_TOTAL", default=600.0),
+}
+# What one editor may ask of the AI writer: input size, generations at once, generations per minute.
+AIWRITER_MAX_INPUT_CHARS = env.int("AIWRITER_MAX_INPUT_CHARS", default=40_000)
+AIWRITER_MAX_CONCURRENT_PER_USER = env.int("AIWRITER_MAX_CONCURRENT_PER_USER", default=3)
+AIWRITER_RATE_LIMIT = env.int("AIWRITER_RATE_LIMIT", default=30)
+# Chat history kept per editor and post, and how much of it goes into each prompt.
+AIWRITER_CHAT_HISTORY_MESSAGES = env.int("AIWRITER_CHAT_HISTORY_MESSAGES", default=20)
+AIWRITER_CHAT_HISTORY_CHARS = env.int("AIWRITER_CHAT_HISTORY_CHARS", default=12_000)
 
 LOGGING = {
     "version": 1,
