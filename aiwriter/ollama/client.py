@@ -1,0 +1,426 @@
+"""Async client for the Ollama HTTP API, as described in ollama-api.md.
+
+It speaks Ollama and nothing else: routing between hosts, retries and breakers sit one level up.
+Every failure surfaces as an `OllamaError` subclass (or `CancelledError` when the caller is
+cancelled).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+import time
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import httpx
+
+from .errors import (
+    BadRequest,
+    MalformedResponse,
+    OllamaError,
+    StreamError,
+    Timeout,
+    Unavailable,
+    error_for_status,
+)
+from .ndjson import LineTooLong, NDJSONLineBuffer
+from .types import Chunk, Done, GenerationStats, ModelInfo, Timeouts
+
+DEFAULT_TAGS_TTL = 5.0
+# After the done line only the end of the chunked body is left; waiting for it lets the
+# connection go back to the pool, but never for long.
+_DRAIN_SECONDS = 1.0
+
+StreamEvent = Chunk | Done
+
+
+class OllamaClient:
+    """One Ollama host: a pooled `httpx.AsyncClient` plus the time limits of ollama-api.md.
+
+    `chat()` and `generate()` return async generators. Close them when you stop early, best with
+    `async with contextlib.aclosing(client.chat(...)) as stream:`; closing (or cancelling the task
+    that is reading) closes the HTTP response at once, which is how Ollama learns to stop.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        timeouts: Timeouts = Timeouts(),  # noqa: B008 - frozen, so one shared default is safe
+        max_connections: int = 100,
+        transport: httpx.AsyncBaseTransport | None = None,
+        tags_ttl: float = DEFAULT_TAGS_TTL,
+    ) -> None:
+        self.base_url = normalize_base_url(base_url)
+        self.timeouts = timeouts
+        self.tags_ttl = tags_ttl
+        self._tags_cache: tuple[float, list[ModelInfo]] | None = None
+        self._tags_lock = asyncio.Lock()
+        self._http = httpx.AsyncClient(
+            base_url=self.base_url,
+            # Reads are timed around the stream (first token, idle gap, total), not per socket read.
+            timeout=httpx.Timeout(connect=timeouts.connect, read=None, write=timeouts.idle, pool=None),
+            limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections),
+            transport=transport,
+            headers={"Accept": "application/x-ndjson, application/json", "User-Agent": "blogsite-aiwriter"},
+            # Ollama hosts are addressed directly; an HTTP_PROXY meant for the internet must not catch them.
+            trust_env=False,
+        )
+
+    def __repr__(self) -> str:
+        return f"OllamaClient({self.base_url!r})"
+
+    @property
+    def is_closed(self) -> bool:
+        return self._http.is_closed
+
+    def chat(
+        self,
+        *,
+        model: str,
+        messages: list[dict],
+        options: dict | None = None,
+        keep_alive: str | int | None = None,
+    ) -> AsyncIterator[StreamEvent]:
+        """Streams a chat completion: `Chunk`s with text, then one `Done`."""
+        payload = _payload(model=model, messages=messages, options=options, keep_alive=keep_alive)
+        return self._stream("/api/chat", payload, model=model, piece=_chat_piece)
+
+    def generate(
+        self,
+        *,
+        model: str,
+        prompt: str,
+        system: str | None = None,
+        options: dict | None = None,
+        keep_alive: str | int | None = None,
+    ) -> AsyncIterator[StreamEvent]:
+        """Streams a plain completion: `Chunk`s with text, then one `Done`."""
+        payload = _payload(model=model, prompt=prompt, system=system, options=options, keep_alive=keep_alive)
+        return self._stream("/api/generate", payload, model=model, piece=_generate_piece)
+
+    async def tags(self) -> list[ModelInfo]:
+        """The installed models, cached for `tags_ttl` seconds because every editor page asks."""
+        cached = self._fresh_tags()
+        if cached is not None:
+            return cached
+        async with self._tags_lock:
+            cached = self._fresh_tags()
+            if cached is not None:
+                return cached
+            models = _parse_tags(await self._get_json("/api/tags"), host=self.base_url)
+            self._tags_cache = (time.monotonic() + self.tags_ttl, models)
+            return list(models)
+
+    async def version(self) -> str:
+        data = await self._get_json("/api/version")
+        if not isinstance(data, dict) or not isinstance(data.get("version"), str):
+            raise MalformedResponse("The Ollama server sent an unreadable version.", host=self.base_url)
+        return data["version"]
+
+    async def ps(self) -> list[dict]:
+        """The models loaded in memory right now, as Ollama describes them."""
+        data = await self._get_json("/api/ps")
+        models = data.get("models") if isinstance(data, dict) else None
+        if not isinstance(models, list) or not all(isinstance(model, dict) for model in models):
+            raise MalformedResponse("The Ollama server sent an unreadable list of loaded models.", host=self.base_url)
+        return models
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    def _fresh_tags(self) -> list[ModelInfo] | None:
+        if self._tags_cache is None or self._tags_cache[0] <= time.monotonic():
+            return None
+        return list(self._tags_cache[1])
+
+    async def _stream(
+        self, path: str, payload: dict, *, model: str, piece: Callable[[dict], str]
+    ) -> AsyncIterator[StreamEvent]:
+        deadlines = _Deadlines(self.timeouts)
+        response = await self._open(path, _encode(payload, host=self.base_url), model=model, deadlines=deadlines)
+        lines = _LineReader(response)
+        try:
+            while True:
+                line = await self._read_line(lines, deadlines)
+                if line is None:
+                    raise MalformedResponse(
+                        "The Ollama server ended the reply without finishing it.", host=self.base_url
+                    )
+                text, done = _parse_stream_line(line, piece=piece, host=self.base_url)
+                deadlines.line_received()
+                if text:
+                    deadlines.output_started = True
+                    yield Chunk(text)
+                if done is not None:
+                    await _drain(lines)
+                    yield done
+                    return
+        finally:
+            await lines.aclose()
+
+    async def _open(self, path: str, body: bytes, *, model: str, deadlines: _Deadlines) -> httpx.Response:
+        """Sends the request and returns the streaming response once Ollama answered 200."""
+        request = self._http.build_request("POST", path, content=body, headers={"Content-Type": "application/json"})
+        deadline, phase = deadlines.next()
+        try:
+            async with asyncio.timeout_at(deadline):
+                return await self._send(request, model=model)
+        except TimeoutError:
+            raise self._timeout(phase, output_started=False) from None
+        except httpx.HTTPError as exc:
+            raise self._transport_error(exc, output_started=False) from exc
+
+    async def _send(self, request: httpx.Request, *, model: str | None) -> httpx.Response:
+        if self._http.is_closed:
+            raise OllamaError("The connection to the Ollama server has been shut down.", host=self.base_url)
+        response = await self._http.send(request, stream=True)
+        if response.is_success:
+            return response
+        try:
+            body = await response.aread()
+        finally:
+            await response.aclose()
+        raise error_for_status(response.status_code, body, model=model, host=self.base_url)
+
+    async def _read_line(self, lines: _LineReader, deadlines: _Deadlines) -> bytes | None:
+        deadline, phase = deadlines.next()
+        try:
+            async with asyncio.timeout_at(deadline):
+                return await lines.next()
+        except TimeoutError:
+            raise self._timeout(phase, output_started=deadlines.output_started) from None
+        except LineTooLong as exc:
+            raise MalformedResponse(f"The Ollama server sent an oversized line ({exc}).", host=self.base_url) from exc
+        except httpx.HTTPError as exc:
+            raise self._transport_error(exc, output_started=deadlines.output_started) from exc
+
+    async def _get_json(self, path: str) -> Any:
+        deadline, phase = _Deadlines(self.timeouts).next()
+        request = self._http.build_request("GET", path)
+        try:
+            async with asyncio.timeout_at(deadline):
+                response = await self._send(request, model=None)
+                try:
+                    body = await response.aread()
+                finally:
+                    await response.aclose()
+        except TimeoutError:
+            raise self._timeout(phase, output_started=False) from None
+        except httpx.HTTPError as exc:
+            raise self._transport_error(exc, output_started=False) from exc
+        try:
+            return json.loads(body)
+        except ValueError:
+            raise MalformedResponse(
+                f"The Ollama server sent a reply to {path} that is not JSON.", host=self.base_url
+            ) from None
+
+    def _timeout(self, phase: str, *, output_started: bool) -> Timeout:
+        limit = getattr(self.timeouts, phase)
+        what = {
+            "connect": "did not accept a connection",
+            "first_token": "did not start answering",
+            "idle": "stopped sending text",
+            "total": "did not finish",
+        }[phase]
+        return Timeout(
+            f"The Ollama server at {self.base_url} {what} within {limit:g} seconds.",
+            phase=phase,
+            output_started=output_started,
+            host=self.base_url,
+        )
+
+    def _transport_error(self, exc: httpx.HTTPError, *, output_started: bool) -> OllamaError:
+        if isinstance(exc, httpx.ConnectTimeout):
+            return self._timeout("connect", output_started=False)
+        if isinstance(exc, httpx.TimeoutException):
+            return self._timeout("first_token" if not output_started else "idle", output_started=output_started)
+        if isinstance(exc, httpx.UnsupportedProtocol):
+            return OllamaError(f"The Ollama address {self.base_url} is not an http(s) URL.", host=self.base_url)
+        if isinstance(exc, httpx.ConnectError):
+            return Unavailable(
+                f"Cannot connect to the Ollama server at {self.base_url}. Is it running?", host=self.base_url
+            )
+        if isinstance(exc, httpx.TransportError) and output_started:
+            return StreamError("The connection to the Ollama server broke off mid-reply.", host=self.base_url)
+        if isinstance(exc, httpx.TransportError):
+            return Unavailable(
+                f"The Ollama server at {self.base_url} closed the connection before answering.", host=self.base_url
+            )
+        if isinstance(exc, httpx.DecodingError):
+            return MalformedResponse("The Ollama server sent a reply that could not be decoded.", host=self.base_url)
+        return OllamaError(f"Talking to the Ollama server failed: {exc}", host=self.base_url)
+
+
+class _Deadlines:
+    """Which time limit bounds the next read of a stream, and the phase to blame when it runs out."""
+
+    def __init__(self, timeouts: Timeouts) -> None:
+        self._timeouts = timeouts
+        self._clock = asyncio.get_running_loop().time
+        now = self._clock()
+        self._total_at = now + timeouts.total
+        # Connecting counts towards the first token: it is part of what the editor waits for.
+        self._first_token_at = now + timeouts.first_token
+        self._idle_at = now + timeouts.idle
+        self.output_started = False
+
+    def next(self) -> tuple[float, str]:
+        phase_at, phase = (self._idle_at, "idle") if self.output_started else (self._first_token_at, "first_token")
+        if self._total_at <= phase_at:
+            return self._total_at, "total"
+        return phase_at, phase
+
+    def line_received(self) -> None:
+        self._idle_at = self._clock() + self._timeouts.idle
+
+
+class _LineReader:
+    """Whole NDJSON lines from a streaming response, however the bytes were split on the way."""
+
+    def __init__(self, response: httpx.Response) -> None:
+        self._response = response
+        self._chunks = response.aiter_bytes()
+        self._buffer = NDJSONLineBuffer()
+        self._ready: list[bytes] = []
+        self._ended = False
+
+    async def next(self) -> bytes | None:
+        """The next line, or None at the end of the body."""
+        while not self._ready and not self._ended:
+            try:
+                data = await anext(self._chunks)
+            except StopAsyncIteration:
+                self._ended = True
+                tail = self._buffer.flush()
+                self._ready = [tail] if tail else []
+            else:
+                self._ready = self._buffer.feed(data)
+        return self._ready.pop(0) if self._ready else None
+
+    async def aclose(self) -> None:
+        try:
+            await self._chunks.aclose()
+        finally:
+            await self._response.aclose()
+
+
+async def _drain(lines: _LineReader) -> None:
+    """Reads what follows the done line (normally just the end of the body) so the connection is reused."""
+    try:
+        async with asyncio.timeout(_DRAIN_SECONDS):
+            while await lines.next() is not None:
+                pass
+    except (TimeoutError, LineTooLong, httpx.HTTPError):
+        # The reply is complete; a bad tail only means this connection is not reused.
+        pass
+
+
+def _payload(**fields: Any) -> dict:
+    payload = {name: value for name, value in fields.items() if value is not None}
+    payload["stream"] = True
+    return payload
+
+
+def _encode(payload: dict, *, host: str) -> bytes:
+    try:
+        return json.dumps(payload, ensure_ascii=False, allow_nan=False).encode()
+    except (TypeError, ValueError) as exc:
+        raise BadRequest(f"The request could not be sent to Ollama: {exc}", host=host) from exc
+
+
+def _parse_stream_line(line: bytes, *, piece: Callable[[dict], str], host: str) -> tuple[str, Done | None]:
+    """The text of one stream line, and the `Done` when it is the last line."""
+    try:
+        data = json.loads(line)
+    except ValueError:
+        preview = line[:80].decode("utf-8", errors="replace")
+        raise MalformedResponse(f"The Ollama server sent a line that is not JSON: {preview!r}", host=host) from None
+    if not isinstance(data, dict):
+        raise MalformedResponse("The Ollama server sent a line that is not a JSON object.", host=host)
+    if "error" in data:
+        raise StreamError(f"Ollama stopped generating: {data['error']}", host=host)
+    try:
+        text = piece(data)
+    except ValueError as exc:
+        raise MalformedResponse(f"The Ollama server sent an unexpected line: {exc}", host=host) from None
+    done = Done(GenerationStats.from_response(data)) if data.get("done") is True else None
+    return text, done
+
+
+def _chat_piece(data: dict) -> str:
+    message = data.get("message")
+    if message is None:
+        return ""
+    if not isinstance(message, dict) or not isinstance(message.get("content", ""), str):
+        raise ValueError("message.content is not text")
+    return message.get("content", "")
+
+
+def _generate_piece(data: dict) -> str:
+    response = data.get("response", "")
+    if not isinstance(response, str):
+        raise ValueError("response is not text")
+    return response
+
+
+def _parse_tags(data: Any, *, host: str) -> list[ModelInfo]:
+    entries = data.get("models") if isinstance(data, dict) else None
+    if not isinstance(entries, list):
+        raise MalformedResponse("The Ollama server sent an unreadable list of models.", host=host)
+    try:
+        return [ModelInfo.from_tag(entry) for entry in entries]
+    except (AttributeError, ValueError) as exc:
+        raise MalformedResponse(f"The Ollama server sent an unreadable list of models: {exc}", host=host) from None
+
+
+def normalize_base_url(base_url: str) -> str:
+    """`http://host:11434/` and `http://host:11434` name the same host; anything but http(s) is refused."""
+    url = base_url.strip().rstrip("/")
+    try:
+        parsed = httpx.URL(url)
+    except httpx.InvalidURL as exc:
+        raise ValueError(f"invalid Ollama URL {base_url!r}: {exc}") from exc
+    if parsed.scheme not in ("http", "https") or not parsed.host:
+        raise ValueError(f"invalid Ollama URL {base_url!r}: expected http://host:port")
+    return url
+
+
+# One client per (event loop, host, limits). A client's pooled connections belong to the loop that
+# opened them, so each loop gets its own; the clients of closed loops are dropped.
+_clients: dict[asyncio.AbstractEventLoop, dict[tuple, OllamaClient]] = {}
+_clients_lock = threading.Lock()
+
+
+def get_client(
+    base_url: str,
+    *,
+    timeouts: Timeouts | None = None,
+    max_connections: int = 100,
+    tags_ttl: float = DEFAULT_TAGS_TTL,
+) -> OllamaClient:
+    """The shared client for `base_url` in the running event loop (call it from async code)."""
+    loop = asyncio.get_running_loop()
+    timeouts = timeouts or Timeouts()
+    key = (normalize_base_url(base_url), timeouts, max_connections, tags_ttl)
+    with _clients_lock:
+        for stale in [other for other in _clients if other.is_closed()]:
+            del _clients[stale]
+        clients = _clients.setdefault(loop, {})
+        client = clients.get(key)
+        if client is None or client.is_closed:
+            client = clients[key] = OllamaClient(
+                key[0], timeouts=timeouts, max_connections=max_connections, tags_ttl=tags_ttl
+            )
+        return client
+
+
+async def close_clients() -> None:
+    """Closes the shared clients of the running event loop (on shutdown, or at the end of a test)."""
+    with _clients_lock:
+        clients = list(_clients.pop(asyncio.get_running_loop(), {}).values())
+    for client in clients:
+        await client.aclose()
