@@ -5,7 +5,7 @@ from django.db import connection
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from django.shortcuts import get_object_or_404
 
-from .models import Comment, Post, PostStatus, Tag
+from .models import Comment, Post, PostStatus, Revision, Tag
 
 
 def post_list_published(*, tag: Tag | None = None, author=None) -> QuerySet[Post]:
@@ -94,3 +94,16 @@ def author_list_public() -> QuerySet:
 def _authors_with_public_posts() -> QuerySet:
     public = Post.objects.published().filter(author=OuterRef("pk"))
     return get_user_model().objects.filter(Exists(public))
+
+
+def tag_suggestions(*, limit: int = 500) -> list[str]:
+    """Existing tag names the editor offers while typing tags."""
+    return list(Tag.objects.order_by("name").values_list("name", flat=True)[:limit])
+
+
+def revisions_for_post(*, post: Post) -> QuerySet[Revision]:
+    return post.revisions.select_related("created_by").order_by("-version")
+
+
+def revision_get(*, post: Post, version: int) -> Revision:
+    return get_object_or_404(revisions_for_post(post=post), version=version)
