@@ -1,0 +1,192 @@
+"""The public site: thin views over posts.selectors, rendering templates/posts/.
+
+Pages served to anonymous readers carry nothing specific to the visitor (no CSRF token,
+no names), and the post page shows only that post, its tags, author and approved
+comments, so a page cache in front of them stays correct.
+"""
+
+import html
+import json
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import PermissionDenied
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.html import strip_tags
+from django.utils.safestring import SafeString, mark_safe
+from django.utils.text import Truncator
+from django.views.decorators.http import require_POST, require_safe
+from django.views.generic import ListView
+
+from . import permissions, selectors, services
+from .forms import CommentForm, SearchForm
+from .models import Comment, CommentStatus, Post
+
+# Characters that could end a <script> element or open markup inside one.
+_JSON_SCRIPT_ESCAPES = {ord("<"): "\\u003C", ord(">"): "\\u003E", ord("&"): "\\u0026"}
+
+
+class PublicListView(ListView):
+    """A paginated list of public posts with the sidebar (tag cloud, recent posts).
+
+    The sidebar querysets stay lazy, so a fragment cache around their includes skips the queries.
+    A page number past the last page is a 404, like any other URL that shows nothing.
+    """
+
+    context_object_name = "posts"
+
+    def get_paginate_by(self, queryset) -> int:
+        return settings.POSTS_PER_PAGE
+
+    def get_context_data(self, **kwargs) -> dict:
+        context = super().get_context_data(**kwargs)
+        context.update(tag_cloud=selectors.tag_cloud(), recent_posts=selectors.post_list_recent())
+        return context
+
+
+class PostIndexView(PublicListView):
+    template_name = "posts/index.html"
+
+    def get_queryset(self) -> QuerySet[Post]:
+        return selectors.post_list_published()
+
+
+class TagView(PublicListView):
+    template_name = "posts/tag.html"
+
+    def get_queryset(self) -> QuerySet[Post]:
+        self.tag = selectors.tag_get_public(slug=self.kwargs["slug"])
+        return selectors.post_list_published(tag=self.tag)
+
+    def get_context_data(self, **kwargs) -> dict:
+        return super().get_context_data(tag=self.tag, **kwargs)
+
+
+class AuthorView(PublicListView):
+    template_name = "posts/author.html"
+
+    def get_queryset(self) -> QuerySet[Post]:
+        self.author = selectors.author_get_public(username=self.kwargs["username"])
+        return selectors.post_list_published(author=self.author)
+
+    def get_context_data(self, **kwargs) -> dict:
+        avatar_url = web_url_or_empty(self.author.avatar_url)
+        return super().get_context_data(author=self.author, avatar_url=avatar_url, **kwargs)
+
+
+class SearchView(PublicListView):
+    template_name = "posts/search.html"
+
+    def get_queryset(self) -> QuerySet[Post]:
+        self.form = SearchForm(self.request.GET)
+        self.query = self.form.cleaned_data["q"] if self.form.is_valid() else ""
+        if not self.query:
+            return Post.objects.none()
+        return selectors.post_search(query=self.query)
+
+    def get_context_data(self, **kwargs) -> dict:
+        # search_query fills the search box in the site header.
+        search_query = self.request.GET.get("q", "")
+        return super().get_context_data(form=self.form, query=self.query, search_query=search_query, **kwargs)
+
+    def render_to_response(self, context, **response_kwargs) -> HttpResponse:
+        status = 400 if self.form.errors else 200
+        return super().render_to_response(context, status=status, **response_kwargs)
+
+
+@require_safe
+def post_detail(request: HttpRequest, slug: str) -> HttpResponse:
+    post = selectors.post_get_published(slug=slug)
+    return render_post(request, post=post, form=CommentForm())
+
+
+@require_POST
+def comment_submit(request: HttpRequest, slug: str) -> HttpResponse:
+    post = selectors.post_get_published(slug=slug)
+    if not request.user.is_authenticated:
+        return redirect_to_login(f"{post.get_absolute_url()}#comments")
+    form = CommentForm(request.POST)
+    if not form.is_valid():
+        return render_post(request, post=post, form=form, status=400)
+    try:
+        comment = services.comment_create(post=post, author=request.user, body=form.cleaned_data["body"])
+    except PermissionDenied:
+        form.add_error(None, "Your account is not allowed to comment. Ask an editor if you think it should be.")
+        return render_post(request, post=post, form=form, status=403)
+    except services.PostError as error:
+        form.add_error("body", str(error))
+        return render_post(request, post=post, form=form, status=400)
+    messages.success(request, comment_confirmation(comment))
+    return redirect(f"{post.get_absolute_url()}#{comment_anchor(comment)}")
+
+
+def render_post(request: HttpRequest, *, post: Post, form: CommentForm, status: int = 200) -> HttpResponse:
+    """The post page; the comment form only for people allowed to comment (with its CSRF token)."""
+    canonical_url = web_url_or_empty(post.canonical_url) or request.build_absolute_uri(post.get_absolute_url())
+    context = {
+        "post": post,
+        "comments": selectors.comments_approved(post=post),
+        "comment_form": form if permissions.can_comment(request.user) else None,
+        "comment_errors": form.non_field_errors(),
+        "canonical_url": canonical_url,
+        "cover_url": web_url_or_empty(post.cover_image_url),
+        "description": post_description(post),
+        "json_ld": blog_posting_json_ld(request, post=post, canonical_url=canonical_url),
+    }
+    return render(request, "posts/detail.html", context, status=status)
+
+
+def comment_confirmation(comment: Comment) -> str:
+    if comment.status == CommentStatus.APPROVED:
+        return "Your comment is published."
+    return "Thanks for your comment. An editor will review it, and it will appear here once approved."
+
+
+def comment_anchor(comment: Comment) -> str:
+    return f"comment-{comment.pk}" if comment.status == CommentStatus.APPROVED else "comments"
+
+
+def post_description(post: Post) -> str:
+    """Plain text for meta and link previews: the SEO description, the excerpt, or the body's start."""
+    text = post.meta_description or post.excerpt or html.unescape(strip_tags(post.body_html))
+    return Truncator(" ".join(text.split())).chars(160)
+
+
+def web_url_or_empty(url: str) -> str:
+    """The URL when it is http(s), else "": stored URLs end up in src and href attributes."""
+    return url if url and urlsplit(url).scheme in ("http", "https") else ""
+
+
+def blog_posting_json_ld(request: HttpRequest, *, post: Post, canonical_url: str) -> SafeString:
+    """schema.org BlogPosting, escaped so no text in it can close the <script> element."""
+    data = {
+        "@context": "https://schema.org",
+        "@type": "BlogPosting",
+        "headline": post.meta_title or post.title,
+        "description": post_description(post),
+        "datePublished": post.published_at,
+        "dateModified": post.updated_at,
+        "mainEntityOfPage": canonical_url,
+        "url": request.build_absolute_uri(post.get_absolute_url()),
+        "author": {
+            "@type": "Person",
+            "name": post.author.public_name,
+            "url": request.build_absolute_uri(reverse("posts:author", kwargs={"username": post.author.username})),
+        },
+        "keywords": [tag.name for tag in post.tags.all()],
+    }
+    if cover_url := web_url_or_empty(post.cover_image_url):
+        data["image"] = cover_url
+    return mark_safe(json.dumps(data, cls=DjangoJSONEncoder).translate(_JSON_SCRIPT_ESCAPES))
+
+
+@require_safe
+def robots_txt(request: HttpRequest) -> HttpResponse:
+    sitemap_url = request.build_absolute_uri(reverse("posts:sitemap"))
+    return render(request, "posts/robots.txt", {"sitemap_url": sitemap_url}, content_type="text/plain")
