@@ -1,7 +1,7 @@
 """Writes to posts, tags, comments and revisions. Views, forms, the admin and tasks call these."""
 
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
@@ -127,7 +127,7 @@ def post_update(
             setattr(current, field, data[field])
     if data.get("slug") and data["slug"] != current.slug:
         current.slug = unique_slug(Post, data["slug"], exclude_pk=current.pk)
-    elif not current.has_been_published and "title" in data:
+    elif not current.has_been_published and "title" in data and not data.get("slug"):
         current.slug = unique_slug(Post, current.title, exclude_pk=current.pk)
     tags = tags_from_names(tag_names) if tag_names is not None else None
     _save(current, by=by, note=note, tags=tags)
@@ -175,6 +175,59 @@ def post_unpublish(*, post: Post, by) -> Post:
 def post_archive(*, post: Post, by) -> Post:
     _require(permissions.can_publish(by), "Only editors can archive posts.")
     return _set_status(post, by=by, status=PostStatus.ARCHIVED, published_at=post.published_at, note="archived")
+
+
+AUTOSAVE_NOTE = "autosave"
+# Autosaves by one person within this window share one revision: the history keeps a
+# checkpoint every few minutes of typing rather than one per pause.
+AUTOSAVE_REVISION_WINDOW = timedelta(minutes=5)
+
+
+def post_differs(*, post: Post, data: dict, tag_names: Iterable[str] | None = None) -> bool:
+    """Whether saving `data` and `tag_names` would change the post, so unchanged saves can be skipped."""
+    if any(field in data and (data[field] or "") != (getattr(post, field) or "") for field in EDITABLE_FIELDS):
+        return True
+    if not post.has_been_published and "slug" in data:
+        wanted = data["slug"] or unique_slug(Post, data.get("title") or post.title, exclude_pk=post.pk)
+        if wanted != post.slug:
+            return True
+    if tag_names is None:
+        return False
+    wanted_tags = {" ".join(name.split())[:60].lower() for name in tag_names} - {""}
+    return wanted_tags != {name.lower() for name in post.tags.values_list("name", flat=True)}
+
+
+def _reusable_autosave(post: Post, *, by) -> Revision | None:
+    latest = post.revisions.filter(version=post.version).first()
+    if latest is None or latest.note != AUTOSAVE_NOTE or latest.created_by_id != by.pk:
+        return None
+    return latest if latest.created_at >= timezone.now() - AUTOSAVE_REVISION_WINDOW else None
+
+
+@transaction.atomic
+def post_autosave(*, post: Post, by, data: dict, expected_version: int, tag_names: Iterable[str] | None = None) -> Post:
+    """Save what an editor is typing: drafts only, and only when something changed.
+
+    When the latest revision is this person's autosave from within AUTOSAVE_REVISION_WINDOW,
+    the new text replaces it (keeping its start time) instead of adding one more revision.
+    """
+    current = Post.objects.select_for_update().get(pk=post.pk)
+    _require(permissions.can_edit_post(by, current), "You are not allowed to edit this post.")
+    if current.version != expected_version:
+        raise PostConflict(current)
+    if current.status not in (PostStatus.DRAFT, PostStatus.REVIEW):
+        raise PostError("Only drafts are saved automatically; press Save to change a post readers can see.")
+    if not post_differs(post=current, data=data, tag_names=tag_names):
+        return current
+    replaced = _reusable_autosave(current, by=by)
+    saved = post_update(
+        post=current, by=by, data=data, expected_version=expected_version, tag_names=tag_names, note=AUTOSAVE_NOTE
+    )
+    if replaced is not None:
+        Revision.objects.filter(post=saved, version=saved.version).update(created_at=replaced.created_at)
+        replaced.delete()
+    post.refresh_from_db()
+    return saved
 
 
 @transaction.atomic
