@@ -1,10 +1,15 @@
 """Writes to user accounts."""
 
 from django.contrib.auth.models import Group
+from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from .models import User
 from .roles import Role
+from .selectors import email_in_use, username_in_use
+from .validators import avatar_url_validator
+
+PROFILE_FIELDS = ("display_name", "bio", "avatar_url", "email")
 
 
 class AccountError(Exception):
@@ -37,5 +42,37 @@ def role_revoke(*, user: User, role: str) -> User:
 @transaction.atomic
 def user_create(*, username: str, email: str, password: str, display_name: str = "", role: str = Role.READER) -> User:
     """A new account; everyone who signs up starts as a reader."""
+    if username_in_use(username=username):
+        raise AccountError("That username is taken; choose another.")
+    _require_free_email(email)
     user = User.objects.create_user(username=username, email=email, password=password, display_name=display_name)
     return role_grant(user=user, role=role)
+
+
+def _require_free_email(email: str, *, exclude: User | None = None) -> None:
+    if email_in_use(email=email, exclude=exclude):
+        raise AccountError("An account with this email address already exists.")
+
+
+@transaction.atomic
+def user_profile_update(*, user: User, data: dict) -> User:
+    """Change what a person shows about themselves (PROFILE_FIELDS); other keys are ignored.
+
+    Works on a fresh copy so a refused change leaves the caller's object (often request.user)
+    untouched. Pictures must load over https so pages never mix in insecure content.
+    """
+    changes = {field: (data[field] or "").strip() for field in PROFILE_FIELDS if field in data}
+    current = User.objects.select_for_update().get(pk=user.pk)
+    if "email" in changes:
+        changes["email"] = User.objects.normalize_email(changes["email"])
+        _require_free_email(changes["email"], exclude=current)
+    for field, value in changes.items():
+        setattr(current, field, value)
+    try:
+        current.clean_fields(exclude=[f.name for f in User._meta.fields if f.name not in changes])
+        if changes.get("avatar_url"):
+            avatar_url_validator(changes["avatar_url"])
+    except ValidationError as error:
+        raise AccountError(" ".join(error.messages)) from error
+    current.save(update_fields=list(changes))
+    return current

@@ -1,0 +1,105 @@
+"""Account pages: sign-up, sign-in and out, password change and reset, the profile."""
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import login
+from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse_lazy
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.debug import sensitive_post_parameters
+from django.views.decorators.http import require_http_methods
+
+from . import throttle
+from .backends import BACKEND_PATH
+from .forms import LoginForm, ProfileForm, SignupForm
+from .services import AccountError, user_create, user_profile_update
+
+
+def _next_url(request: HttpRequest, default: str = "/") -> str:
+    """Where to go after signing up: `next` when it stays on this site, else the home page."""
+    candidate = request.POST.get("next") or request.GET.get("next") or ""
+    allowed = url_has_allowed_host_and_scheme(
+        candidate, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    )
+    return candidate if allowed else default
+
+
+@sensitive_post_parameters("password1", "password2")
+@require_http_methods(["GET", "POST"])
+def signup(request: HttpRequest) -> HttpResponse:
+    if request.user.is_authenticated:
+        return redirect(_next_url(request))
+    form = SignupForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            user = user_create(**form.account_data())
+        except AccountError as error:
+            form.add_error(None, str(error))
+        else:
+            login(request, user, backend=BACKEND_PATH)
+            messages.success(request, f"Welcome, {user.public_name}! Your account is ready.")
+            return redirect(_next_url(request))
+    return render(request, "accounts/signup.html", {"form": form, "next": _next_url(request, default="")})
+
+
+@login_required
+@sensitive_post_parameters("current_password")
+@require_http_methods(["GET", "POST"])
+def profile(request: HttpRequest) -> HttpResponse:
+    form = ProfileForm(request.POST or None, user=request.user)
+    if request.method == "POST" and form.is_valid():
+        try:
+            user_profile_update(user=request.user, data=form.profile_data())
+        except AccountError as error:
+            form.add_error(None, str(error))
+        else:
+            messages.success(request, "Your profile was saved.")
+            return redirect("accounts:profile")
+    return render(request, "accounts/profile.html", {"form": form})
+
+
+class LoginView(auth_views.LoginView):
+    template_name = "accounts/login.html"
+    authentication_form = LoginForm
+    redirect_authenticated_user = True
+
+
+class PasswordChangeView(auth_views.PasswordChangeView):
+    template_name = "accounts/password_change_form.html"
+    success_url = reverse_lazy("accounts:password_change_done")
+
+
+class PasswordChangeDoneView(auth_views.PasswordChangeDoneView):
+    template_name = "accounts/password_change_done.html"
+
+
+class PasswordResetView(auth_views.PasswordResetView):
+    template_name = "accounts/password_reset_form.html"
+    email_template_name = "accounts/email/password_reset_body.txt"
+    subject_template_name = "accounts/email/password_reset_subject.txt"
+    success_url = reverse_lazy("accounts:password_reset_done")
+
+    @property
+    def extra_email_context(self) -> dict:
+        return {"site_name": settings.SITE_NAME}
+
+
+class PasswordResetDoneView(auth_views.PasswordResetDoneView):
+    template_name = "accounts/password_reset_done.html"
+
+
+class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
+    template_name = "accounts/password_reset_confirm.html"
+    success_url = reverse_lazy("accounts:password_reset_complete")
+
+    def form_valid(self, form):
+        # Whoever holds the emailed link owns the account, so a lockout on it has done its job.
+        throttle.login_failures_clear(username=form.user.get_username())
+        return super().form_valid(form)
+
+
+class PasswordResetCompleteView(auth_views.PasswordResetCompleteView):
+    template_name = "accounts/password_reset_complete.html"
