@@ -2,6 +2,7 @@ from django.conf import settings
 from django.db import models
 from django.urls import reverse
 from django.utils import timezone
+from django_prometheus.models import ExportModelOperationsMixin
 
 
 class PostStatus(models.TextChoices):
@@ -61,7 +62,7 @@ class PostQuerySet(models.QuerySet):
         return self.select_related("author").prefetch_related("tags")
 
 
-class Post(models.Model):
+class Post(ExportModelOperationsMixin("post"), models.Model):
     title = models.CharField(max_length=200, help_text="The headline readers see.")
     slug = models.SlugField(
         max_length=220,
@@ -123,7 +124,7 @@ class CommentQuerySet(models.QuerySet):
         return self.filter(status=CommentStatus.APPROVED)
 
 
-class Comment(models.Model):
+class Comment(ExportModelOperationsMixin("comment"), models.Model):
     post = models.ForeignKey(Post, on_delete=models.CASCADE, related_name="comments")
     author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="comments")
     body = models.TextField(help_text="Markdown; links and images are limited.")

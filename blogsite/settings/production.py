@@ -23,3 +23,6 @@ STORAGES = {
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
 EMAIL_BACKEND = env.str("DJANGO_EMAIL_BACKEND", default="django.core.mail.backends.smtp.EmailBackend")
+
+# /metrics only for the scraper: its address in METRICS_ALLOWED_IPS, or METRICS_TOKEN as a bearer token.
+METRICS_REQUIRE_AUTH = True

@@ -1,0 +1,100 @@
+"""Liveness and readiness endpoints for load balancers and orchestrators.
+
+/healthz answers as long as the process can run a view; it calls nothing else, so a
+slow dependency never gets a healthy process restarted. /readyz runs the checks named
+in settings.READINESS_CHECKS (dotted paths to `def check() -> dict`, sync or async) at
+the same time, each with a deadline, and answers 503 only when one of them is "down":
+the site can still serve readers with Redis or Ollama gone, only slower or without AI.
+"""
+
+import asyncio
+import inspect
+import time
+from collections.abc import Callable
+
+import redis
+from django.conf import settings
+from django.db import connections
+from django.http import HttpRequest, JsonResponse
+from django.utils.module_loading import import_string
+from django.views.decorators.cache import never_cache
+
+STATUS_ORDER = {"ok": 0, "degraded": 1, "down": 2}
+REDIS_TIMEOUT_SECONDS = 0.5
+
+
+def check_database() -> dict:
+    """A round trip to the default database; without it no page can be rendered."""
+    connection = connections["default"]
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+        return {"name": "database", "status": "ok", "vendor": connection.vendor}
+    except Exception as error:  # any driver error means the same thing here: unreachable
+        return {"name": "database", "status": "down", "vendor": connection.vendor, "error": _describe(error)}
+    finally:
+        # Checks run on a pool thread, not a request thread: close what was opened here.
+        connection.close()
+
+
+check_database.critical = True  # a check that misses its deadline counts as down, not degraded
+
+
+def check_redis() -> dict:
+    """Redis holds the page cache, sessions' cache and the channel layer; pages still render without it."""
+    client = redis.Redis.from_url(
+        settings.REDIS_URL, socket_connect_timeout=REDIS_TIMEOUT_SECONDS, socket_timeout=REDIS_TIMEOUT_SECONDS
+    )
+    try:
+        client.ping()
+        return {"name": "redis", "status": "ok"}
+    except redis.RedisError as error:
+        return {"name": "redis", "status": "degraded", "error": _describe(error)}
+    finally:
+        client.close()
+
+
+def _describe(error: Exception) -> str:
+    return f"{type(error).__name__}: {error}"[:300]
+
+
+async def _run_check(check: Callable[[], dict], *, timeout: float) -> dict:
+    """One check's result; a check that raises or misses the deadline is reported, never raised."""
+    name = getattr(check, "__name__", str(check)).removeprefix("check_")
+    started = time.monotonic()
+    try:
+        if inspect.iscoroutinefunction(check):
+            result = await asyncio.wait_for(check(), timeout)
+        else:
+            # A plain thread, not Django's single sync thread: a hung check must not hold up requests.
+            result = await asyncio.wait_for(asyncio.to_thread(check), timeout)
+    except TimeoutError:
+        status = "down" if getattr(check, "critical", False) else "degraded"
+        result = {"name": name, "status": status, "error": f"no answer within {timeout:g} s"}
+    except Exception as error:
+        result = {"name": name, "status": "down", "error": _describe(error)}
+    if not isinstance(result, dict) or result.get("status") not in STATUS_ORDER:
+        result = {"status": "down", "error": f"the check answered {result!r}, not a status"[:300]}
+    return {"name": name, **result, "duration_ms": round((time.monotonic() - started) * 1000, 1)}
+
+
+async def run_readiness_checks() -> list[dict]:
+    checks = [import_string(path) for path in settings.READINESS_CHECKS]
+    timeout = settings.READINESS_TIMEOUT_SECONDS
+    return list(await asyncio.gather(*(_run_check(check, timeout=timeout) for check in checks)))
+
+
+def overall_status(results: list[dict]) -> str:
+    return max((result["status"] for result in results), key=STATUS_ORDER.__getitem__, default="ok")
+
+
+@never_cache
+async def healthz(request: HttpRequest) -> JsonResponse:
+    return JsonResponse({"status": "ok"})
+
+
+@never_cache
+async def readyz(request: HttpRequest) -> JsonResponse:
+    results = await run_readiness_checks()
+    status = overall_status(results)
+    return JsonResponse({"status": status, "checks": results}, status=503 if status == "down" else 200)
