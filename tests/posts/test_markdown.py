@@ -1,0 +1,48 @@
+from pathlib import Path
+
+from django.conf import settings
+
+from posts.markdown import pygments_css, render_comment_markdown, render_markdown
+
+
+def test_emphasis_lists_and_tables_render():
+    html = render_markdown("*a* **b** ~~c~~\n\n- one\n- two\n\n| x | y |\n|---|---|\n| 1 | 2 |")
+    assert "<em>a</em> <strong>b</strong> <s>c</s>" in html
+    assert "<ul>\n<li>one</li>\n<li>two</li>\n</ul>" in html
+    assert "<table>" in html and "<td>1</td>" in html
+
+
+def test_fenced_code_with_a_known_language_is_highlighted():
+    html = render_markdown("```python\nimport os\n```")
+    assert html.startswith('<pre class="highlight"><code class="language-python">')
+    assert '<span class="kn">import</span>' in html
+
+
+def test_fenced_code_with_an_unknown_language_is_escaped_plainly():
+    html = render_markdown("```nosuchlang\n<b>x</b>\n```")
+    assert "&lt;b&gt;x&lt;/b&gt;" in html
+    assert "<b>" not in html
+
+
+def test_raw_html_is_shown_as_text_not_markup():
+    html = render_markdown('<div onclick="x()">hi</div>')
+    assert "&lt;div" in html
+    assert "<div" not in html
+
+
+def test_links_get_noopener_and_images_stay_in_posts():
+    html = render_markdown("[site](https://example.com) ![alt text](https://example.com/i.png)")
+    assert '<a href="https://example.com" rel="noopener noreferrer">site</a>' in html
+    assert '<img src="https://example.com/i.png" alt="alt text">' in html
+
+
+def test_comments_drop_images_and_headings_and_mark_links_as_user_content():
+    html = render_comment_markdown("# Big\n\n![i](https://example.com/i.png) [l](https://example.com)")
+    assert "<h1>" not in html and "<img" not in html
+    assert 'rel="nofollow ugc noopener noreferrer"' in html
+
+
+def test_code_css_file_matches_the_highlighter():
+    served = (Path(settings.BASE_DIR) / "static" / "css" / "code.css").read_text()
+    assert pygments_css() in served
+    assert ".highlight .kn" in served

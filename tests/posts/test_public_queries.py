@@ -1,0 +1,58 @@
+"""Every public page costs the same number of queries however many posts, tags and authors there are."""
+
+import pytest
+
+from accounts.roles import Role
+from tests.factories import CommentFactory, PostFactory, TagFactory, UserFactory
+
+pytestmark = pytest.mark.django_db
+
+# index, tag, author and search: [tag or author,] count, page of posts, their tags, tag cloud, recent posts
+LIST_PAGES = {
+    "/": 5,
+    "/tags/shared/": 6,
+    "/authors/writer/": 6,
+    "/search/?q=common": 5,
+}
+
+
+def make_posts(count: int) -> None:
+    writer = UserFactory(username="writer", role=Role.AUTHOR)
+    shared = TagFactory(name="Shared")
+    for n in range(count):
+        author = writer if n % 2 == 0 else UserFactory(role=Role.AUTHOR)
+        post = PostFactory(title=f"Common post {n}", author=author, tags=[shared, TagFactory(name=f"Own {n}")])
+        CommentFactory.create_batch(2, post=post)
+
+
+@pytest.mark.parametrize("count", [3, 14])
+@pytest.mark.parametrize(("url", "queries"), LIST_PAGES.items(), ids=LIST_PAGES.keys())
+def test_list_pages(client, django_assert_num_queries, count, url, queries):
+    make_posts(count)
+    with django_assert_num_queries(queries):
+        assert client.get(url).status_code == 200
+
+
+@pytest.mark.parametrize("count", [3, 14])
+def test_post_page(client, django_assert_num_queries, count):
+    make_posts(1)
+    post = PostFactory(tags=[TagFactory(name=f"T{n}") for n in range(count)])
+    CommentFactory.create_batch(count, post=post)
+    # the post with its author, its tags, its approved comments with their authors
+    with django_assert_num_queries(3):
+        assert client.get(post.get_absolute_url()).status_code == 200
+
+
+@pytest.mark.parametrize("count", [3, 14])
+@pytest.mark.parametrize("url", ["/feed/", "/feed/atom/"])
+def test_feeds(client, django_assert_num_queries, count, url):
+    make_posts(count)
+    with django_assert_num_queries(2):  # posts with authors, their tags
+        assert client.get(url).status_code == 200
+
+
+@pytest.mark.parametrize("count", [3, 14])
+def test_sitemap(client, django_assert_num_queries, count):
+    make_posts(count)
+    with django_assert_num_queries(6):  # a count and a page for each of posts, tags and authors
+        assert client.get("/sitemap.xml").status_code == 200
