@@ -16,7 +16,7 @@ from django.core.exceptions import PermissionDenied
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import redirect, render, resolve_url
 from django.urls import reverse
 from django.utils.html import strip_tags
 from django.utils.safestring import SafeString, mark_safe
@@ -27,10 +27,6 @@ from django.views.generic import ListView
 from . import permissions, selectors, services
 from .forms import CommentForm, SearchForm
 from .models import Comment, CommentStatus, Post
-
-# The sign-in page's path is part of the public contract (see DESIGN.md); the "Sign in to
-# comment" link on the post page uses the same one.
-LOGIN_PATH = "/accounts/login/"
 
 # Characters that could end a <script> element or open markup inside one.
 _JSON_SCRIPT_ESCAPES = {ord("<"): "\\u003C", ord(">"): "\\u003E", ord("&"): "\\u0026"}
@@ -114,7 +110,7 @@ def post_detail(request: HttpRequest, slug: str) -> HttpResponse:
 def comment_submit(request: HttpRequest, slug: str) -> HttpResponse:
     post = selectors.post_get_published(slug=slug)
     if not request.user.is_authenticated:
-        return redirect_to_login(f"{post.get_absolute_url()}#comments", login_url=LOGIN_PATH)
+        return redirect_to_login(f"{post.get_absolute_url()}#comments")
     form = CommentForm(request.POST)
     if not form.is_valid():
         return render_post(request, post=post, form=form, status=400)
@@ -138,7 +134,7 @@ def render_post(request: HttpRequest, *, post: Post, form: CommentForm, status: 
         "comments": selectors.comments_approved(post=post),
         "comment_form": form if permissions.can_comment(request.user) else None,
         "comment_errors": form.non_field_errors(),
-        "login_url": LOGIN_PATH,
+        "login_url": resolve_url(settings.LOGIN_URL),
         "canonical_url": canonical_url,
         "cover_url": web_url_or_empty(post.cover_image_url),
         "description": post_description(post),
