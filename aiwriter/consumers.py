@@ -1,0 +1,94 @@
+"""The AI writer's WebSocket: `/ws/aiwriter/`, speaking the message contract in DESIGN.md."""
+
+import asyncio
+import logging
+
+from channels.generic.websocket import AsyncJsonWebsocketConsumer
+
+from . import protocol, services
+
+logger = logging.getLogger(__name__)
+
+# RFC 6455 "policy violation": the browser learns the socket was refused, not that it broke.
+CLOSE_POLICY_VIOLATION = 1008
+# How long a closing socket waits for its generations to stop and be recorded.
+SHUTDOWN_SECONDS = 5
+
+
+class AiwriterConsumer(AsyncJsonWebsocketConsumer):
+    """Runs each `generate` as its own task, keyed by request_id, so several can stream at once.
+
+    The consumer only authenticates, parses and dispatches; the generation flow lives in
+    `services.generation_events`. It uses no channel layer: every event goes to this socket,
+    so the AI writer keeps working even while the channel layer's Redis is away.
+    """
+
+    channel_layer_alias = None
+
+    async def connect(self) -> None:
+        self.generations: dict[str, asyncio.Task] = {}
+        self.cancelled: set[str] = set()
+        # Accept first so the browser receives the close code; a refused handshake carries none.
+        await self.accept()
+        if not self.scope["user"].is_authenticated:
+            await self.close(code=CLOSE_POLICY_VIOLATION, reason="Sign in to use the AI writer.")
+
+    async def disconnect(self, code: int) -> None:
+        tasks = list(getattr(self, "generations", {}).values())
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.wait(tasks, timeout=SHUTDOWN_SECONDS)
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None, **kwargs) -> None:
+        if not self.scope["user"].is_authenticated:
+            return
+        try:
+            message = protocol.message_decode(text_data if text_data is not None else bytes_data)
+            await self.receive_json(message)
+        except protocol.ProtocolError as error:
+            await self.send_json(protocol.error_event(error.request_id, code=error.code, message=error.message))
+
+    async def receive_json(self, content: dict, **kwargs) -> None:
+        kind = content.get("type")
+        try:
+            if kind == "generate":
+                self._start(protocol.generation_request_parse(content))
+            elif kind == "cancel":
+                self._cancel(protocol.request_id_of(content))
+            else:
+                raise protocol.ProtocolError(
+                    "invalid", f"Unknown message type {str(kind)[:40]!r}: send generate or cancel."
+                )
+        except protocol.ProtocolError as error:
+            error.request_id = error.request_id or protocol.safe_request_id(content)
+            raise
+
+    def _start(self, request: protocol.GenerationRequest) -> None:
+        if request.request_id in self.generations:
+            raise protocol.ProtocolError(
+                "invalid", "A generation with this request_id is still running.", request_id=request.request_id
+            )
+        task = asyncio.create_task(self._generate(request), name=f"aiwriter:{request.request_id}")
+        self.generations[request.request_id] = task
+
+    def _cancel(self, request_id: str) -> None:
+        """Stop a generation; cancelling its task closes the upstream stream. Unknown ids have finished already."""
+        task = self.generations.get(request_id)
+        if task is not None and not task.done():
+            self.cancelled.add(request_id)
+            task.cancel()
+
+    async def _generate(self, request: protocol.GenerationRequest) -> None:
+        try:
+            async for event in services.generation_events(user=self.scope["user"], request=request):
+                await self.send_json(event)
+        except asyncio.CancelledError:
+            if request.request_id in self.cancelled:
+                await self.send_json(protocol.cancelled_event(request.request_id))
+            raise
+        except Exception:
+            logger.exception("AI writer socket failed while streaming %s", request.request_id)
+        finally:
+            self.generations.pop(request.request_id, None)
+            self.cancelled.discard(request.request_id)

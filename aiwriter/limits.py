@@ -1,0 +1,112 @@
+"""Per-editor limits on AI generations: how many at once, and how many per minute.
+
+The counts live in Redis so that they hold across every process serving WebSockets and SSE.
+Each limit is a sorted set of request ids scored by start time, checked and updated by one Lua
+script so that two processes cannot both take the last slot. A process that dies mid-generation
+cannot release its slot, so slots older than the longest possible generation are dropped.
+If Redis cannot be reached the limits are skipped: generating slower to police is worse than
+letting an editor through.
+"""
+
+import logging
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import redis.asyncio as redis
+from django.conf import settings
+from redis.exceptions import RedisError
+
+logger = logging.getLogger(__name__)
+
+RATE_WINDOW_SECONDS = 60
+
+_ACQUIRE = """
+local now_parts = redis.call('TIME')
+local now = tonumber(now_parts[1]) + tonumber(now_parts[2]) / 1000000
+local window, rate, concurrent, stale = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now - stale)
+if redis.call('ZCARD', KEYS[2]) >= concurrent then
+  return {1, 0}
+end
+if redis.call('ZCARD', KEYS[1]) >= rate then
+  local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+  return {2, tostring(math.ceil(tonumber(oldest[2]) + window - now))}
+end
+redis.call('ZADD', KEYS[1], now, ARGV[5])
+redis.call('ZADD', KEYS[2], now, ARGV[5])
+redis.call('EXPIRE', KEYS[1], math.ceil(window))
+redis.call('EXPIRE', KEYS[2], math.ceil(stale))
+return {0, 0}
+"""
+
+
+class LimitExceeded(Exception):
+    """The editor asked for more than their share; the message says what to do."""
+
+    code = "rate_limited"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+def _keys(user_id: int) -> list[str]:
+    return [f"blogsite:aiwriter:rate:{user_id}", f"blogsite:aiwriter:active:{user_id}"]
+
+
+def _connect() -> redis.Redis:
+    """A connection for one operation; a pooled client would be tied to one event loop."""
+    return redis.Redis.from_url(settings.REDIS_URL, socket_timeout=0.5, socket_connect_timeout=0.5)
+
+
+def _stale_after() -> float:
+    return float(settings.AIWRITER_TIMEOUTS["total"]) + 60
+
+
+async def _acquire(user_id: int, slot: str) -> None:
+    concurrent = settings.AIWRITER_MAX_CONCURRENT_PER_USER
+    args = [RATE_WINDOW_SECONDS, settings.AIWRITER_RATE_LIMIT, concurrent, _stale_after(), slot]
+    async with _connect() as connection:
+        verdict, wait = await connection.eval(_ACQUIRE, 2, *_keys(user_id), *args)
+    if int(verdict) == 1:
+        raise LimitExceeded(
+            f"You already have {concurrent} AI generations running. Wait for one to finish, or stop one."
+        )
+    if int(verdict) == 2:
+        raise LimitExceeded(
+            f"You have reached {settings.AIWRITER_RATE_LIMIT} AI generations a minute. "
+            f"Try again in {max(int(wait), 1)} seconds."
+        )
+
+
+async def _release(user_id: int, slot: str) -> None:
+    async with _connect() as connection:
+        await connection.zrem(_keys(user_id)[1], slot)
+
+
+@asynccontextmanager
+async def generation_slot(*, user_id: int) -> AsyncIterator[None]:
+    """Hold one of the editor's generation slots for the duration of the block.
+
+    Raises LimitExceeded when the editor is at either limit.
+    """
+    slot = uuid.uuid4().hex
+    try:
+        await _acquire(user_id, slot)
+    except RedisError:
+        logger.warning("AI writer limits skipped: Redis is unreachable", exc_info=True)
+        slot = None
+    try:
+        yield
+    finally:
+        if slot is not None:
+            await _release_quietly(user_id, slot)
+
+
+async def _release_quietly(user_id: int, slot: str) -> None:
+    try:
+        await _release(user_id, slot)
+    except RedisError:
+        logger.warning("AI writer slot not released (it expires on its own)", exc_info=True)

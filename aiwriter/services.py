@@ -1,0 +1,280 @@
+"""The AI generation flow, shared by the WebSocket consumer and the SSE view.
+
+`generation_events()` is an async generator of contract events (protocol.py): it checks the
+editor's permission and the post, takes a slot under the per-editor limits, builds the prompt,
+streams the model's text through the gateway and records a `Generation`. Stopping early
+(closing the generator, or cancelling the task that reads it) closes the upstream stream at
+once, so Ollama stops generating, and the generation is recorded as cancelled.
+"""
+
+import asyncio
+import hashlib
+import json
+import logging
+import time
+from collections.abc import AsyncIterator
+from contextlib import aclosing
+from dataclasses import dataclass, field
+
+from channels.db import database_sync_to_async
+from django.conf import settings
+from django.db import transaction
+
+from posts.models import Post
+from posts.selectors import tag_suggestions
+
+from . import gateway, limits, selectors
+from .actions import ACTIONS, ActionSpec
+from .gateway import CompletionRequest
+from .models import ChatMessage, ChatRole, Generation, Outcome
+from .ollama import Done, GenerationStats, OllamaError
+from .output import OutputShaper
+from .permissions import can_use_aiwriter
+from .prompts import build_messages
+from .protocol import (
+    GenerationRequest,
+    ProtocolError,
+    chunk_event,
+    done_event,
+    error_event,
+    start_event,
+)
+
+logger = logging.getLogger(__name__)
+
+EXISTING_TAGS_IN_PROMPT = 200
+MODEL_OPTIONS = ("temperature", "seed")
+
+
+@dataclass(slots=True)
+class PreparedGeneration:
+    """A request that passed every check, with the exact prompt to send."""
+
+    request: GenerationRequest
+    spec: ActionSpec
+    post: Post | None
+    completion: CompletionRequest
+    max_output_chars: int | None
+    input_hash: str
+
+
+@dataclass(slots=True)
+class GenerationRun:
+    """What happened while streaming, for the done event and the audit record."""
+
+    started: float = field(default_factory=time.monotonic)
+    first_token: float | None = None
+    text: list[str] = field(default_factory=list)
+    stats: GenerationStats | None = None
+    host: str = ""
+    cached: bool = False
+
+    def add(self, piece: str) -> None:
+        if self.first_token is None:
+            self.first_token = time.monotonic()
+        self.text.append(piece)
+
+    @property
+    def time_to_first_token_ms(self) -> int | None:
+        return None if self.first_token is None else round((self.first_token - self.started) * 1000)
+
+    @property
+    def duration_ms(self) -> int:
+        return round((time.monotonic() - self.started) * 1000)
+
+
+def generation_prepare(*, user, request: GenerationRequest) -> PreparedGeneration:
+    """Check permission and input, then build the prompt. Raises ProtocolError."""
+    if not can_use_aiwriter(user):
+        raise ProtocolError(
+            "forbidden",
+            "Your account cannot use the AI writer. Ask an editor for the author role.",
+            request_id=request.request_id,
+        )
+    spec = ACTIONS[request.action]
+    post = _post(user=user, request=request)
+    values = _prompt_values(spec=spec, request=request, post=post)
+    for name, message in spec.required.items():
+        if not values[name].strip():
+            raise ProtocolError("invalid", message, request_id=request.request_id)
+    if spec.keeps_history and request.options.get("new_conversation"):
+        chat_history_clear(user=user, post=post)
+    history = selectors.chat_history(user=user, post=post) if spec.keeps_history else []
+    system, template = selectors.prompt_for_action(action=spec.action)
+    completion = CompletionRequest(
+        model=request.model or settings.AIWRITER_DEFAULT_MODEL,
+        messages=build_messages(system=system, template=template, values=values, history=history),
+        options={**spec.model_options, **{k: v for k, v in request.options.items() if k in MODEL_OPTIONS}},
+        cacheable=spec.cacheable and not request.regenerate,
+    )
+    return PreparedGeneration(
+        request=request,
+        spec=spec,
+        post=post,
+        completion=completion,
+        max_output_chars=int(values["max_length"]) if spec.cut_to_max_length else None,
+        input_hash=_input_hash(completion),
+    )
+
+
+def _post(*, user, request: GenerationRequest) -> Post | None:
+    if request.post_id is None:
+        return None
+    post = selectors.post_for_ai(user=user, post_id=request.post_id)
+    if post is not None:
+        return post
+    if Post.objects.filter(pk=request.post_id).exists():
+        raise ProtocolError(
+            "forbidden", "You can use the AI writer only on posts you may edit.", request_id=request.request_id
+        )
+    raise ProtocolError("invalid", "That post does not exist (any more).", request_id=request.request_id)
+
+
+def _prompt_values(*, spec: ActionSpec, request: GenerationRequest, post: Post | None) -> dict[str, str]:
+    """Placeholder values: the editor's unsaved input first, the saved post second."""
+    options = request.options
+    values = {
+        "title": options.get("title") or (post.title if post else ""),
+        "body": options.get("body") or (post.body if post else ""),
+        "selection": "",
+        "instruction": options.get("instruction", ""),
+        "max_length": "",
+        "existing_tags": "",
+    }
+    values[spec.text_fills] = request.text or values[spec.text_fills]
+    if not values["instruction"].strip() and spec.default_instruction:
+        values["instruction"] = spec.default_instruction
+    if spec.max_length is not None:
+        values["max_length"] = str(min(options.get("max_length", spec.max_length), spec.max_length_cap))
+    if spec.action == "tags":
+        values["existing_tags"] = ", ".join(tag_suggestions(limit=EXISTING_TAGS_IN_PROMPT)) or "(none yet)"
+    return values
+
+
+def _input_hash(completion: CompletionRequest) -> str:
+    """Equal hashes mean the model was asked exactly the same thing."""
+    payload = {"model": completion.model, "messages": completion.messages, "options": dict(completion.options)}
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+
+
+async def generation_events(*, user, request: GenerationRequest) -> AsyncIterator[dict]:
+    """The events of one generation, ending with a done or an error event (or cancellation)."""
+    run = GenerationRun()
+    try:
+        prepared = await database_sync_to_async(generation_prepare)(user=user, request=request)
+        async with (
+            limits.generation_slot(user_id=user.pk),
+            aclosing(_stream(user=user, prepared=prepared, run=run)) as events,
+        ):
+            async for event in events:
+                yield event
+    except ProtocolError as error:
+        yield error_event(request.request_id, code=error.code, message=error.message)
+    except limits.LimitExceeded as error:
+        yield error_event(request.request_id, code=error.code, message=error.message)
+
+
+async def _stream(*, user, prepared: PreparedGeneration, run: GenerationRun) -> AsyncIterator[dict]:
+    request_id = prepared.request.request_id
+    shaper = OutputShaper(limit=prepared.max_output_chars)
+    yield start_event(request_id, model=prepared.completion.model)
+    try:
+        completion = gateway.completion_open(prepared.completion)
+        run.host, run.cached = completion.host, completion.cached
+        async with aclosing(completion.events) as events:
+            async for item in events:
+                if isinstance(item, Done):
+                    run.stats = item.stats
+                    continue
+                piece = shaper.feed(item.text)
+                if piece:
+                    run.add(piece)
+                    yield chunk_event(request_id, text=piece)
+                if shaper.full:
+                    # Leaving the block closes the upstream response, so the model stops here.
+                    run.stats = GenerationStats(done_reason="length")
+                    break
+        tail = shaper.finish()
+        if tail:
+            run.add(tail)
+            yield chunk_event(request_id, text=tail)
+    except OllamaError as error:
+        await _record(user=user, prepared=prepared, run=run, outcome=Outcome.ERROR, error_code=error.code)
+        yield error_event(request_id, code=error.code, message=error.message)
+        return
+    except (asyncio.CancelledError, GeneratorExit):
+        # Shielded so that the record is written even if the task is cancelled again meanwhile.
+        await asyncio.shield(_record(user=user, prepared=prepared, run=run, outcome=Outcome.CANCELLED))
+        raise
+    except Exception:
+        logger.exception("AI generation %s failed", request_id)
+        await _record(user=user, prepared=prepared, run=run, outcome=Outcome.ERROR, error_code="internal")
+        yield error_event(request_id, code="internal", message="The AI writer failed unexpectedly. Try again.")
+        return
+    await _record(user=user, prepared=prepared, run=run, outcome=Outcome.DONE)
+    yield done_event(request_id, cached=run.cached, stats=_done_stats(run))
+
+
+def _done_stats(run: GenerationRun) -> dict:
+    stats = (run.stats or GenerationStats()).as_dict()
+    stats["time_to_first_token_ms"] = run.time_to_first_token_ms
+    stats["duration_ms"] = run.duration_ms
+    return stats
+
+
+async def _record(
+    *, user, prepared: PreparedGeneration, run: GenerationRun, outcome: str, error_code: str = ""
+) -> None:
+    await database_sync_to_async(generation_record)(
+        user=user, prepared=prepared, run=run, outcome=outcome, error_code=error_code
+    )
+
+
+@transaction.atomic
+def generation_record(
+    *, user, prepared: PreparedGeneration, run: GenerationRun, outcome: str, error_code: str = ""
+) -> Generation:
+    """The audit record of a finished generation; a finished chat turn also joins the history."""
+    stats = run.stats or GenerationStats()
+    text = "".join(run.text)
+    generation = Generation.objects.create(
+        request_id=prepared.request.request_id,
+        user=user,
+        post=prepared.post,
+        action=prepared.spec.action,
+        model=prepared.completion.model,
+        host=run.host,
+        input_hash=prepared.input_hash,
+        prompt_tokens=stats.prompt_eval_count,
+        completion_tokens=stats.eval_count,
+        output_chars=len(text),
+        time_to_first_token_ms=run.time_to_first_token_ms,
+        duration_ms=run.duration_ms,
+        outcome=outcome,
+        error_code=error_code,
+        cached=run.cached,
+    )
+    if prepared.spec.keeps_history and outcome == Outcome.DONE and text:
+        chat_turn_save(user=user, post=prepared.post, question=prepared.request.text, answer=text)
+    return generation
+
+
+def chat_turn_save(*, user, post: Post | None, question: str, answer: str) -> None:
+    """Add one question and answer to the conversation, keeping only the newest turns."""
+    ChatMessage.objects.bulk_create(
+        [
+            ChatMessage(user=user, post=post, role=ChatRole.USER, content=question),
+            ChatMessage(user=user, post=post, role=ChatRole.ASSISTANT, content=answer),
+        ]
+    )
+    conversation = ChatMessage.objects.filter(user=user, post=post)
+    keep = conversation.order_by("-created_at", "-pk").values_list("pk", flat=True)[
+        : settings.AIWRITER_CHAT_HISTORY_MESSAGES
+    ]
+    conversation.exclude(pk__in=list(keep)).delete()
+
+
+def chat_history_clear(*, user, post: Post | None) -> int:
+    """Forget the editor's conversation about a post; returns how many messages were removed."""
+    deleted, _ = ChatMessage.objects.filter(user=user, post=post).delete()
+    return deleted
