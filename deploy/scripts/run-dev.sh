@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs everything, starts Redis, migrates, seeds demo content once, and serves the
-# site with daphne on http://127.0.0.1:8000 (Ctrl-C stops it).
+# site with daphne on http://127.0.0.1:8000, one process per core (Ctrl-C stops it).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 bash deploy/scripts/bootstrap.sh
@@ -19,7 +19,8 @@ fi
 .venv/bin/python manage.py migrate --noinput
 .venv/bin/python manage.py seed_demo --if-empty
 
-HOST=${HOST:-127.0.0.1}
-PORT=${PORT:-8000}
-echo "Serving on http://$HOST:$PORT/"
-exec .venv/bin/daphne -b "$HOST" -p "$PORT" blogsite.asgi:application
+# One daphne process per core (WEB_CONCURRENCY overrides) sharing one socket; /metrics adds
+# up all of them. See deploy/scripts/serve.py.
+export HOST=${HOST:-127.0.0.1}
+export PORT=${PORT:-8000}
+exec .venv/bin/python deploy/scripts/serve.py --host "$HOST" --port "$PORT" --metrics-dir "$PWD/.run/prometheus"
