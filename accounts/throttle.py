@@ -37,9 +37,11 @@ def client_address(request: HttpRequest | None) -> str | None:
         address = ipaddress.ip_address(raw or "")
     except ValueError:
         return None
-    if address.version == 6 and address.ipv4_mapped is None:
-        return str(ipaddress.ip_network(f"{address}/64", strict=False))
-    return str(address.ipv4_mapped or address)
+    if address.version == 4:
+        return str(address)
+    if address.ipv4_mapped is not None:
+        return str(address.ipv4_mapped)
+    return str(ipaddress.ip_network(f"{address}/64", strict=False))
 
 
 def _account_key(username: str) -> str:

@@ -132,7 +132,8 @@ STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 
-SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
+# cached_db sessions that fall back to the database alone while Redis is unreachable.
+SESSION_ENGINE = "accounts.sessions"
 
 # Limits on what readers and editors may send.
 POST_BODY_MAX_BYTES = 1_000_000
