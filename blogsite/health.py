@@ -11,6 +11,7 @@ import asyncio
 import inspect
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
 import redis
 from django.conf import settings
@@ -21,6 +22,10 @@ from django.views.decorators.cache import never_cache
 
 STATUS_ORDER = {"ok": 0, "degraded": 1, "down": 2}
 REDIS_TIMEOUT_SECONDS = 0.5
+# Sync checks run here, not on Django's single sync thread nor on the loop's default executor
+# (which a closing event loop waits for): a hung check holds up neither requests nor the answer,
+# and a few hung ones cannot pile up more threads than this.
+_CHECK_POOL = ThreadPoolExecutor(max_workers=8, thread_name_prefix="readiness")
 
 
 def check_database() -> dict:
@@ -66,8 +71,7 @@ async def _run_check(check: Callable[[], dict], *, timeout: float) -> dict:
         if inspect.iscoroutinefunction(check):
             result = await asyncio.wait_for(check(), timeout)
         else:
-            # A plain thread, not Django's single sync thread: a hung check must not hold up requests.
-            result = await asyncio.wait_for(asyncio.to_thread(check), timeout)
+            result = await asyncio.wait_for(asyncio.get_running_loop().run_in_executor(_CHECK_POOL, check), timeout)
     except TimeoutError:
         status = "down" if getattr(check, "critical", False) else "degraded"
         result = {"name": name, "status": status, "error": f"no answer within {timeout:g} s"}
