@@ -10,5 +10,6 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/", include("accounts.urls")),
     path("editor/", include("posts.editor_urls")),
+    path("aiwriter/", include("aiwriter.urls")),
     path("", include("posts.urls")),
 ]

@@ -186,5 +186,5 @@ METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 PROMETHEUS_LATENCY_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, float("inf"))
 
 # /readyz runs these at once (blogsite/health.py); each is `def check() -> dict`.
-READINESS_CHECKS = ["blogsite.health.check_database", "blogsite.health.check_redis"]
+READINESS_CHECKS = ["blogsite.health.check_database", "blogsite.health.check_redis", "aiwriter.health.check_ollama"]
 READINESS_TIMEOUT_SECONDS = env.float("READINESS_TIMEOUT_SECONDS", default=2.0)

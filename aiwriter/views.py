@@ -1,0 +1,105 @@
+"""HTTP side of the AI writer: the SSE fallback for streaming, and the model list for the panel's picker."""
+
+import json
+from collections.abc import AsyncIterator
+
+from asgiref.sync import sync_to_async
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
+from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_POST
+
+from . import gateway, protocol, services
+from .permissions import can_use_aiwriter
+
+# An error found before anything streamed gets a status that says what kind it is.
+ERROR_STATUS = {"invalid": 400, "unauthorized": 401, "forbidden": 403, "too_large": 413, "rate_limited": 429}
+
+
+def sse_message(event: dict) -> bytes:
+    """One Server-Sent Event: the event's type as its name, the whole event as JSON data."""
+    return f"event: {event['type']}\ndata: {json.dumps(event)}\n\n".encode()
+
+
+def _sse_error(event: dict) -> HttpResponse:
+    return HttpResponse(
+        sse_message(event), status=ERROR_STATUS.get(event["code"], 400), content_type="text/event-stream"
+    )
+
+
+def _read_request(request: HttpRequest) -> protocol.GenerationRequest:
+    try:
+        message = protocol.message_decode(request.body)
+    except RequestDataTooBig:
+        raise protocol.ProtocolError("too_large", "The request is far too large for the AI writer.") from None
+    if message.get("type", "generate") != "generate":
+        raise protocol.ProtocolError(
+            "invalid",
+            "This address only starts generations; to stop one, close the request.",
+            request_id=protocol.safe_request_id(message),
+        )
+    return protocol.generation_request_parse(message)
+
+
+async def _sse_stream(first: dict, events: AsyncIterator[dict]) -> AsyncIterator[bytes]:
+    yield sse_message(first)
+    async for event in events:
+        yield sse_message(event)
+
+
+@never_cache
+@require_POST
+async def generation_stream(request: HttpRequest) -> HttpResponse:
+    """The WebSocket's generation over Server-Sent Events: same JSON in, same events out.
+
+    Closing the request stops the generation: Django cancels this view's task when the client
+    disconnects, and the service closes the upstream stream as it unwinds.
+    """
+    user = await request.auser()
+    if not user.is_authenticated:
+        return _sse_error(protocol.error_event(None, code="unauthorized", message="Sign in to use the AI writer."))
+    try:
+        generation_request = _read_request(request)
+    except protocol.ProtocolError as error:
+        return _sse_error(protocol.error_event(error.request_id, code=error.code, message=error.message))
+    events = services.generation_events(user=user, request=generation_request)
+    first = await anext(events)
+    if first["type"] == "error":
+        await events.aclose()
+        return _sse_error(first)
+    response = StreamingHttpResponse(_sse_stream(first, events), content_type="text/event-stream")
+    # Proxies such as nginx would otherwise hold the tokens back until their buffer fills.
+    response["X-Accel-Buffering"] = "no"
+    return response
+
+
+@never_cache
+@require_GET
+async def models_list(request: HttpRequest) -> JsonResponse:
+    """The models installed on the Ollama hosts, for the panel's picker."""
+    user = await request.auser()
+    if not user.is_authenticated:
+        return JsonResponse({"code": "unauthorized", "message": "Sign in to use the AI writer."}, status=401)
+    if not await sync_to_async(can_use_aiwriter)(user):
+        return JsonResponse({"code": "forbidden", "message": "Your account cannot use the AI writer."}, status=403)
+    hosts = await gateway.models_list()
+    models: dict[str, dict] = {}
+    for host in hosts:
+        for model in host.models:
+            models.setdefault(model.name, _model_json(model))
+    errors = [host.error.message for host in hosts if host.error is not None]
+    body = {"default": settings.AIWRITER_DEFAULT_MODEL, "models": sorted(models.values(), key=lambda m: m["name"])}
+    if errors and not models:
+        return JsonResponse({**body, "code": "unavailable", "message": errors[0], "errors": errors}, status=503)
+    return JsonResponse({**body, "errors": errors})
+
+
+def _model_json(model) -> dict:
+    return {
+        "name": model.name,
+        "family": model.family,
+        "parameter_size": model.parameter_size,
+        "quantization_level": model.quantization_level,
+        "size": model.size,
+    }
