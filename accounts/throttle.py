@@ -79,9 +79,12 @@ def login_failure_record(*, username: str | None, address: str | None) -> None:
     try:
         for key in _keys(username=username, address=address):
             cache.add(key, 0, timeout=window)
-            if cache.incr(key) >= settings.LOGIN_FAILURE_LIMIT:
+            count = cache.incr(key)
+            if count >= settings.LOGIN_FAILURE_LIMIT:
                 # The lockout lasts a full window from the failure that reached the limit.
                 cache.touch(key, timeout=window)
+            if count == settings.LOGIN_FAILURE_LIMIT:
+                logger.warning("Sign-in locked for %s s after %s failures: %s", window, count, key)
     except CACHE_ERRORS:
         logger.warning("A failed sign-in was not counted: the cache cannot be reached.", exc_info=True)
 
