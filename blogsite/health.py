@@ -30,7 +30,9 @@ _CHECK_POOL = ThreadPoolExecutor(max_workers=8, thread_name_prefix="readiness")
 
 def check_database() -> dict:
     """A round trip to the default database; without it no page can be rendered."""
-    connection = connections["default"]
+    # A connection of its own, opened and closed here: it proves the database takes new
+    # connections now, and leaves nothing open on the pool thread.
+    connection = connections.create_connection("default")
     try:
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1")
@@ -38,7 +40,6 @@ def check_database() -> dict:
     except Exception as error:  # any driver error means the same thing here: unreachable
         return {"name": "database", "status": "down", "vendor": connection.vendor, "error": _describe(error)}
     finally:
-        # Checks run on a pool thread, not a request thread: close what was opened here.
         connection.close()
 
 

@@ -7,6 +7,12 @@ from django.db import connections
 from tests.redis_server import free_port
 
 
+@pytest.fixture(autouse=True)
+def _core_checks(settings):
+    """The checks this module covers; other apps' checks (Ollama) are tested with their apps."""
+    settings.READINESS_CHECKS = ["blogsite.health.check_database", "blogsite.health.check_redis"]
+
+
 def _statuses(response) -> dict[str, str]:
     return {check["name"]: check["status"] for check in response.json()["checks"]}
 
