@@ -1,0 +1,105 @@
+"""Helpers for the AI writer's tests: sockets that always close, sessions, simulator settings.
+
+Test modules import the fixtures they use from here (`from tests.aiwriter.fixtures import ...`).
+"""
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import pytest
+from asgiref.sync import sync_to_async
+from channels.testing import WebsocketCommunicator
+from django.test import Client
+
+from aiwriter.ollama import close_clients
+from blogsite.asgi import application
+
+# Tests that reach the consumer or an async view touch the database from another thread, so
+# they need real transactions; the rollback restores the roles and prompts the migrations made.
+transactional = pytest.mark.django_db(transaction=True, serialized_rollback=True)
+
+RECEIVE_TIMEOUT = 3
+
+
+@pytest.fixture
+def aiwriter_settings(settings, ollama_settings):
+    """The site talks to the simulator, with short time limits so failures show quickly."""
+    settings.AIWRITER_TIMEOUTS = {"connect": 1.0, "first_token": 2.0, "idle": 2.0, "total": 10.0}
+    settings.AIWRITER_MAX_CONCURRENT_PER_USER = 3
+    settings.AIWRITER_RATE_LIMIT = 100
+    return ollama_settings
+
+
+@pytest.fixture
+async def shared_clients():
+    """Closes the Ollama clients opened on this test's event loop."""
+    yield
+    await close_clients()
+
+
+def session_cookie(user) -> str:
+    client = Client()
+    client.force_login(user)
+    return client.cookies["sessionid"].value
+
+
+@asynccontextmanager
+async def websocket(user=None, *, origin: str = "http://testserver") -> AsyncIterator[WebsocketCommunicator]:
+    """A connected socket to /ws/aiwriter/ as `user` (anonymous when None), always disconnected after."""
+    headers = [(b"origin", origin.encode())]
+    if user is not None:
+        cookie = await sync_to_async(session_cookie)(user)
+        headers.append((b"cookie", f"sessionid={cookie}".encode()))
+    communicator = WebsocketCommunicator(application, "/ws/aiwriter/", headers=headers)
+    try:
+        connected, _ = await communicator.connect()
+        assert connected
+        yield communicator
+    finally:
+        await communicator.disconnect()
+
+
+def generate_message(request_id: str = "r1", *, action: str = "draft", text: str = "", **fields) -> dict:
+    return {"type": "generate", "request_id": request_id, "action": action, "text": text, **fields}
+
+
+async def receive(communicator: WebsocketCommunicator, timeout: float = RECEIVE_TIMEOUT) -> dict:
+    return await communicator.receive_json_from(timeout=timeout)
+
+
+async def collect(communicator: WebsocketCommunicator, request_id: str = "r1") -> list[dict]:
+    """Events for one request until its done or error event (events of other requests are skipped)."""
+    events = []
+    while True:
+        event = await receive(communicator)
+        if event["request_id"] != request_id:
+            continue
+        events.append(event)
+        if event["type"] in ("done", "error"):
+            return events
+
+
+def streamed_text(events: list[dict]) -> str:
+    return "".join(event["text"] for event in events if event["type"] == "chunk")
+
+
+def parse_sse(body: bytes) -> list[dict]:
+    """The events of a Server-Sent Events body, checking each event's name matches its type."""
+    events = []
+    for block in body.decode().split("\n\n"):
+        if not block.strip():
+            continue
+        fields = dict(line.split(": ", 1) for line in block.splitlines())
+        event = json.loads(fields["data"])
+        assert fields["event"] == event["type"]
+        events.append(event)
+    return events
+
+
+async def wait_for(predicate, *, timeout: float = 2.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not predicate():
+        assert asyncio.get_running_loop().time() < deadline, "condition not met in time"
+        await asyncio.sleep(0.01)

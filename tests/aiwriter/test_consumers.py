@@ -1,0 +1,421 @@
+import time
+
+import pytest
+from asgiref.sync import sync_to_async
+from channels.testing import WebsocketCommunicator
+
+from aiwriter.models import Generation, Outcome
+from blogsite.asgi import application
+from tests.aiwriter.fixtures import (  # noqa: F401 (fixtures)
+    aiwriter_settings,
+    collect,
+    generate_message,
+    receive,
+    shared_clients,
+    streamed_text,
+    transactional,
+    websocket,
+)
+from tests.factories import PostFactory
+
+pytestmark = [transactional, pytest.mark.usefixtures("aiwriter_settings", "shared_clients")]
+
+
+async def test_anonymous_socket_is_closed_with_policy_code():
+    async with websocket() as socket:
+        closed = await socket.receive_output(timeout=2)
+    assert closed["type"] == "websocket.close"
+    assert closed["code"] == 1008
+
+
+async def test_socket_from_a_foreign_origin_is_refused():
+    headers = [(b"origin", b"https://evil.example")]
+    communicator = WebsocketCommunicator(application, "/ws/aiwriter/", headers=headers)
+    try:
+        connected, _ = await communicator.connect()
+    finally:
+        await communicator.disconnect()
+    assert not connected
+
+
+async def test_reader_gets_forbidden_and_nothing_reaches_ollama(reader, ollama_sim):
+    async with websocket(reader) as socket:
+        await socket.send_json_to(generate_message(options={"title": "Hello"}))
+        event = await receive(socket)
+    assert event["type"] == "error"
+    assert event["code"] == "forbidden"
+    assert event["request_id"] == "r1"
+    assert ollama_sim.requests_to("/api/chat") == []
+
+
+async def test_author_streams_a_draft_from_title_and_notes(author, ollama_sim):
+    async with websocket(author) as socket:
+        await socket.send_json_to(
+            generate_message(text="Cover pooling and timeouts.", options={"title": "Async HTTP in Django"})
+        )
+        events = await collect(socket)
+    assert events[0] == {"type": "start", "request_id": "r1", "model": "llama3.2:1b"}
+    assert [e["type"] for e in events[1:-1]] == ["chunk"] * (len(events) - 2)
+    assert len(events) > 4, "the text arrives in many pieces"
+    done = events[-1]
+    assert done["type"] == "done" and done["cached"] is False
+    assert done["stats"]["eval_count"] > 0 and done["stats"]["tokens_per_second"] > 0
+    (request,) = ollama_sim.requests_to("/api/chat")
+    assert streamed_text(events) == request.reply
+    prompt = request.body["messages"][-1]["content"]
+    assert "Async HTTP in Django" in prompt and "Cover pooling and timeouts." in prompt
+    assert request.body["stream"] is True
+
+
+@pytest.mark.parametrize(
+    ("action", "text", "expected_in_prompt"),
+    [
+        ("continue", "The draft so far ends here.", "The draft so far ends here."),
+        ("rewrite", "A clumsy sentence that rambles.", "Make it shorter"),
+        ("summarize", "A long body about caching.", "at most 300 characters"),
+        ("titles", "A body about sourdough.", "five titles"),
+        ("meta_description", "A body about Redis.", "A body about Redis."),
+        ("tags", "A body about Python.", "Python, Testing"),
+        ("chat", "Is the intro too long?", "Is the intro too long?"),
+    ],
+)
+async def test_each_action_streams_and_is_recorded(author, ollama_sim, action, text, expected_in_prompt):
+    await sync_to_async(_make_tags)(["Python", "Testing"])
+    options = {"title": "A post", "body": "Body of the post.", "instruction": "Make it shorter"}
+    async with websocket(author) as socket:
+        await socket.send_json_to(generate_message(action=action, text=text, options=options))
+        events = await collect(socket)
+    assert events[-1]["type"] == "done", events[-1]
+    assert streamed_text(events)
+    (request,) = ollama_sim.requests_to("/api/chat")
+    sent = "\n".join(message["content"] for message in request.body["messages"])
+    assert expected_in_prompt in sent
+    generation = await Generation.objects.aget(request_id="r1")
+    assert generation.action == action and generation.outcome == Outcome.DONE
+
+
+def _make_tags(names):
+    from tests.factories import TagFactory
+
+    for name in names:
+        TagFactory(name=name)
+
+
+async def test_the_editor_can_pick_another_installed_model(author, ollama_sim):
+    async with websocket(author) as socket:
+        await socket.send_json_to(generate_message(model="qwen2.5:0.5b", options={"title": "T"}))
+        events = await collect(socket)
+    assert events[0]["model"] == "qwen2.5:0.5b"
+    assert events[-1]["type"] == "done"
+    assert ollama_sim.requests_to("/api/chat")[0].body["model"] == "qwen2.5:0.5b"
+
+
+async def test_missing_title_for_a_draft_is_explained(author, ollama_sim):
+    async with websocket(author) as socket:
+        await socket.send_json_to(generate_message(text="notes only"))
+        event = await receive(socket)
+    assert event["code"] == "invalid"
+    assert "title" in event["message"]
+    assert ollama_sim.requests_to("/api/chat") == []
+
+
+@pytest.mark.parametrize(
+    ("raw", "code", "request_id"),
+    [
+        ("this is not json", "invalid", None),
+        ('["a", "list"]', "invalid", None),
+        ('{"type": "generate", "action": "draft", "text": ""}', "invalid", None),
+        ('{"type": "generate", "request_id": "x", "text": ""}', "invalid", "x"),
+        ('{"type": "generate", "request_id": "x", "action": "poem", "text": ""}', "invalid", "x"),
+        ('{"type": "generate", "request_id": "x", "action": "draft"}', "invalid", "x"),
+        (
+            '{"type": "generate", "request_id": "x", "action": "draft", "text": "", "options": {"colour": 1}}',
+            "invalid",
+            "x",
+        ),
+        ('{"type": "dance", "request_id": "x"}', "invalid", "x"),
+    ],
+)
+async def test_bad_messages_get_errors_and_the_socket_stays_usable(author, raw, code, request_id):
+    async with websocket(author) as socket:
+        await socket.send_to(text_data=raw)
+        error = await receive(socket)
+        await socket.send_json_to(generate_message("after", options={"title": "Still works"}))
+        events = await collect(socket, "after")
+    assert error["type"] == "error"
+    assert error["code"] == code
+    assert error["request_id"] == request_id
+    assert error["message"]
+    assert events[-1]["type"] == "done"
+
+
+async def test_input_over_the_size_limit_is_too_large(author, settings, ollama_sim):
+    settings.AIWRITER_MAX_INPUT_CHARS = 1000
+    async with websocket(author) as socket:
+        await socket.send_json_to(generate_message(action="continue", text="word " * 300))
+        event = await receive(socket)
+    assert event["code"] == "too_large"
+    assert "1,000" in event["message"]
+    assert ollama_sim.requests_to("/api/chat") == []
+
+
+async def test_model_not_pulled_tells_the_editor_what_to_run(author):
+    async with websocket(author) as socket:
+        await socket.send_json_to(generate_message(model="mistral:7b", options={"title": "T"}))
+        events = await collect(socket)
+    error = events[-1]
+    assert error["code"] == "model_not_found"
+    assert "ollama pull mistral:7b" in error["message"]
+    generation = await Generation.objects.aget(request_id="r1")
+    assert (generation.outcome, generation.error_code, generation.model) == ("error", "model_not_found", "mistral:7b")
+
+
+@pytest.mark.parametrize(
+    ("status", "code"), [(400, "invalid"), (429, "busy"), (503, "busy"), (500, "upstream"), (502, "upstream")]
+)
+async def test_http_errors_from_ollama_become_error_events(author, ollama_sim, status, code):
+    ollama_sim.fail_with(status)
+    async with websocket(author) as socket:
+        await socket.send_json_to(generate_message(options={"title": "T"}))
+        events = await collect(socket)
+    assert events[-1]["type"] == "error"
+    assert events[-1]["code"] == code
+    assert events[-1]["message"]
+
+
+async def test_error_line_mid_stream_keeps_the_text_and_reports_it(author, ollama_sim):
+    ollama_sim.error_after(3, "out of memory")
+    async with websocket(author) as socket:
+        await socket.send_json_to(generate_message(options={"title": "T"}))
+        events = await collect(socket)
+    assert [e["type"] for e in events[1:4]] == ["chunk"] * 3
+    assert events[-1]["code"] == "upstream"
+    assert "out of memory" in events[-1]["message"]
+
+
+async def test_malformed_line_is_an_upstream_error(author, ollama_sim):
+    ollama_sim.malformed_after(2)
+    async with websocket(author) as socket:
+        await socket.send_json_to(generate_message(options={"title": "T"}))
+        events = await collect(socket)
+    assert events[-1]["code"] == "upstream"
+
+
+async def test_ollama_not_running_is_reported_as_unavailable(author, settings):
+    settings.OLLAMA_URLS = ["http://127.0.0.1:9"]
+    async with websocket(author) as socket:
+        await socket.send_json_to(generate_message(options={"title": "T"}))
+        events = await collect(socket)
+    assert events[-1]["code"] == "unavailable"
+    assert "running" in events[-1]["message"]
+
+
+async def test_no_first_token_in_time_is_a_timeout(author, settings, ollama_sim):
+    settings.AIWRITER_TIMEOUTS = {"connect": 1.0, "first_token": 0.3, "idle": 0.3, "total": 5.0}
+    ollama_sim.hang()
+    async with websocket(author) as socket:
+        await socket.send_json_to(generate_message(options={"title": "T"}))
+        events = await collect(socket)
+    assert events[-1]["code"] == "timeout"
+    await ollama_sim.wait_for_disconnect_async()
+
+
+async def test_stall_between_tokens_is_a_timeout(author, settings, ollama_sim):
+    settings.AIWRITER_TIMEOUTS = {"connect": 1.0, "first_token": 2.0, "idle": 0.3, "total": 5.0}
+    ollama_sim.stall_after(2)
+    async with websocket(author) as socket:
+        await socket.send_json_to(generate_message(options={"title": "T"}))
+        events = await collect(socket)
+    assert streamed_text(events)
+    assert events[-1]["code"] == "timeout"
+
+
+async def test_cancel_stops_the_generation_and_closes_upstream_at_once(author, ollama_sim):
+    ollama_sim.tokens_per_second = 20
+    async with websocket(author) as socket:
+        await socket.send_json_to(generate_message(options={"title": "T"}))
+        assert (await receive(socket))["type"] == "start"
+        assert (await receive(socket))["type"] == "chunk"
+        cancelled_at = time.monotonic()
+        await socket.send_json_to({"type": "cancel", "request_id": "r1"})
+        events = await collect(socket)
+        disconnect = await ollama_sim.wait_for_disconnect_async()
+    assert events[-1] == {
+        "type": "error",
+        "request_id": "r1",
+        "code": "cancelled",
+        "message": "Stopped. The text so far is kept.",
+    }
+    assert disconnect.at - cancelled_at < 0.1
+    generation = await Generation.objects.aget(request_id="r1")
+    assert generation.outcome == Outcome.CANCELLED
+    assert generation.time_to_first_token_ms is not None
+
+
+async def test_closing_the_socket_closes_upstream(author, ollama_sim):
+    ollama_sim.tokens_per_second = 20
+    async with websocket(author) as socket:
+        await socket.send_json_to(generate_message(options={"title": "T"}))
+        assert (await receive(socket))["type"] == "start"
+        assert (await receive(socket))["type"] == "chunk"
+        closed_at = time.monotonic()
+    disconnect = await ollama_sim.wait_for_disconnect_async()
+    assert disconnect.at - closed_at < 0.1
+    assert (await Generation.objects.aget(request_id="r1")).outcome == Outcome.CANCELLED
+
+
+async def test_cancelling_an_unknown_request_is_harmless(author):
+    async with websocket(author) as socket:
+        await socket.send_json_to({"type": "cancel", "request_id": "never-started"})
+        await socket.send_json_to(generate_message(options={"title": "T"}))
+        events = await collect(socket)
+    assert events[-1]["type"] == "done"
+
+
+async def test_several_generations_run_at_once_on_one_socket(author, ollama_sim):
+    ollama_sim.tokens_per_second = 200
+    ollama_sim.num_parallel = 2
+    async with websocket(author) as socket:
+        await socket.send_json_to(generate_message("a", options={"title": "First"}))
+        await socket.send_json_to(generate_message("b", action="titles", text="Body", options={"title": "Second"}))
+        events: dict[str, list[dict]] = {"a": [], "b": []}
+        while not all(e and e[-1]["type"] in ("done", "error") for e in events.values()):
+            event = await receive(socket)
+            events[event["request_id"]].append(event)
+    assert events["a"][-1]["type"] == "done" and events["b"][-1]["type"] == "done"
+    assert ollama_sim.max_in_flight == 2
+    replies = {r.body["messages"][-1]["content"]: r.reply for r in ollama_sim.requests_to("/api/chat")}
+    assert streamed_text(events["a"]) in replies.values()
+    assert streamed_text(events["a"]) != streamed_text(events["b"])
+
+
+async def test_a_request_id_in_use_is_refused(author, ollama_sim):
+    ollama_sim.tokens_per_second = 20
+    async with websocket(author) as socket:
+        await socket.send_json_to(generate_message(options={"title": "T"}))
+        assert (await receive(socket))["type"] == "start"
+        await socket.send_json_to(generate_message(options={"title": "T"}))
+        event = await receive(socket)
+        while event["type"] == "chunk":
+            event = await receive(socket)
+        await socket.send_json_to({"type": "cancel", "request_id": "r1"})
+    assert event["code"] == "invalid"
+    assert "still running" in event["message"]
+
+
+async def test_concurrent_generations_per_user_are_limited(author, settings, ollama_sim):
+    settings.AIWRITER_MAX_CONCURRENT_PER_USER = 1
+    ollama_sim.tokens_per_second = 20
+    async with websocket(author) as first, websocket(author) as second:
+        await first.send_json_to(generate_message("a", options={"title": "T"}))
+        assert (await receive(first))["type"] == "start"
+        await second.send_json_to(generate_message("b", options={"title": "T"}))
+        refused = await receive(second)
+        await first.send_json_to({"type": "cancel", "request_id": "a"})
+        await collect(first, "a")
+        await second.send_json_to(generate_message("c", options={"title": "T"}))
+        after = await receive(second)
+    assert refused["code"] == "rate_limited"
+    assert "1 AI generations running" in refused["message"]
+    assert after["type"] == "start", "the slot is free again once the first one stopped"
+
+
+async def test_generations_per_minute_are_limited(author, settings):
+    settings.AIWRITER_RATE_LIMIT = 2
+    async with websocket(author) as socket:
+        outcomes = []
+        for request_id in ("a", "b", "c"):
+            await socket.send_json_to(generate_message(request_id, options={"title": "T"}))
+            outcomes.append((await collect(socket, request_id))[-1])
+    assert [o["type"] for o in outcomes] == ["done", "done", "error"]
+    assert outcomes[2]["code"] == "rate_limited"
+    assert "2 AI generations a minute" in outcomes[2]["message"]
+
+
+async def test_each_generation_is_recorded_for_audit(author, ollama_sim):
+    post = await sync_to_async(PostFactory)(author=author, title="Saved post", body="Saved body text.")
+    async with websocket(author) as socket:
+        await socket.send_json_to(generate_message(action="summarize", text="", post_id=post.pk))
+        events = await collect(socket)
+    generation = await Generation.objects.select_related("user", "post").aget(request_id="r1")
+    assert generation.user == author and generation.post == post
+    assert generation.action == "summarize" and generation.model == "llama3.2:1b"
+    assert generation.host == ollama_sim.url
+    assert len(generation.input_hash) == 64
+    assert generation.prompt_tokens == events[-1]["stats"]["prompt_eval_count"] > 0
+    assert generation.completion_tokens == events[-1]["stats"]["eval_count"] > 0
+    assert generation.output_chars == len(streamed_text(events))
+    assert generation.time_to_first_token_ms is not None and generation.duration_ms >= 0
+    assert (generation.outcome, generation.error_code, generation.cached) == ("done", "", False)
+    sent = ollama_sim.requests_to("/api/chat")[0].body["messages"][-1]["content"]
+    assert "Saved body text." in sent, "the saved post fills in what the editor did not send"
+
+
+async def test_an_author_cannot_use_the_ai_writer_on_someone_elses_post(author, other_author, ollama_sim):
+    post = await sync_to_async(PostFactory)(author=other_author)
+    async with websocket(author) as socket:
+        await socket.send_json_to(generate_message(action="summarize", post_id=post.pk))
+        event = await receive(socket)
+    assert event["code"] == "forbidden"
+    assert ollama_sim.requests_to("/api/chat") == []
+
+
+async def test_meta_description_is_cut_to_160_characters_on_a_word_boundary(author, ollama_sim):
+    ollama_sim.reply = "A meta description that keeps going " * 12
+    async with websocket(author) as socket:
+        await socket.send_json_to(generate_message(action="meta_description", text="Some body text."))
+        events = await collect(socket)
+    text = streamed_text(events)
+    assert events[-1]["type"] == "done"
+    assert 140 < len(text) <= 160
+    assert ("A meta description that keeps going " * 12).startswith(text + " ")
+    await ollama_sim.wait_for_disconnect_async()
+
+
+async def test_chat_remembers_the_conversation_per_post(author, ollama_sim):
+    post = await sync_to_async(PostFactory)(author=author)
+    async with websocket(author) as socket:
+        await socket.send_json_to(generate_message("q1", action="chat", text="First question?", post_id=post.pk))
+        first = streamed_text(await collect(socket, "q1"))
+        await socket.send_json_to(generate_message("q2", action="chat", text="Second question?", post_id=post.pk))
+        await collect(socket, "q2")
+        await socket.send_json_to(
+            generate_message(
+                "q3", action="chat", text="Fresh start", post_id=post.pk, options={"new_conversation": True}
+            )
+        )
+        await collect(socket, "q3")
+    requests = ollama_sim.requests_to("/api/chat")
+    second = [(m["role"], m["content"]) for m in requests[1].body["messages"][1:]]
+    assert second == [("user", "First question?"), ("assistant", first), ("user", "Second question?")]
+    third = [(m["role"], m["content"]) for m in requests[2].body["messages"][1:]]
+    assert third == [("user", "Fresh start")]
+
+
+async def test_chat_history_is_trimmed_to_fit_the_prompt(author, settings, ollama_sim):
+    settings.AIWRITER_CHAT_HISTORY_CHARS = 400
+    ollama_sim.reply = "x" * 150
+    async with websocket(author) as socket:
+        for number in range(4):
+            request_id = f"q{number}"
+            await socket.send_json_to(generate_message(request_id, action="chat", text=f"Question {number}"))
+            await collect(socket, request_id)
+    last = ollama_sim.requests_to("/api/chat")[-1].body["messages"][1:]
+    history = last[:-1]
+    assert sum(len(m["content"]) for m in history) <= 400
+    assert history[0]["role"] == "user"
+    assert history[-2:] == [{"role": "user", "content": "Question 2"}, {"role": "assistant", "content": "x" * 150}]
+
+
+async def test_generation_events_stop_when_the_task_is_cancelled_mid_prompt(author, ollama_sim):
+    ollama_sim.first_token_delay = 5
+    async with websocket(author) as socket:
+        await socket.send_json_to(generate_message(options={"title": "T"}))
+        assert (await receive(socket))["type"] == "start"
+        await ollama_sim.wait_for_in_flight_async(1)
+        await socket.send_json_to({"type": "cancel", "request_id": "r1"})
+        events = await collect(socket)
+    assert events[-1]["code"] == "cancelled"
+    await ollama_sim.wait_for_disconnect_async()
+    generation = await Generation.objects.aget(request_id="r1")
+    assert generation.outcome == Outcome.CANCELLED and generation.time_to_first_token_ms is None
