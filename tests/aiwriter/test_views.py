@@ -1,0 +1,181 @@
+import json
+import time
+
+import pytest
+from asgiref.sync import sync_to_async
+from asgiref.testing import ApplicationCommunicator
+from django.test import AsyncClient
+
+from aiwriter.models import Generation, Outcome
+from blogsite.asgi import application
+from tests.aiwriter.fixtures import (  # noqa: F401 (fixtures)
+    aiwriter_settings,
+    generate_message,
+    parse_sse,
+    session_cookie,
+    shared_clients,
+    streamed_text,
+    transactional,
+)
+
+pytestmark = [transactional, pytest.mark.usefixtures("aiwriter_settings", "shared_clients")]
+
+STREAM_URL = "/aiwriter/stream/"
+MODELS_URL = "/aiwriter/models/"
+
+
+async def client_for(user=None, **kwargs) -> AsyncClient:
+    client = AsyncClient(**kwargs)
+    if user is not None:
+        await client.aforce_login(user)
+    return client
+
+
+async def post_stream(client: AsyncClient, message) -> tuple[int, str, list[dict]]:
+    body = message if isinstance(message, str) else json.dumps(message)
+    response = await client.post(STREAM_URL, data=body, content_type="application/json")
+    content = b"".join([part async for part in response.streaming_content]) if response.streaming else response.content
+    return response.status_code, response["Content-Type"], parse_sse(content)
+
+
+async def test_sse_streams_the_same_events_as_the_socket(author, ollama_sim):
+    client = await client_for(author)
+    status, content_type, events = await post_stream(
+        client, generate_message(text="Some notes", options={"title": "Streaming in Django"})
+    )
+    assert status == 200 and content_type == "text/event-stream"
+    assert events[0] == {"type": "start", "request_id": "r1", "model": "llama3.2:1b"}
+    assert events[-1]["type"] == "done" and events[-1]["cached"] is False
+    assert streamed_text(events) == ollama_sim.requests_to("/api/chat")[0].reply
+    assert (await Generation.objects.aget(request_id="r1")).outcome == Outcome.DONE
+
+
+async def test_sse_refuses_anonymous_requests(ollama_sim):
+    status, _, events = await post_stream(await client_for(), generate_message(options={"title": "T"}))
+    assert status == 401
+    assert events[0]["code"] == "unauthorized"
+    assert ollama_sim.requests == []
+
+
+async def test_sse_refuses_readers(reader, ollama_sim):
+    status, _, events = await post_stream(await client_for(reader), generate_message(options={"title": "T"}))
+    assert status == 403
+    assert events == [
+        {
+            "type": "error",
+            "request_id": "r1",
+            "code": "forbidden",
+            "message": "Your account cannot use the AI writer. Ask an editor for the author role.",
+        }
+    ]
+    assert ollama_sim.requests == []
+
+
+async def test_sse_requires_the_csrf_token(author, ollama_sim):
+    client = await client_for(author, enforce_csrf_checks=True)
+    response = await client.post(STREAM_URL, data=json.dumps(generate_message()), content_type="application/json")
+    assert response.status_code == 403
+    assert ollama_sim.requests == []
+
+
+async def test_sse_only_accepts_post(author):
+    response = await (await client_for(author)).get(STREAM_URL)
+    assert response.status_code == 405
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "code"),
+    [
+        ("{not json", 400, "invalid"),
+        ({"request_id": "x", "action": "limerick", "text": ""}, 400, "invalid"),
+        ({"type": "cancel", "request_id": "x"}, 400, "invalid"),
+        ({"request_id": "x", "action": "continue", "text": "word " * 2000}, 413, "too_large"),
+    ],
+)
+async def test_sse_validates_like_the_socket(author, settings, body, status, code):
+    settings.AIWRITER_MAX_INPUT_CHARS = 5000
+    got_status, _, events = await post_stream(await client_for(author), body)
+    assert got_status == status
+    assert events[0]["type"] == "error" and events[0]["code"] == code
+
+
+async def test_sse_answers_429_when_over_the_rate_limit(author, settings):
+    settings.AIWRITER_RATE_LIMIT = 1
+    client = await client_for(author)
+    first, _, _ = await post_stream(client, generate_message(options={"title": "T"}))
+    second, _, events = await post_stream(client, generate_message(options={"title": "T"}))
+    assert (first, second) == (200, 429)
+    assert events[0]["code"] == "rate_limited"
+
+
+async def test_sse_reports_upstream_errors_in_the_stream(author):
+    status, _, events = await post_stream(
+        await client_for(author), generate_message(model="gemma:2b", options={"title": "T"})
+    )
+    assert status == 200
+    assert [e["type"] for e in events] == ["start", "error"]
+    assert "ollama pull gemma:2b" in events[1]["message"]
+
+
+async def test_closing_the_sse_request_closes_upstream(author, ollama_sim):
+    ollama_sim.tokens_per_second = 20
+    cookie = await sync_to_async(session_cookie)(author)
+    token = "a" * 32
+    body = json.dumps(generate_message(options={"title": "T"})).encode()
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": STREAM_URL,
+        "raw_path": STREAM_URL.encode(),
+        "query_string": b"",
+        "root_path": "",
+        "headers": [
+            (b"host", b"testserver"),
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(body)).encode()),
+            (b"cookie", f"sessionid={cookie}; csrftoken={token}".encode()),
+            (b"x-csrftoken", token.encode()),
+        ],
+        "client": ("127.0.0.1", 50000),
+        "server": ("testserver", 80),
+    }
+    request = ApplicationCommunicator(application, scope)
+    try:
+        await request.send_input({"type": "http.request", "body": body, "more_body": False})
+        start = await request.receive_output(timeout=3)
+        assert start["status"] == 200
+        received = b""
+        while b"event: chunk" not in received:
+            received += (await request.receive_output(timeout=3))["body"]
+        closed_at = time.monotonic()
+        await request.send_input({"type": "http.disconnect"})
+        disconnect = await ollama_sim.wait_for_disconnect_async()
+    finally:
+        await request.wait(timeout=3)
+    assert disconnect.at - closed_at < 0.1
+    assert (await Generation.objects.aget(request_id="r1")).outcome == Outcome.CANCELLED
+
+
+async def test_models_lists_what_the_hosts_have_installed(author):
+    response = await (await client_for(author)).get(MODELS_URL)
+    assert response.status_code == 200
+    data = response.json()
+    assert data["default"] == "llama3.2:1b"
+    assert [model["name"] for model in data["models"]] == ["llama3.2:1b", "qwen2.5:0.5b"]
+    assert data["models"][0]["parameter_size"] == "1B"
+    assert data["errors"] == []
+
+
+async def test_models_says_when_ollama_is_not_running(author, settings):
+    settings.OLLAMA_URLS = ["http://127.0.0.1:9"]
+    response = await (await client_for(author)).get(MODELS_URL)
+    assert response.status_code == 503
+    assert "Is it running?" in response.json()["message"]
+
+
+async def test_models_is_for_ai_writer_users_only(reader):
+    assert (await (await client_for()).get(MODELS_URL)).status_code == 401
+    assert (await (await client_for(reader)).get(MODELS_URL)).status_code == 403
