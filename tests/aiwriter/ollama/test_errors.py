@@ -212,8 +212,8 @@ async def test_total_timeout_bounds_a_slow_but_steady_stream(ollama_sim):
         await client.aclose()
 
     assert error.phase == "total" and not error.retryable
-    assert 2 <= len(texts) <= 8
-    assert time.monotonic() - started < 1
+    assert 1 <= len(texts) < 10
+    assert time.monotonic() - started < 2
 
 
 async def test_metadata_calls_map_errors_too(client, ollama_sim):
