@@ -214,7 +214,8 @@ class OllamaSimulator:
     """An Ollama server for tests. Every public attribute may be changed while it runs.
 
     models: the model names it serves; others get 404 `model "x" not found, try pulling it first`.
-    tokens_per_second: pacing of the stream (None or 0: as fast as possible).
+    tokens_per_second: pacing of the stream (None or 0: as fast as possible). The default, 2000, keeps
+        tests fast; lower it where pacing is the point.
     first_token_delay: seconds of "prompt processing" before the first token.
     load_delay: extra seconds the first request for a model that is not loaded waits.
     reply: None (a deterministic reply derived from the prompt), a fixed text, or a callable that
@@ -566,6 +567,7 @@ class OllamaSimulator:
             except asyncio.CancelledError:
                 watcher.cancel()
                 worker.cancel()
+                await asyncio.gather(watcher, worker, return_exceptions=True)
                 raise
             client_left = watcher.done() and not record.response_complete
             watcher.cancel()
