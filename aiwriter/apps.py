@@ -5,3 +5,9 @@ class AiwriterConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "aiwriter"
     verbose_name = "AI writer"
+
+    def ready(self) -> None:
+        # The editor knows nothing of the AI writer; the panel joins its page through this hook.
+        from posts.editor_hooks import register_editor_panel
+
+        register_editor_panel("aiwriter/panel.html")

@@ -2,6 +2,8 @@ from django.urls import path
 
 from .consumers import AiwriterConsumer
 
+SOCKET_PATH = "/ws/aiwriter/"
+
 websocket_urlpatterns = [
-    path("ws/aiwriter/", AiwriterConsumer.as_asgi(), name="aiwriter-socket"),
+    path(SOCKET_PATH.lstrip("/"), AiwriterConsumer.as_asgi(), name="aiwriter-socket"),
 ]

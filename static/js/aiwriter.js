@@ -1,0 +1,435 @@
+// The editor's AI panel: streams text from the AI writer into a suggestion pane.
+//
+// Text arrives over the WebSocket at /ws/aiwriter/ (message contract in DESIGN.md); when the
+// socket cannot be opened the same request goes to the Server-Sent Events fallback. AI text
+// never touches the post by itself: only the editor's Insert, Replace or Append click puts it
+// into the editor, through window.blogsiteEditor (or a plain textarea in the admin).
+
+const RECONNECT_DELAYS_MS = [1000, 2000, 4000, 8000, 15000, 30000];
+const POLICY_VIOLATION = 1008;
+
+// Where each action's input comes from, and what the instruction box is for.
+const ACTION_INPUTS = {
+  draft: { source: "instruction", instruction: "Notes for the draft", help: "Writes a post from the title and your notes." },
+  continue: { source: "body", help: "Continues the post from where the text ends." },
+  rewrite: { source: "selection", instruction: "How to rewrite it (optional)", help: "Select a passage in the post first." },
+  summarize: { source: "body", help: "Writes a short excerpt of the post." },
+  titles: { source: "body", help: "Suggests five titles, one per line." },
+  meta_description: { source: "body", help: "Writes a search-engine description of at most 160 characters." },
+  tags: { source: "body", help: "Suggests tags, preferring the ones the blog already uses." },
+  chat: { source: "instruction", instruction: "Your message", help: "Talk about the post; the conversation is remembered." },
+};
+
+// Plain words for errors, shown before the server's own explanation.
+const ERROR_TITLES = {
+  unavailable: "Ollama is not running or cannot be reached.",
+  model_not_found: "That model is not installed.",
+  busy: "Ollama is busy.",
+  timeout: "Ollama took too long.",
+  rate_limited: "Slow down a little.",
+  forbidden: "Not allowed.",
+  too_large: "Too much text.",
+  invalid: "That request could not be sent.",
+  upstream: "Ollama ran into a problem.",
+  internal: "Something went wrong.",
+  unauthorized: "You are signed out.",
+};
+
+function textareaEditor(config) {
+  // The admin's change form has no editor script: work on its body and title fields directly.
+  const body = document.getElementById("id_body");
+  const title = document.getElementById("id_title");
+  const changed = () => body.dispatchEvent(new Event("input", { bubbles: true }));
+  const replaceRange = (text, start, end) => {
+    body.focus();
+    body.setRangeText(text, start, end, "end");
+    changed();
+  };
+  return {
+    insertAtCursor: (text) => replaceRange(text, body.selectionStart, body.selectionStart),
+    replaceSelection: (text) => replaceRange(text, body.selectionStart, body.selectionEnd),
+    append: (text) => {
+      const gap = body.value && !body.value.endsWith("\n\n") ? (body.value.endsWith("\n") ? "\n" : "\n\n") : "";
+      replaceRange(gap + text, body.value.length, body.value.length);
+    },
+    getSelection: () => body.value.slice(body.selectionStart, body.selectionEnd),
+    getBody: () => body.value,
+    getTitle: () => (title ? title.value : ""),
+    postId: () => config.postId,
+  };
+}
+
+function editorApi(config) {
+  if (window.blogsiteEditor) return window.blogsiteEditor;
+  if (document.getElementById("id_body")) return textareaEditor(config);
+  return null;
+}
+
+function csrfToken(form) {
+  const field = form.querySelector("input[name=csrfmiddlewaretoken]");
+  return field ? field.value : "";
+}
+
+function newRequestId() {
+  if (window.crypto && crypto.randomUUID) return crypto.randomUUID();
+  return `r${Date.now().toString(36)}${Math.random().toString(36).slice(2)}`;
+}
+
+// The WebSocket, reopened with growing delays when it drops. Events go to `onEvent`.
+class AiSocket {
+  constructor(url, { onEvent, onStatus, onDrop }) {
+    this.url = url;
+    this.onEvent = onEvent;
+    this.onStatus = onStatus;
+    this.onDrop = onDrop;
+    this.attempt = 0;
+    this.everOpened = false;
+    this.refused = false;
+    this.connect();
+  }
+
+  get isOpen() {
+    return this.socket && this.socket.readyState === WebSocket.OPEN;
+  }
+
+  connect() {
+    this.socket = new WebSocket(this.url);
+    this.socket.addEventListener("open", () => {
+      const again = this.everOpened;
+      this.attempt = 0;
+      this.everOpened = true;
+      this.onStatus(again ? "Reconnected." : "Ready.", "ok");
+    });
+    this.socket.addEventListener("message", (message) => {
+      try {
+        this.onEvent(JSON.parse(message.data));
+      } catch (error) {
+        console.error("AI writer: unreadable message", error);
+      }
+    });
+    this.socket.addEventListener("close", (event) => this.closed(event));
+  }
+
+  closed(event) {
+    this.onDrop();
+    if (event.code === POLICY_VIOLATION) {
+      this.refused = true;
+      this.onStatus("Your session has ended. Sign in again to use the AI writer.", "error");
+      return;
+    }
+    const delay = RECONNECT_DELAYS_MS[Math.min(this.attempt, RECONNECT_DELAYS_MS.length - 1)];
+    this.attempt += 1;
+    const seconds = Math.round(delay / 1000);
+    const what = this.everOpened ? "Connection lost" : "Cannot connect";
+    this.onStatus(`${what}. Reconnecting in ${seconds} s…`, "warn");
+    this.timer = setTimeout(() => this.connect(), delay);
+  }
+
+  send(message) {
+    if (!this.isOpen) return false;
+    this.socket.send(JSON.stringify(message));
+    return true;
+  }
+}
+
+// The same request over Server-Sent Events; aborting the fetch stops the generation.
+async function streamOverSse(url, token, message, onEvent, signal) {
+  const response = await fetch(url, {
+    method: "POST",
+    headers: { "Content-Type": "application/json", "X-CSRFToken": token, Accept: "text/event-stream" },
+    body: JSON.stringify(message),
+    credentials: "same-origin",
+    signal,
+  });
+  if (!(response.headers.get("Content-Type") || "").startsWith("text/event-stream")) {
+    throw new Error(`The AI writer answered HTTP ${response.status}. Reload the page and try again.`);
+  }
+  const reader = response.body.getReader();
+  const decoder = new TextDecoder();
+  let buffer = "";
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    buffer += decoder.decode(value, { stream: true });
+    let end;
+    while ((end = buffer.indexOf("\n\n")) !== -1) {
+      const block = buffer.slice(0, end);
+      buffer = buffer.slice(end + 2);
+      const data = block.split("\n").find((line) => line.startsWith("data: "));
+      if (data) onEvent(JSON.parse(data.slice(6)));
+    }
+  }
+}
+
+class AiPanel {
+  constructor(root, config, editor) {
+    this.root = root;
+    this.config = config;
+    this.editor = editor;
+    this.current = null; // { id, text, transport, abort }
+    this.el = (name) => root.querySelector(`[data-ai-${name}]`);
+    this.form = this.el("form");
+    this.output = this.el("output");
+    this.bind();
+    this.actionChanged();
+    this.loadModels();
+    const scheme = location.protocol === "https:" ? "wss:" : "ws:";
+    this.socket = new AiSocket(`${scheme}//${location.host}${config.socketPath}`, {
+      onEvent: (event) => this.handle(event),
+      onStatus: (text, tone) => this.status(text, tone),
+      onDrop: () => this.interrupted(),
+    });
+  }
+
+  bind() {
+    this.form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      this.generate();
+    });
+    this.el("action").addEventListener("change", () => this.actionChanged());
+    this.el("stop").addEventListener("click", () => this.stop());
+    this.el("instruction").addEventListener("keydown", (event) => {
+      if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) {
+        event.preventDefault();
+        this.generate();
+      }
+    });
+    this.root.addEventListener("keydown", (event) => {
+      if (event.key === "Escape" && this.current) this.stop();
+    });
+    this.el("apply").addEventListener("click", (event) => {
+      const button = event.target.closest("[data-ai-apply-action]");
+      if (button) this.apply(button.dataset.aiApplyAction);
+    });
+  }
+
+  actionChanged() {
+    const inputs = ACTION_INPUTS[this.el("action").value];
+    this.el("action-help").textContent = inputs.help;
+    this.el("instruction-field").hidden = !inputs.instruction;
+    if (inputs.instruction) this.el("instruction-label").textContent = inputs.instruction;
+    this.el("new-conversation-field").hidden = this.el("action").value !== "chat";
+  }
+
+  async loadModels() {
+    try {
+      const response = await fetch(this.config.modelsUrl, { credentials: "same-origin" });
+      const data = await response.json();
+      if (!response.ok) {
+        this.showError(data.code || "unavailable", data.message || "The model list could not be loaded.");
+        return;
+      }
+      const select = this.el("model");
+      for (const model of data.models) {
+        if (model.name === this.config.defaultModel) continue;
+        const details = [model.parameter_size, model.quantization_level].filter(Boolean).join(", ");
+        select.add(new Option(details ? `${model.name} (${details})` : model.name, model.name));
+      }
+    } catch (error) {
+      console.error("AI writer: model list failed", error);
+    }
+  }
+
+  message() {
+    const action = this.el("action").value;
+    const inputs = ACTION_INPUTS[action];
+    const instruction = this.el("instruction").value.trim();
+    const title = this.editor.getTitle() || "";
+    const options = { title: title.slice(0, 200) };
+    let text;
+    if (inputs.source === "selection") {
+      text = this.editor.getSelection() || "";
+      if (instruction) options.instruction = instruction;
+    } else if (inputs.source === "body") {
+      text = this.editor.getBody() || "";
+    } else {
+      text = instruction;
+    }
+    if (action === "chat") {
+      options.body = this.editor.getBody() || "";
+      if (this.el("new-conversation").checked) options.new_conversation = true;
+    }
+    const postId = this.editor.postId();
+    return {
+      type: "generate",
+      request_id: newRequestId(),
+      action,
+      post_id: postId ? Number(postId) : null,
+      text,
+      model: this.el("model").value,
+      options,
+      regenerate: false,
+    };
+  }
+
+  generate() {
+    if (this.current) return;
+    const message = this.message();
+    this.begin(message.request_id);
+    if (this.socket.send(message)) {
+      this.current.transport = "socket";
+      if (message.options.new_conversation) this.el("new-conversation").checked = false;
+      return;
+    }
+    // No socket (a proxy may block WebSockets): the same request over Server-Sent Events.
+    const abort = new AbortController();
+    this.current.transport = "sse";
+    this.current.abort = abort;
+    streamOverSse(this.config.streamUrl, csrfToken(this.form), message, (event) => this.handle(event), abort.signal)
+      .then(() => {
+        if (this.current && this.current.id === message.request_id) this.finish("The stream ended early; the text so far is kept.", "warn");
+      })
+      .catch((error) => {
+        if (!this.current || this.current.id !== message.request_id) return;
+        if (error.name === "AbortError") this.finish("Stopped. The text so far is kept.", "warn");
+        else this.fail("network", error.message || "The AI writer cannot be reached. Check your connection and try again.");
+      });
+  }
+
+  begin(id) {
+    this.current = { id, text: "" };
+    this.output.textContent = "";
+    this.el("stats").textContent = "";
+    this.el("error").hidden = true;
+    this.el("apply").hidden = true;
+    this.el("generate").disabled = true;
+    this.el("stop").hidden = false;
+    this.output.setAttribute("aria-busy", "true");
+    this.status("Sending…", "ok");
+  }
+
+  stop() {
+    if (!this.current) return;
+    if (this.current.transport === "sse") {
+      this.current.abort.abort();
+    } else if (!this.socket.send({ type: "cancel", request_id: this.current.id })) {
+      this.finish("Stopped. The text so far is kept.", "warn");
+    }
+  }
+
+  handle(event) {
+    if (!this.current || event.request_id !== this.current.id) return;
+    if (event.type === "start") {
+      this.status(`Writing with ${event.model}…`, "ok");
+    } else if (event.type === "chunk") {
+      this.current.text += event.text;
+      this.output.textContent = this.current.text;
+      this.output.scrollTop = this.output.scrollHeight;
+    } else if (event.type === "done") {
+      this.el("stats").textContent = describeStats(event);
+      this.finish("Done. Insert the text where you want it, or generate again.", "ok");
+    } else if (event.type === "error") {
+      if (event.code === "cancelled") this.finish(event.message, "warn");
+      else this.fail(event.code, event.message);
+    }
+  }
+
+  interrupted() {
+    // The socket dropped: a generation in flight is lost, but what arrived stays in the pane.
+    if (this.current && this.current.transport === "socket") {
+      this.fail("interrupted", "The connection dropped while writing; the text so far is kept. Generate again once reconnected.");
+    }
+  }
+
+  fail(code, message) {
+    this.showError(code, message);
+    this.finish("", "error");
+  }
+
+  finish(note, tone) {
+    const text = this.current ? this.current.text : "";
+    this.current = null;
+    this.el("generate").disabled = false;
+    this.el("stop").hidden = true;
+    this.output.setAttribute("aria-busy", "false");
+    this.el("apply").hidden = !text;
+    if (note) this.status(note, tone);
+    else if (this.socket.isOpen) this.status("Ready.", "ok");
+  }
+
+  showError(code, message) {
+    const title = ERROR_TITLES[code];
+    const box = this.el("error");
+    box.textContent = title && !message.startsWith(title) ? `${title} ${message}` : message;
+    box.hidden = false;
+  }
+
+  status(text, tone) {
+    const line = this.el("connection");
+    line.textContent = text;
+    line.dataset.tone = tone;
+  }
+
+  async apply(how) {
+    const text = this.output.textContent;
+    if (!text) return;
+    if (how === "copy") {
+      await copyText(text);
+      this.status("Copied to the clipboard.", "ok");
+      return;
+    }
+    const done = { insert: "Inserted at the cursor.", replace: "Replaced the selection.", append: "Appended to the post." };
+    if (how === "insert") this.editor.insertAtCursor(text);
+    else if (how === "replace") this.editor.replaceSelection(text);
+    else this.editor.append(text);
+    this.status(done[how], "ok");
+  }
+}
+
+function describeStats(event) {
+  const stats = event.stats || {};
+  const parts = [];
+  if (event.cached) parts.push("from the cache");
+  if (stats.eval_count) parts.push(`${stats.eval_count} tokens`);
+  if (stats.tokens_per_second) parts.push(`${stats.tokens_per_second} tokens/s`);
+  if (stats.duration_ms != null) parts.push(`${(stats.duration_ms / 1000).toFixed(1)} s`);
+  return parts.join(" · ");
+}
+
+async function copyText(text) {
+  if (navigator.clipboard && window.isSecureContext) {
+    await navigator.clipboard.writeText(text);
+    return;
+  }
+  const area = document.createElement("textarea");
+  area.value = text;
+  area.setAttribute("readonly", "");
+  area.style.position = "fixed";
+  area.style.opacity = "0";
+  document.body.append(area);
+  area.select();
+  document.execCommand("copy");
+  area.remove();
+}
+
+function wireAdminDrawer() {
+  const drawer = document.getElementById("ai-drawer");
+  if (!drawer) return;
+  const toggles = document.querySelectorAll("[data-ai-drawer-toggle]");
+  for (const toggle of toggles) {
+    toggle.addEventListener("click", (event) => {
+      event.preventDefault();
+      drawer.hidden = !drawer.hidden;
+      for (const other of toggles) other.setAttribute("aria-expanded", String(!drawer.hidden));
+      if (!drawer.hidden) drawer.querySelector("[data-ai-action]").focus();
+    });
+  }
+}
+
+function start() {
+  wireAdminDrawer();
+  const root = document.querySelector("[data-aiwriter-panel]");
+  const configElement = document.getElementById("aiwriter-config");
+  if (!root || !configElement) return;
+  const config = JSON.parse(configElement.textContent);
+  const editor = editorApi(config);
+  if (!editor) {
+    root.querySelector("[data-ai-connection]").textContent = "The AI writer needs the post editor on this page.";
+    return;
+  }
+  window.blogsiteAiPanel = new AiPanel(root, config, editor);
+}
+
+// Modules run after the document is parsed; the editor's own script may still be setting up.
+if (document.readyState === "complete") start();
+else window.addEventListener("load", start, { once: true });

@@ -1,0 +1,46 @@
+import json
+import re
+
+from django.template.loader import render_to_string
+from django.test import RequestFactory
+
+from posts.editor_hooks import editor_panels
+from tests.factories import PostFactory
+
+
+def render_panel(user, post=None) -> str:
+    request = RequestFactory().get("/editor/")
+    request.user = user
+    return render_to_string("aiwriter/panel.html", {"post": post}, request=request)
+
+
+def panel_config(html: str) -> dict:
+    match = re.search(r'<script id="aiwriter-config" type="application/json">(.*?)</script>', html)
+    return json.loads(match[1])
+
+
+def test_the_panel_is_registered_with_the_editor():
+    assert "aiwriter/panel.html" in editor_panels()
+
+
+def test_authors_get_the_panel_with_what_its_script_needs(author):
+    post = PostFactory(author=author)
+    html = render_panel(author, post)
+    config = panel_config(html)
+    assert config["postId"] == post.pk
+    assert config["socketPath"] == "/ws/aiwriter/"
+    assert config["streamUrl"] == "/aiwriter/stream/"
+    assert config["modelsUrl"] == "/aiwriter/models/"
+    assert [action["value"] for action in config["actions"]][:3] == ["draft", "continue", "rewrite"]
+    assert 'name="csrfmiddlewaretoken"' in html
+    assert "js/aiwriter.js" in html
+    for label in ("Insert at cursor", "Replace selection", "Append", "Copy", "Stop"):
+        assert label in html
+
+
+def test_a_new_post_has_no_post_id(editor):
+    assert panel_config(render_panel(editor))["postId"] is None
+
+
+def test_readers_do_not_get_the_panel(reader):
+    assert render_panel(reader).strip() == ""
