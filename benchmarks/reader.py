@@ -1,0 +1,412 @@
+#!/usr/bin/env python3
+"""Reader benchmark: requests per second and latency of the public pages under daphne.
+
+    .venv/bin/python benchmarks/reader.py              # about two minutes
+    .venv/bin/python benchmarks/reader.py --quick      # 64 connections only, under a minute
+    .venv/bin/python benchmarks/reader.py --workers 2  # also the site on 2 daphne processes
+
+It builds everything it measures in a temporary folder: a migrated SQLite database with
+demo content, its own redis-server, the site started with deploy/scripts/serve.py (one
+daphne process, as on one core) and, as the ceiling, a bare ASGI app (benchmarks/bare_app.py)
+under the same launcher. Then it drives the index and a post page, cached (warmed, answered
+by the page cache) and uncached (a signed-in reader, whom the page cache never answers), with
+wrk at 64 connections and a sweep over 1 to 256, and prints requests/s and p50/p95/p99.
+
+wrk is installed with apt-get when missing; without it a small asyncio driver stands in
+(slower than wrk, so its figures understate the servers). Each point runs a few seconds and
+every process it starts is stopped at the end.
+"""
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parents[1]
+PYTHON = sys.executable
+REPORT_LUA = BASE_DIR / "benchmarks" / "report.lua"
+SWEEP = (1, 4, 16, 64, 256)
+MAIN_CONNECTIONS = 64
+RUN_LIMIT_SECONDS = 240  # a hard stop for the whole run, whatever happens
+
+# Demo content when `manage.py seed_demo` is not available: authors, tags, published posts
+# with Markdown bodies of a realistic length, and approved comments, through the services.
+SEED_SCRIPT = """
+from accounts.roles import Role
+from accounts.services import user_create
+from posts import services
+from posts.models import CommentStatus
+
+editor = user_create(username="bench-editor", email="editor@bench.test", password="x" * 20, role=Role.EDITOR)
+authors = [
+    user_create(username=f"bench-author{i}", email=f"author{i}@bench.test", password="x" * 20,
+                display_name=f"Author {i}", role=Role.AUTHOR)
+    for i in range(3)
+]
+reader = user_create(username="bench-reader", email="reader@bench.test", password="x" * 20, role=Role.READER)
+tags = ["Python", "Django", "Databases", "Performance", "Testing", "Web", "Caching", "Async"]
+paragraph = ("Caching turns repeated work into a lookup, and invalidation keeps the lookup honest. "
+             "Measure first, then change one thing at a time, and keep the numbers. ") * 4
+for n in range(36):
+    body = "\\n\\n".join([f"## Part {k}\\n\\n{paragraph}\\n\\n```python\\nprint({k})\\n```" for k in range(6)])
+    post = services.post_create(author=authors[n % 3], data={"title": f"Notes on performance, part {n}",
+                                "body": body, "excerpt": paragraph[:150]},
+                                tag_names=[tags[n % 8], tags[(n + 3) % 8]])
+    services.post_publish(post=post, by=editor)
+    for k in range(3):
+        comment = services.comment_create(post=post, author=reader, body=f"Useful, thanks ({k}).")
+        services.comment_moderate(comment=comment, by=editor, status=CommentStatus.APPROVED)
+"""
+
+
+@dataclass
+class Result:
+    target: str
+    connections: int
+    rps: float
+    p50_ms: float
+    p95_ms: float
+    p99_ms: float
+    errors: int = 0
+    non_2xx: int = 0
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for(url: str, *, timeout: float, headers: dict | None = None) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            fetch(url, headers=headers)
+            return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{url} did not answer within {timeout} s") from None
+            time.sleep(0.1)
+
+
+def fetch(url: str, *, headers: dict | None = None) -> tuple[dict, bytes]:
+    request = urllib.request.Request(url, headers=headers or {})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return {name.lower(): value for name, value in response.headers.items()}, response.read()
+
+
+class Processes:
+    """Every process the benchmark starts, stopped in reverse order at the end."""
+
+    def __init__(self, workdir: Path):
+        self.workdir = workdir
+        self.started: list[subprocess.Popen] = []
+
+    def start(self, command: list[str], *, env: dict) -> subprocess.Popen:
+        """Output goes to a log file in the work folder: a full pipe would stall the server."""
+        log = open(self.workdir / f"process-{len(self.started)}.log", "wb")  # noqa: SIM115 (closed with the process)
+        process = subprocess.Popen(command, env=env, cwd=BASE_DIR, stdout=log, stderr=subprocess.STDOUT)
+        log.close()  # the child holds its own copy
+        self.started.append(process)
+        return process
+
+    def stop_all(self) -> None:
+        for process in reversed(self.started):
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        for process in reversed(self.started):
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+def start_redis(processes: Processes, workdir: Path) -> str:
+    port = free_port()
+    command = ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+    processes.start([*command, "--dir", str(workdir)], env=os.environ.copy())
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.2) as sock:
+            sock.sendall(b"PING\r\n")
+            if sock.recv(16).startswith(b"+PONG"):
+                return f"redis://127.0.0.1:{port}/0"
+        time.sleep(0.05)
+    raise RuntimeError("redis-server did not start")
+
+
+def site_env(workdir: Path, redis_url: str) -> dict:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "PROMETHEUS_"))}
+    env.update(
+        DJANGO_SETTINGS_MODULE="blogsite.settings.base",
+        DJANGO_DEBUG="false",
+        DJANGO_LOG_LEVEL="WARNING",
+        DATABASE_URL=f"sqlite:///{workdir / 'bench.sqlite3'}",
+        REDIS_URL=redis_url,
+    )
+    return env
+
+
+def manage(*args: str, env: dict, timeout: float = 120) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [PYTHON, "manage.py", *args], env=env, cwd=BASE_DIR, capture_output=True, text=True, timeout=timeout
+    )
+
+
+def prepare_database(env: dict) -> str:
+    """Migrate and seed; returns which seeding was used."""
+    migrated = manage("migrate", "--noinput", env=env)
+    if migrated.returncode != 0:
+        raise RuntimeError(f"migrate failed:\n{migrated.stderr[-2000:]}")
+    if manage("help", "seed_demo", env=env).returncode == 0:
+        seeded, how = manage("seed_demo", env=env), "manage.py seed_demo"
+    else:
+        seeded, how = manage("shell", "-c", SEED_SCRIPT, env=env), "the benchmark's own seeding (services)"
+    if seeded.returncode != 0:
+        raise RuntimeError(f"seeding failed:\n{seeded.stderr[-2000:]}")
+    return how
+
+
+def start_server(processes: Processes, *, app: str, workers: int, env: dict, workdir: Path) -> str:
+    """The app under deploy/scripts/serve.py (daphne, access log off), as production runs it."""
+    port = free_port()
+    command = [PYTHON, "deploy/scripts/serve.py", "--port", str(port), "--workers", str(workers), "--app", app]
+    metrics_dir = workdir / f"prometheus-{port}"
+    processes.start([*command, "--metrics-dir", str(metrics_dir), "--", "-v", "0"], env=env)
+    return f"http://127.0.0.1:{port}"
+
+
+def sign_in_cookie(env: dict) -> str:
+    """A real session for the seeded reader: the page cache never answers signed-in readers."""
+    script = (
+        "from django.contrib.auth import get_user_model; from django.test import Client; c = Client();"
+        "u = get_user_model().objects.filter(groups__name='Reader').order_by('pk').first()"
+        " or get_user_model().objects.order_by('pk').first();"
+        "c.force_login(u); print(c.cookies['sessionid'].value)"
+    )
+    result = manage("shell", "-c", script, env=env)
+    if result.returncode != 0:
+        raise RuntimeError(f"could not sign a reader in:\n{result.stderr[-2000:]}")
+    return f"sessionid={result.stdout.strip().splitlines()[-1]}"
+
+
+def first_post_path(base_url: str) -> str:
+    _, body = fetch(base_url + "/")
+    match = re.search(rb'href="(/posts/[^"/]+/)"', body)
+    if not match:
+        raise RuntimeError("the index lists no post; was the demo content seeded?")
+    return match[1].decode()
+
+
+def cache_state(url: str, *, headers: dict | None = None) -> str:
+    response_headers, _ = fetch(url, headers=headers)
+    return response_headers.get("x-cache", "none")
+
+
+def ensure_wrk() -> str | None:
+    if shutil.which("wrk"):
+        return shutil.which("wrk")
+    if shutil.which("apt-get") and os.geteuid() == 0:
+        print("Installing wrk with apt-get…", flush=True)
+        quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL, "timeout": 180}
+        subprocess.run(["apt-get", "update", "-qq"], check=False, **quiet)
+        install = ["apt-get", "install", "-y", "-qq", "wrk"]
+        subprocess.run(install, check=False, env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"}, **quiet)
+    return shutil.which("wrk")
+
+
+def run_wrk(wrk: str, url: str, *, connections: int, seconds: float, headers: dict) -> dict:
+    threads = max(1, min(connections, os.cpu_count() or 1))
+    command = [wrk, "-t", str(threads), "-c", str(connections), "-d", f"{seconds:g}s", "--timeout", "5s"]
+    for name, value in headers.items():
+        command += ["-H", f"{name}: {value}"]
+    output = subprocess.run(
+        [*command, "-s", str(REPORT_LUA), url], capture_output=True, text=True, timeout=seconds + 30
+    ).stdout
+    line = next((line for line in output.splitlines() if line.startswith("WRK_RESULT ")), None)
+    if line is None:
+        raise RuntimeError(f"wrk printed no result:\n{output[-2000:]}")
+    return json.loads(line.removeprefix("WRK_RESULT "))
+
+
+async def _asyncio_driver(url: str, *, connections: int, seconds: float, headers: dict) -> dict:
+    """Keep-alive HTTP/1.1 GETs over `connections` sockets; stands in for wrk where it is missing."""
+    host, port, path = re.match(r"http://([^:/]+):(\d+)(.*)", url).groups()
+    extra = "".join(f"{name}: {value}\r\n" for name, value in headers.items())
+    request = f"GET {path or '/'} HTTP/1.1\r\nHost: {host}\r\n{extra}\r\n".encode()
+    latencies: list[float] = []
+    failures = [0, 0]  # errors, non-2xx
+    stop_at = time.monotonic() + seconds
+
+    async def one_connection() -> None:
+        reader, writer = await asyncio.open_connection(host, int(port))
+        try:
+            while time.monotonic() < stop_at:
+                started = time.perf_counter()
+                writer.write(request)
+                head = await reader.readuntil(b"\r\n\r\n")
+                length = int(re.search(rb"(?i)content-length:\s*(\d+)", head)[1])
+                await reader.readexactly(length)
+                latencies.append(time.perf_counter() - started)
+                failures[1] += not head.startswith((b"HTTP/1.1 2", b"HTTP/1.0 2"))
+        except (OSError, asyncio.IncompleteReadError, TypeError):
+            failures[0] += 1
+        finally:
+            writer.close()
+
+    started = time.monotonic()
+    await asyncio.gather(*(one_connection() for _ in range(connections)))
+    elapsed = time.monotonic() - started
+    latencies.sort()
+
+    def percentile(q: float) -> float:
+        return latencies[min(len(latencies) - 1, int(q * len(latencies)))] * 1000 if latencies else 0.0
+
+    return {
+        "rps": len(latencies) / elapsed,
+        "p50_ms": percentile(0.50),
+        "p95_ms": percentile(0.95),
+        "p99_ms": percentile(0.99),
+        "errors": failures[0],
+        "non_2xx": failures[1],
+    }
+
+
+class Driver:
+    def __init__(self, wrk: str | None, seconds: float):
+        self.wrk = wrk
+        self.seconds = seconds
+        self.name = f"wrk ({wrk})" if wrk else "asyncio driver (wrk not available)"
+
+    def measure(self, target: str, url: str, *, connections: int, headers: dict | None = None) -> Result:
+        headers = headers or {}
+        if self.wrk:
+            run_wrk(self.wrk, url, connections=connections, seconds=1, headers=headers)  # warm-up, not kept
+            figures = run_wrk(self.wrk, url, connections=connections, seconds=self.seconds, headers=headers)
+        else:
+            figures = asyncio.run(_asyncio_driver(url, connections=connections, seconds=self.seconds, headers=headers))
+        fields = ("rps", "p50_ms", "p95_ms", "p99_ms", "errors", "non_2xx")
+        result = Result(target, connections, **{field: figures[field] for field in fields})
+        print(format_row(result), flush=True)
+        return result
+
+
+def format_row(result: Result) -> str:
+    problems = f"  errors={result.errors} non-2xx={result.non_2xx}" if result.errors or result.non_2xx else ""
+    return (
+        f"{result.target:<28} {result.connections:>5} {result.rps:>10.0f} "
+        f"{result.p50_ms:>9.2f} {result.p95_ms:>9.2f} {result.p99_ms:>9.2f}{problems}"
+    )
+
+
+HEADER = f"{'target':<28} {'conns':>5} {'req/s':>10} {'p50 ms':>9} {'p95 ms':>9} {'p99 ms':>9}"
+
+
+def verdicts(results: list[Result]) -> list[str]:
+    """The targets for one daphne process, checked against what was measured."""
+    at = {(r.target, r.connections): r for r in results}
+    bare, cached, uncached = (at.get((t, MAIN_CONNECTIONS)) for t in ("bare ASGI", "post, cached", "post, uncached"))
+    lines = []
+    if bare and cached:
+        share, p99 = cached.rps / bare.rps, cached.p99_ms / bare.p99_ms
+        lines.append(f"cached post: {share:.0%} of the bare app's req/s (target 50%): {_met(share >= 0.5)}")
+        lines.append(f"cached post: p99 {p99:.1f}x the bare app's (target 2x or less): {_met(p99 <= 2)}")
+    if uncached:
+        lines.append(f"uncached post: {uncached.rps:.0f} req/s (target 100): {_met(uncached.rps >= 100)}")
+    return lines
+
+
+def _met(ok: bool) -> str:
+    return "met" if ok else "MISSED"
+
+
+def run(args: argparse.Namespace, processes: Processes, workdir: Path) -> list[Result]:
+    driver = Driver(None if args.asyncio_driver else ensure_wrk(), args.seconds)
+    env = site_env(workdir, start_redis(processes, workdir))
+    print(f"Seeding with {prepare_database(env)}…", flush=True)
+    site = start_server(processes, app="blogsite.asgi:application", workers=1, env=env, workdir=workdir)
+    wait_for(site + "/healthz", timeout=60)
+    post = first_post_path(site)
+    signed_in = {"Cookie": sign_in_cookie(env)}
+    _, page = fetch(site + post)
+    bare_env = {**env, "BARE_BODY_BYTES": str(len(page))}
+    bare = start_server(processes, app="benchmarks.bare_app:application", workers=1, env=bare_env, workdir=workdir)
+    wait_for(bare + "/", timeout=60)
+
+    states = {path: (cache_state(site + path), cache_state(site + path, headers=signed_in)) for path in ("/", post)}
+    print(f"Cores: {os.cpu_count()}   driver: {driver.name}   {args.seconds:g} s per point after a 1 s warm-up")
+    print(f"Post page: {post} ({len(page):,} bytes); X-Cache anonymous / signed in: {states}")
+    if any(anonymous != "HIT" for anonymous, _ in states.values()):
+        print("Note: the page cache did not answer HIT for anonymous readers; 'cached' rows measure Django.")
+    print()
+    print(HEADER)
+    targets = [
+        ("bare ASGI", bare + "/", None),
+        ("index, cached", site + "/", None),
+        ("post, cached", site + post, None),
+        ("index, uncached", site + "/", signed_in),
+        ("post, uncached", site + post, signed_in),
+    ]
+    results = [driver.measure(name, url, connections=MAIN_CONNECTIONS, headers=h) for name, url, h in targets]
+    if not args.quick:
+        print()
+        for name, url, headers in (targets[0], targets[2], targets[4]):
+            for connections in (c for c in SWEEP if c != MAIN_CONNECTIONS):
+                results.append(driver.measure(name, url, connections=connections, headers=headers))
+    if args.workers > 1:
+        print()
+        many = start_server(processes, app="blogsite.asgi:application", workers=args.workers, env=env, workdir=workdir)
+        wait_for(many + "/healthz", timeout=60)
+        fetch(many + post)  # the page cache is shared, but warm this process's connections
+        for name, headers in (("post, cached", None), ("post, uncached", signed_in)):
+            name = f"{name}, {args.workers} procs"
+            results.append(driver.measure(name, many + post, connections=MAIN_CONNECTIONS, headers=headers))
+    print()
+    for line in verdicts(results):
+        print(line)
+    return results
+
+
+def _run_limit_reached(signum, frame) -> None:
+    raise TimeoutError(f"the benchmark ran past its {RUN_LIMIT_SECONDS} s limit; every process is being stopped")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seconds", type=float, default=3.0, help="measured seconds per point (default 3)")
+    parser.add_argument("--quick", action="store_true", help="64 connections only, no sweep")
+    parser.add_argument("--workers", type=int, default=1, help="also measure the site on this many processes")
+    parser.add_argument("--asyncio-driver", action="store_true", help="use the asyncio driver even if wrk is there")
+    parser.add_argument("--json", type=Path, help="also write the figures to this file")
+    args = parser.parse_args()
+
+    signal.signal(signal.SIGALRM, _run_limit_reached)
+    signal.alarm(RUN_LIMIT_SECONDS)
+    workdir = Path(tempfile.mkdtemp(prefix="blogsite-bench-"))
+    processes = Processes(workdir)
+    try:
+        results = run(args, processes, workdir)
+    finally:
+        signal.alarm(0)
+        processes.stop_all()
+        shutil.rmtree(workdir, ignore_errors=True)
+    if args.json:
+        figures = {"cores": os.cpu_count(), "results": [vars(result) for result in results]}
+        args.json.write_text(json.dumps(figures, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
