@@ -419,3 +419,12 @@ async def test_generation_events_stop_when_the_task_is_cancelled_mid_prompt(auth
     await ollama_sim.wait_for_disconnect_async()
     generation = await Generation.objects.aget(request_id="r1")
     assert generation.outcome == Outcome.CANCELLED and generation.time_to_first_token_ms is None
+
+
+async def test_generations_still_run_when_the_limits_store_is_unreachable(author, settings):
+    settings.REDIS_URL = "redis://127.0.0.1:9/0"
+    settings.AIWRITER_RATE_LIMIT = 0
+    async with websocket(author) as socket:
+        await socket.send_json_to(generate_message(options={"title": "T"}))
+        events = await collect(socket)
+    assert events[-1]["type"] == "done"
