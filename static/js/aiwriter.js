@@ -20,19 +20,15 @@ const ACTION_INPUTS = {
   chat: { source: "instruction", instruction: "Your message", help: "Talk about the post; the conversation is remembered." },
 };
 
-// Plain words for errors, shown before the server's own explanation.
-const ERROR_TITLES = {
-  unavailable: "Ollama is not running or cannot be reached.",
-  model_not_found: "That model is not installed.",
-  busy: "Ollama is busy.",
-  timeout: "Ollama took too long.",
-  rate_limited: "Slow down a little.",
-  forbidden: "Not allowed.",
-  too_large: "Too much text.",
-  invalid: "That request could not be sent.",
+// The server's error messages already say what happened; some codes get a word of context or advice.
+const ERROR_PREFIX = {
   upstream: "Ollama ran into a problem.",
-  internal: "Something went wrong.",
-  unauthorized: "You are signed out.",
+  internal: "Something went wrong on the site.",
+};
+const ERROR_ADVICE = {
+  unavailable: "Start Ollama (ollama serve) on that machine, then try again.",
+  busy: "Wait a moment, then try again.",
+  timeout: "Try again, or pick a smaller model.",
 };
 
 function textareaEditor(config) {
@@ -295,7 +291,7 @@ class AiPanel {
     this.el("generate").disabled = true;
     this.el("stop").hidden = false;
     this.output.setAttribute("aria-busy", "true");
-    this.status("Sending…", "ok");
+    this.status("Sending…", "busy");
   }
 
   stop() {
@@ -348,9 +344,8 @@ class AiPanel {
   }
 
   showError(code, message) {
-    const title = ERROR_TITLES[code];
     const box = this.el("error");
-    box.textContent = title && !message.startsWith(title) ? `${title} ${message}` : message;
+    box.textContent = [ERROR_PREFIX[code], message, ERROR_ADVICE[code]].filter(Boolean).join(" ");
     box.hidden = false;
   }
 
