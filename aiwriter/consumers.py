@@ -46,7 +46,7 @@ class AiwriterConsumer(AsyncJsonWebsocketConsumer):
         try:
             message = protocol.message_decode(text_data if text_data is not None else bytes_data)
             await self.receive_json(message)
-        except protocol.ProtocolError as error:
+        except protocol.RequestRefused as error:
             await self.send_json(protocol.error_event(error.request_id, code=error.code, message=error.message))
 
     async def receive_json(self, content: dict, **kwargs) -> None:
@@ -57,16 +57,16 @@ class AiwriterConsumer(AsyncJsonWebsocketConsumer):
             elif kind == "cancel":
                 self._cancel(protocol.request_id_of(content))
             else:
-                raise protocol.ProtocolError(
+                raise protocol.RequestRefused(
                     "invalid", f"Unknown message type {str(kind)[:40]!r}: send generate or cancel."
                 )
-        except protocol.ProtocolError as error:
+        except protocol.RequestRefused as error:
             error.request_id = error.request_id or protocol.safe_request_id(content)
             raise
 
     def _start(self, request: protocol.GenerationRequest) -> None:
         if request.request_id in self.generations:
-            raise protocol.ProtocolError(
+            raise protocol.RequestRefused(
                 "invalid", "A generation with this request_id is still running.", request_id=request.request_id
             )
         task = asyncio.create_task(self._generate(request), name=f"aiwriter:{request.request_id}")

@@ -23,8 +23,8 @@ RAW_MESSAGE_FACTOR = 8
 TEXT_OPTIONS = {"title": 200, "body": None, "instruction": 2000}
 
 
-class ProtocolError(Exception):
-    """A request the AI writer refuses; `code` is a contract error code, `message` is for the editor."""
+class RequestRefused(Exception):
+    """A generation request the AI writer refuses; `code` is a contract error code, `message` is for the editor."""
 
     def __init__(self, code: str, message: str, *, request_id: str | None = None) -> None:
         super().__init__(message)
@@ -67,22 +67,22 @@ def cancelled_event(request_id: str) -> dict:
 def message_decode(raw: str | bytes | None) -> dict:
     """The JSON object in a raw message."""
     if raw is None:
-        raise ProtocolError("invalid", "The message was empty; send a JSON object.")
+        raise RequestRefused("invalid", "The message was empty; send a JSON object.")
     if len(raw) > settings.AIWRITER_MAX_INPUT_CHARS * RAW_MESSAGE_FACTOR + 65_536:
-        raise ProtocolError("too_large", _too_large_message())
+        raise RequestRefused("too_large", _too_large_message())
     try:
         message = json.loads(raw)
     except (ValueError, UnicodeDecodeError):
-        raise ProtocolError("invalid", "The message is not valid JSON.") from None
+        raise RequestRefused("invalid", "The message is not valid JSON.") from None
     if not isinstance(message, dict):
-        raise ProtocolError("invalid", "A message must be a JSON object with a type.")
+        raise RequestRefused("invalid", "A message must be a JSON object with a type.")
     return message
 
 
 def request_id_of(message: Mapping[str, Any]) -> str:
     request_id = message.get("request_id")
     if not isinstance(request_id, str) or not request_id.strip() or len(request_id) > MAX_REQUEST_ID_CHARS:
-        raise ProtocolError(
+        raise RequestRefused(
             "invalid", f"Each message needs a request_id: a string of 1 to {MAX_REQUEST_ID_CHARS} characters."
         )
     return request_id
@@ -92,7 +92,7 @@ def safe_request_id(message: Any) -> str | None:
     """The message's request_id when it is usable, to label an error about the rest of the message."""
     try:
         return request_id_of(message) if isinstance(message, Mapping) else None
-    except ProtocolError:
+    except RequestRefused:
         return None
 
 
@@ -109,7 +109,7 @@ def generation_request_parse(message: Mapping[str, Any]) -> GenerationRequest:
             options=_options(message.get("options")),
             regenerate=_flag(message.get("regenerate"), "regenerate"),
         )
-    except ProtocolError as error:
+    except RequestRefused as error:
         error.request_id = request_id
         raise
     _check_size(request)
@@ -119,13 +119,13 @@ def generation_request_parse(message: Mapping[str, Any]) -> GenerationRequest:
 def _action(value: Any) -> str:
     if not isinstance(value, str) or value not in ACTIONS:
         choices = ", ".join(ACTIONS)
-        raise ProtocolError("invalid", f"Unknown action {str(value)[:40]!r}. Choose one of: {choices}.")
+        raise RequestRefused("invalid", f"Unknown action {str(value)[:40]!r}. Choose one of: {choices}.")
     return value
 
 
 def _text(message: Mapping[str, Any]) -> str:
     if not isinstance(message.get("text"), str):
-        raise ProtocolError("invalid", "The request needs a text field: the input for the action, as a string.")
+        raise RequestRefused("invalid", "The request needs a text field: the input for the action, as a string.")
     return message["text"]
 
 
@@ -133,7 +133,7 @@ def _post_id(value: Any) -> int | None:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ProtocolError("invalid", "post_id must be the number of a saved post, or null.")
+        raise RequestRefused("invalid", "post_id must be the number of a saved post, or null.")
     return value
 
 
@@ -141,7 +141,7 @@ def _model(value: Any) -> str:
     if value is None or value == "":
         return ""
     if not isinstance(value, str) or not MODEL_NAME.match(value):
-        raise ProtocolError("invalid", "model must be an Ollama model name such as llama3.2:1b.")
+        raise RequestRefused("invalid", "model must be an Ollama model name such as llama3.2:1b.")
     return value
 
 
@@ -149,7 +149,7 @@ def _flag(value: Any, name: str) -> bool:
     if value is None:
         return False
     if not isinstance(value, bool):
-        raise ProtocolError("invalid", f"{name} must be true or false.")
+        raise RequestRefused("invalid", f"{name} must be true or false.")
     return value
 
 
@@ -157,11 +157,11 @@ def _options(value: Any) -> dict[str, Any]:
     if value is None:
         return {}
     if not isinstance(value, dict):
-        raise ProtocolError("invalid", "options must be a JSON object.")
+        raise RequestRefused("invalid", "options must be a JSON object.")
     readers = {**dict.fromkeys(TEXT_OPTIONS, _text_option), **_OPTION_READERS}
     unknown = sorted(set(value) - set(readers))
     if unknown:
-        raise ProtocolError(
+        raise RequestRefused(
             "invalid", f"Unknown option {unknown[0][:40]!r}. Allowed options: {', '.join(sorted(readers))}."
         )
     return {name: readers[name](name, option) for name, option in value.items()}
@@ -170,9 +170,9 @@ def _options(value: Any) -> dict[str, Any]:
 def _text_option(name: str, value: Any) -> str:
     limit = TEXT_OPTIONS[name]
     if not isinstance(value, str):
-        raise ProtocolError("invalid", f"The {name} option must be text.")
+        raise RequestRefused("invalid", f"The {name} option must be text.")
     if limit is not None and len(value) > limit:
-        raise ProtocolError("too_large", f"The {name} is longer than {limit} characters; shorten it.")
+        raise RequestRefused("too_large", f"The {name} is longer than {limit} characters; shorten it.")
     return value
 
 
@@ -180,7 +180,7 @@ def _number(name: str, value: Any, *, low: float, high: float, integer: bool = F
     kinds = (int,) if integer else (int, float)
     if isinstance(value, bool) or not isinstance(value, kinds) or not low <= value <= high:
         kind = "a whole number" if integer else "a number"
-        raise ProtocolError("invalid", f"The {name} option must be {kind} from {low:g} to {high:g}.")
+        raise RequestRefused("invalid", f"The {name} option must be {kind} from {low:g} to {high:g}.")
     return value
 
 
@@ -195,7 +195,7 @@ _OPTION_READERS = {
 def _check_size(request: GenerationRequest) -> None:
     size = len(request.text) + sum(len(value) for value in request.options.values() if isinstance(value, str))
     if size > settings.AIWRITER_MAX_INPUT_CHARS:
-        raise ProtocolError("too_large", _too_large_message(size), request_id=request.request_id)
+        raise RequestRefused("too_large", _too_large_message(size), request_id=request.request_id)
 
 
 def _too_large_message(size: int | None = None) -> str:

@@ -33,7 +33,7 @@ from .permissions import can_use_aiwriter
 from .prompts import build_messages
 from .protocol import (
     GenerationRequest,
-    ProtocolError,
+    RequestRefused,
     chunk_event,
     done_event,
     error_event,
@@ -84,9 +84,9 @@ class GenerationRun:
 
 
 def generation_prepare(*, user, request: GenerationRequest) -> PreparedGeneration:
-    """Check permission and input, then build the prompt. Raises ProtocolError."""
+    """Check permission and input, then build the prompt. Raises RequestRefused."""
     if not can_use_aiwriter(user):
-        raise ProtocolError(
+        raise RequestRefused(
             "forbidden",
             "Your account cannot use the AI writer. Ask an editor for the author role.",
             request_id=request.request_id,
@@ -96,7 +96,7 @@ def generation_prepare(*, user, request: GenerationRequest) -> PreparedGeneratio
     values = _prompt_values(spec=spec, request=request, post=post)
     for name, message in spec.required.items():
         if not values[name].strip():
-            raise ProtocolError("invalid", message, request_id=request.request_id)
+            raise RequestRefused("invalid", message, request_id=request.request_id)
     if spec.keeps_history and request.options.get("new_conversation"):
         chat_history_clear(user=user, post=post)
     history = selectors.chat_history(user=user, post=post) if spec.keeps_history else []
@@ -124,10 +124,10 @@ def _post(*, user, request: GenerationRequest) -> Post | None:
     if post is not None:
         return post
     if Post.objects.filter(pk=request.post_id).exists():
-        raise ProtocolError(
+        raise RequestRefused(
             "forbidden", "You can use the AI writer only on posts you may edit.", request_id=request.request_id
         )
-    raise ProtocolError("invalid", "That post does not exist (any more).", request_id=request.request_id)
+    raise RequestRefused("invalid", "That post does not exist (any more).", request_id=request.request_id)
 
 
 def _prompt_values(*, spec: ActionSpec, request: GenerationRequest, post: Post | None) -> dict[str, str]:
@@ -168,7 +168,7 @@ async def generation_events(*, user, request: GenerationRequest) -> AsyncIterato
         ):
             async for event in events:
                 yield event
-    except ProtocolError as error:
+    except RequestRefused as error:
         yield error_event(request.request_id, code=error.code, message=error.message)
     except limits.LimitExceeded as error:
         yield error_event(request.request_id, code=error.code, message=error.message)

@@ -32,9 +32,9 @@ def _read_request(request: HttpRequest) -> protocol.GenerationRequest:
     try:
         message = protocol.message_decode(request.body)
     except RequestDataTooBig:
-        raise protocol.ProtocolError("too_large", "The request is far too large for the AI writer.") from None
+        raise protocol.RequestRefused("too_large", "The request is far too large for the AI writer.") from None
     if message.get("type", "generate") != "generate":
-        raise protocol.ProtocolError(
+        raise protocol.RequestRefused(
             "invalid",
             "This address only starts generations; to stop one, close the request.",
             request_id=protocol.safe_request_id(message),
@@ -61,7 +61,7 @@ async def generation_stream(request: HttpRequest) -> HttpResponse:
         return _sse_error(protocol.error_event(None, code="unauthorized", message="Sign in to use the AI writer."))
     try:
         generation_request = _read_request(request)
-    except protocol.ProtocolError as error:
+    except protocol.RequestRefused as error:
         return _sse_error(protocol.error_event(error.request_id, code=error.code, message=error.message))
     events = services.generation_events(user=user, request=generation_request)
     first = await anext(events)

@@ -1,6 +1,6 @@
 import pytest
 
-from aiwriter.protocol import ProtocolError, generation_request_parse, message_decode
+from aiwriter.protocol import RequestRefused, generation_request_parse, message_decode
 
 
 def parse(**fields):
@@ -27,7 +27,7 @@ def test_a_full_request_is_read():
     ],
 )
 def test_malformed_fields_are_named_in_the_error(fields, fragment):
-    with pytest.raises(ProtocolError) as error:
+    with pytest.raises(RequestRefused) as error:
         parse(**fields)
     assert error.value.code == "invalid"
     assert fragment in error.value.message
@@ -37,13 +37,13 @@ def test_malformed_fields_are_named_in_the_error(fields, fragment):
 def test_input_counts_text_and_text_options_against_the_limit(settings):
     settings.AIWRITER_MAX_INPUT_CHARS = 100
     parse(text="x" * 50, options={"body": "y" * 50})
-    with pytest.raises(ProtocolError) as error:
+    with pytest.raises(RequestRefused) as error:
         parse(text="x" * 50, options={"body": "y" * 51})
     assert error.value.code == "too_large"
 
 
 def test_a_huge_raw_message_is_refused_before_parsing(settings):
     settings.AIWRITER_MAX_INPUT_CHARS = 10
-    with pytest.raises(ProtocolError) as error:
+    with pytest.raises(RequestRefused) as error:
         message_decode("[" + "1," * 100_000 + "1]")
     assert error.value.code == "too_large"
