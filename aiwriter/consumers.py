@@ -4,8 +4,9 @@ import asyncio
 import logging
 
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.conf import settings
 
-from . import protocol, services
+from . import limits, protocol, services
 
 logger = logging.getLogger(__name__)
 
@@ -68,6 +69,11 @@ class AiwriterConsumer(AsyncJsonWebsocketConsumer):
         if request.request_id in self.generations:
             raise protocol.RequestRefused(
                 "invalid", "A generation with this request_id is still running.", request_id=request.request_id
+            )
+        if len(self.generations) >= settings.AIWRITER_MAX_CONCURRENT_PER_USER:
+            # Refused here, before any database or Redis work, so one socket cannot pile up tasks.
+            raise protocol.RequestRefused(
+                "rate_limited", limits.too_many_running_message(), request_id=request.request_id
             )
         task = asyncio.create_task(self._generate(request), name=f"aiwriter:{request.request_id}")
         self.generations[request.request_id] = task

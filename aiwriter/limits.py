@@ -52,6 +52,11 @@ class LimitExceeded(Exception):
         self.message = message
 
 
+def too_many_running_message() -> str:
+    concurrent = settings.AIWRITER_MAX_CONCURRENT_PER_USER
+    return f"You already have {concurrent} AI generations running. Wait for one to finish, or stop one."
+
+
 def _keys(user_id: int) -> list[str]:
     return [f"blogsite:aiwriter:rate:{user_id}", f"blogsite:aiwriter:active:{user_id}"]
 
@@ -71,9 +76,7 @@ async def _acquire(user_id: int, slot: str) -> None:
     async with _connect() as connection:
         verdict, wait = await connection.eval(_ACQUIRE, 2, *_keys(user_id), *args)
     if int(verdict) == 1:
-        raise LimitExceeded(
-            f"You already have {concurrent} AI generations running. Wait for one to finish, or stop one."
-        )
+        raise LimitExceeded(too_many_running_message())
     if int(verdict) == 2:
         raise LimitExceeded(
             f"You have reached {settings.AIWRITER_RATE_LIMIT} AI generations a minute. "

@@ -428,3 +428,22 @@ async def test_generations_still_run_when_the_limits_store_is_unreachable(author
         await socket.send_json_to(generate_message(options={"title": "T"}))
         events = await collect(socket)
     assert events[-1]["type"] == "done"
+
+
+async def test_one_socket_cannot_start_more_generations_than_the_limit(author, settings, ollama_sim):
+    settings.AIWRITER_MAX_CONCURRENT_PER_USER = 2
+    ollama_sim.tokens_per_second = 20
+    async with websocket(author) as socket:
+        for request_id in ("a", "b", "c"):
+            await socket.send_json_to(generate_message(request_id, options={"title": "T"}))
+        refused = await collect(socket, "c")
+        for request_id in ("a", "b"):
+            await socket.send_json_to({"type": "cancel", "request_id": request_id})
+    assert refused == [
+        {
+            "type": "error",
+            "request_id": "c",
+            "code": "rate_limited",
+            "message": "You already have 2 AI generations running. Wait for one to finish, or stop one.",
+        }
+    ]
