@@ -2,6 +2,7 @@
 
 import asyncio
 import logging
+from contextlib import aclosing
 
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
@@ -87,8 +88,10 @@ class AiwriterConsumer(AsyncJsonWebsocketConsumer):
 
     async def _generate(self, request: protocol.GenerationRequest) -> None:
         try:
-            async for event in services.generation_events(user=self.scope["user"], request=request):
-                await self.send_json(event)
+            # aclosing: a cancel that lands while sending must still close the generation (and upstream) now.
+            async with aclosing(services.generation_events(user=self.scope["user"], request=request)) as events:
+                async for event in events:
+                    await self.send_json(event)
         except asyncio.CancelledError:
             if request.request_id in self.cancelled:
                 await self.send_json(protocol.cancelled_event(request.request_id))
