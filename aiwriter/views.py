@@ -1,7 +1,8 @@
 """HTTP side of the AI writer: the SSE fallback for streaming, and the model list for the panel's picker."""
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
+from contextlib import aclosing
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
@@ -42,10 +43,11 @@ def _read_request(request: HttpRequest) -> protocol.GenerationRequest:
     return protocol.generation_request_parse(message)
 
 
-async def _sse_stream(first: dict, events: AsyncIterator[dict]) -> AsyncIterator[bytes]:
-    yield sse_message(first)
-    async for event in events:
-        yield sse_message(event)
+async def _sse_stream(first: dict, events: AsyncGenerator[dict]) -> AsyncIterator[bytes]:
+    async with aclosing(events):
+        yield sse_message(first)
+        async for event in events:
+            yield sse_message(event)
 
 
 @never_cache
