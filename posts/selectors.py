@@ -1,8 +1,10 @@
 """Reads of posts, tags and comments, shaped for the pages that show them."""
 
+from datetime import datetime
+
 from django.contrib.auth import get_user_model
 from django.db import connection
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet
 from django.shortcuts import get_object_or_404
 
 from .models import Comment, Post, PostStatus, Revision, Tag
@@ -107,3 +109,23 @@ def revisions_for_post(*, post: Post) -> QuerySet[Revision]:
 
 def revision_get(*, post: Post, version: int) -> Revision:
     return get_object_or_404(revisions_for_post(post=post), version=version)
+
+
+def post_list_released(*, since: datetime, until: datetime) -> QuerySet[Post]:
+    """Posts that went public on their own in (since, until]: set ahead of time, so no save marked the moment."""
+    return (
+        Post.objects.published(now=until)
+        .filter(published_at__gt=since)
+        .filter(published_at__gt=F("updated_at"))
+        .with_listing_relations()
+    )
+
+
+def post_next_release_at(*, after: datetime) -> datetime | None:
+    """When the next post set to go public later than `after` does, if any."""
+    return (
+        Post.objects.filter(status__in=[PostStatus.PUBLISHED, PostStatus.SCHEDULED], published_at__gt=after)
+        .order_by("published_at")
+        .values_list("published_at", flat=True)
+        .first()
+    )
