@@ -67,6 +67,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "blogsite.context_processors.site",
+                "posts.cache_keys.template_versions",
             ],
         },
     },
@@ -101,6 +102,22 @@ CACHES = {
         },
     }
 }
+# Reader pages' fragments and selector results (posts/cache_keys.py): the same Redis, but an
+# unreachable one reads as a miss here rather than an error, so pages still render.
+CACHES["pages"] = {
+    **CACHES["default"],
+    "OPTIONS": {**CACHES["default"]["OPTIONS"], "IGNORE_EXCEPTIONS": True},
+}
+DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True  # once per interval: see the redis_outage filter below
+
+# The page cache in front of Django (blogsite/page_cache.py) for anonymous readers.
+PAGE_CACHE_SECONDS = env.int("PAGE_CACHE_SECONDS", default=600)  # longest a copy is kept
+PAGE_CACHE_SEARCH_SECONDS = env.int("PAGE_CACHE_SEARCH_SECONDS", default=120)  # repeated searches only
+PAGE_CACHE_WAIT_SECONDS = env.float("PAGE_CACHE_WAIT_SECONDS", default=2.0)  # for another request's render
+PAGE_CACHE_RETRY_SECONDS = env.float("PAGE_CACHE_RETRY_SECONDS", default=2.0)  # before trying a down Redis
+PAGE_CACHE_WARNING_INTERVAL = env.float("PAGE_CACHE_WARNING_INTERVAL", default=60.0)  # between outage warnings
+PAGE_CACHE_REDIS_TIMEOUT = env.float("PAGE_CACHE_REDIS_TIMEOUT", default=0.25)
+PAGE_CACHE_REDIS_CONNECTIONS = env.int("PAGE_CACHE_REDIS_CONNECTIONS", default=64)  # per process
 
 AUTH_USER_MODEL = "accounts.User"
 # Django's model backend plus sign-in throttling (accounts/throttle.py), for the site and the admin.
@@ -174,7 +191,12 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("DJANGO_LOG_LEVEL", default="INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "filters": {"redis_outage": {"()": "posts.cache_keys.RedisOutageLogFilter"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        # django-redis logs every ignored error with a traceback; this keeps one warning per interval.
+        "django_redis.cache": {"filters": ["redis_outage"]},
+    },
 }
 
 # Metrics at /metrics (blogsite/metrics.py). Open here; production requires an allowed
