@@ -12,13 +12,14 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
 from aiwriter.routing import websocket_urlpatterns  # noqa: E402
+from blogsite.page_cache import PageCacheMiddleware  # noqa: E402
 from blogsite.server_timing import ServerTimingMiddleware  # noqa: E402
 
 # Outermost, so Server-Timing covers every layer below it, cached or not.
 application = ServerTimingMiddleware(
     ProtocolTypeRouter(
         {
-            "http": django_asgi_app,
+            "http": PageCacheMiddleware(django_asgi_app),
             "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
         }
     )
