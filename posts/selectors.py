@@ -7,6 +7,7 @@ from django.db import connection
 from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet
 from django.shortcuts import get_object_or_404
 
+from . import cache_keys
 from .models import Comment, Post, PostStatus, Revision, Tag
 
 
@@ -128,4 +129,17 @@ def post_next_release_at(*, after: datetime) -> datetime | None:
         .order_by("published_at")
         .values_list("published_at", flat=True)
         .first()
+    )
+
+
+def post_count_published(*, tag: Tag | None = None, author=None) -> int:
+    """How many public posts a list shows in all (for its pagination), kept until that list changes."""
+    if tag is not None:
+        name, dep = f"post-count:tag:{tag.slug}", cache_keys.tag_dep(tag.slug)
+    elif author is not None:
+        name, dep = f"post-count:author:{author.username}", cache_keys.author_dep(author.username)
+    else:
+        name, dep = "post-count:index", cache_keys.INDEX
+    return cache_keys.cached_selector(
+        name=name, deps=[dep], compute=lambda: post_list_published(tag=tag, author=author).count()
     )
