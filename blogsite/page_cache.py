@@ -272,42 +272,52 @@ class PageCacheMiddleware:
     async def _miss(
         self, redis: Redis, page: PageKey, entry: bytes | None, versions: list, scope: Scope, receive, send
     ) -> None:
+        """Get the page once for every request here that wants it now; the others wait for that copy."""
         head = scope["method"] == "HEAD"
+        flights = self._state().flights
         flight_key = (page.key, version_tag(versions))
-        flight = self._state().flights.get(flight_key)
+        flight = flights.get(flight_key)
         if flight is not None:
-            stored = await _wait(flight, settings.PAGE_CACHE_WAIT_SECONDS)
-            if stored is not None:
-                await send_page(send, stored, x_cache=HIT, head=head)
+            outcome = await _wait(flight, settings.PAGE_CACHE_WAIT_SECONDS)
+            if outcome is not None:
+                await send_page(send, outcome[0], x_cache=outcome[1], head=head)
                 return
-        elif not head:
-            await self._render_once(redis, page, entry, versions, scope, receive, send)
+        if flight is not None or head:  # the first request took too long, or a HEAD has no body to keep
+            await self._uncached(page, scope, receive, send)
             return
-        await self._uncached(page, scope, receive, send)
+        flight = flights[flight_key] = asyncio.get_running_loop().create_future()
+        outcome = None
+        try:
+            outcome = await self._get_once(redis, page, entry, versions, scope, receive, send)
+        finally:
+            flight.set_result(outcome)
+            del flights[flight_key]
 
-    async def _render_once(
+    async def _get_once(
         self, redis: Redis, page: PageKey, entry: bytes | None, versions: list, scope: Scope, receive, send
-    ) -> None:
-        """Render under the page's lock, or wait for the process that holds it."""
+    ) -> tuple[StoredPage, bytes] | None:
+        """Render under the page's lock, or take the copy of the process holding it (or the previous copy)."""
         token = uuid.uuid4().hex.encode()
         try:
             locked = await redis.set(page.lock_key, token, nx=True, px=LOCK_MILLISECONDS)
             if not locked:
                 fresh, locked = await self._wait_for_other(redis, page, token)
-                if fresh is not None:
-                    await send_page(send, fresh, x_cache=HIT, head=False)
-                    return
-                if not locked and entry is not None:
-                    await send_page(send, StoredPage.decode(entry), x_cache=STALE, head=False)
-                    return
+                outcome = (fresh, HIT) if fresh is not None else None
+                if outcome is None and not locked and entry is not None:
+                    outcome = (StoredPage.decode(entry), STALE)
+                if outcome is not None:
+                    await send_page(send, outcome[0], x_cache=outcome[1], head=False)
+                    return outcome
+            versions = await _create_shared_versions(redis, page, versions)
         except RedisError as error:
             self._failed(error, page)
             await self._uncached(page, scope, receive, send)
-            return
-        await self._render(redis, page, versions, token if locked else None, scope, receive, send)
+            return None
+        stored = await self._render(redis, page, versions, token if locked else None, scope, receive, send)
+        return (stored, HIT) if stored is not None else None
 
     async def _wait_for_other(self, redis: Redis, page: PageKey, token: bytes) -> tuple[StoredPage | None, bool]:
-        """Poll until the other render is stored (the copy) or its lock is gone (we render)."""
+        """Poll until the other render is stored (its copy) or its lock is gone (True: ours now)."""
         deadline = time.monotonic() + settings.PAGE_CACHE_WAIT_SECONDS
         while time.monotonic() < deadline:
             await asyncio.sleep(POLL_SECONDS)
@@ -321,21 +331,17 @@ class PageCacheMiddleware:
 
     async def _render(
         self, redis: Redis, page: PageKey, versions: list, token: bytes | None, scope: Scope, receive, send
-    ) -> None:
-        """Django renders; readers of the same page in this process get this render's copy."""
-        flights = self._state().flights
-        flight_key = (page.key, version_tag(versions))
-        flight = flights[flight_key] = asyncio.get_running_loop().create_future()
+    ) -> StoredPage | None:
+        """Django answers the reader; a copy is stored when it may be shared, and the lock let go."""
         stored = None
         try:
             capture = _Capture(send)
             await self.app(scope, receive, capture)
             stored = capture.page()
         finally:
-            flight.set_result(stored)
-            del flights[flight_key]
             if stored is not None or token is not None:
                 await self._finish(redis, page, versions, stored, token)
+        return stored
 
     async def _finish(
         self, redis: Redis, page: PageKey, versions: list, stored: StoredPage | None, token: bytes | None
@@ -439,6 +445,22 @@ async def _wait(flight: asyncio.Future, seconds: float) -> StoredPage | None:
         return await asyncio.wait_for(asyncio.shield(flight), seconds)
     except TimeoutError:
         return None
+
+
+async def _create_shared_versions(redis: Redis, page: PageKey, versions: list) -> list:
+    """Create the missing site-wide versions before rendering, so the render's fragments share them."""
+    missing = [
+        key
+        for key, value in zip(page.version_keys, versions, strict=True)
+        if value is None and key in page.shared_version_keys
+    ]
+    if not missing:
+        return versions
+    pipe = redis.pipeline(transaction=False)
+    for key in missing:
+        pipe.set(key, cache_keys.version_stamp(), nx=True)
+    pipe.mget(page.version_keys)
+    return (await pipe.execute())[-1]
 
 
 async def _tag_for_store(redis: Redis, page: PageKey, versions: list) -> bytes | None:

@@ -39,6 +39,10 @@ FEEDS = "feeds"  # RSS and Atom
 SITEMAP = "sitemap"
 SEARCH = "search"  # every search result page
 SIDEBAR = "sidebar"  # tag cloud and recent posts, on every list page
+# Versions of things every site has; the page cache creates them before a first render when
+# missing, so the render's fragments use the same ones. Per-object versions (a post, a tag, an
+# author) are created only when a page under them is stored, so mistyped URLs create nothing.
+SHARED_DEPS = frozenset({INDEX, FEEDS, SITEMAP, SEARCH, SIDEBAR})
 
 # The cache alias for fragments and selector results: it ignores Redis errors (a miss instead).
 CACHE_ALIAS = "pages"
@@ -102,6 +106,7 @@ class PageKey:
     kind: str
     key: str
     version_keys: tuple[str, ...]
+    shared_version_keys: frozenset[str]
     ttl: int
     popular_only: bool = False  # stored only once asked for again while `seen_key` lives
 
@@ -118,7 +123,9 @@ def _page(kind: str, name: str, deps: Iterable[str], *, origin: str, ttl: int | 
     # Pages carry absolute links (canonical URL, feeds, sitemap), so each origin has its copy.
     key = f"{namespace()}page:{origin}{name}"
     version_keys = tuple(version_key(dep) for dep in deps)
-    return PageKey(kind=kind, key=key, version_keys=version_keys, ttl=ttl or page_seconds(), **options)
+    shared = frozenset(version_key(dep) for dep in deps if dep in SHARED_DEPS)
+    ttl = ttl or page_seconds()
+    return PageKey(kind=kind, key=key, version_keys=version_keys, shared_version_keys=shared, ttl=ttl, **options)
 
 
 def index_page(*, origin: str, page: int = 1) -> PageKey:

@@ -22,14 +22,16 @@ def page_cache_layer() -> PageCacheMiddleware:
 
 
 @contextlib.asynccontextmanager
-async def site(*, app=application, cookies: dict | None = None) -> AsyncIterator[httpx.AsyncClient]:
-    """A client of the site; closes the page cache's Redis connections on this event loop after."""
-    transport = httpx.ASGITransport(app=app)
+async def site(*, app=None, cookies: dict | None = None) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of the site (or of `app`); closes the page caches' Redis connections on this event loop after."""
+    transport = httpx.ASGITransport(app=app or application)
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver", cookies=cookies) as client:
         try:
             yield client
         finally:
             await page_cache_layer().aclose()
+            if isinstance(app, PageCacheMiddleware):
+                await app.aclose()
 
 
 def session_cookies(user) -> dict:
