@@ -31,7 +31,7 @@ async def test_django_responses_carry_the_time_spent():
     assert 0 < duration < 5000
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)  # roles come from a data migration
 async def test_a_rendered_post_page_carries_the_time_spent():
     post = await asyncio.to_thread(PostFactory)
     response = await _get(application, post.get_absolute_url())
