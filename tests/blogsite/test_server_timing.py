@@ -6,6 +6,7 @@ import pytest
 
 from blogsite.asgi import application
 from blogsite.server_timing import ServerTimingMiddleware
+from tests.blogsite.readers import site
 from tests.factories import PostFactory
 
 TIMING = re.compile(r"^(app|cache);dur=(\d+\.\d+)$")
@@ -32,12 +33,15 @@ async def test_django_responses_carry_the_time_spent():
 
 
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)  # roles come from a data migration
-async def test_a_rendered_post_page_carries_the_time_spent():
+async def test_rendered_and_cached_pages_say_which_path_served_them():
     post = await asyncio.to_thread(PostFactory)
-    response = await _get(application, post.get_absolute_url())
-    assert response.status_code == 200
-    assert post.title in response.text
-    assert _timing(response)[0] == "app"
+    async with site() as client:
+        rendered = await client.get(post.get_absolute_url())
+        cached = await client.get(post.get_absolute_url())
+    assert (rendered.headers["x-cache"], cached.headers["x-cache"]) == ("MISS", "HIT")
+    assert _timing(rendered)[0] == "app"
+    assert _timing(cached)[0] == "cache"
+    assert post.title in cached.text
 
 
 async def test_page_cache_hits_are_reported_as_cache_and_earlier_entries_are_kept():
