@@ -1,2 +1,17 @@
+"""The editor UI, included at /editor/ under the `editor` namespace. These URLs are a public contract."""
+
+from django.urls import path
+
+from . import editor_views as views
+
 app_name = "editor"
-urlpatterns: list = []
+urlpatterns = [
+    path("", views.dashboard, name="dashboard"),
+    path("posts/new/", views.post_new, name="post_new"),
+    path("posts/<int:pk>/edit/", views.post_edit, name="post_edit"),
+    path("posts/<int:pk>/revisions/", views.revision_list, name="revisions"),
+    path("posts/<int:pk>/revisions/<int:version>/", views.revision_detail, name="revision"),
+    path("posts/<int:pk>/revisions/<int:version>/restore/", views.revision_restore, name="revision_restore"),
+    path("preview/", views.preview, name="preview"),
+    path("autosave/", views.autosave, name="autosave"),
+]

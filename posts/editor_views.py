@@ -1,0 +1,342 @@
+"""The editor UI at /editor/: thin views over posts.services and posts.selectors."""
+
+import json
+from functools import wraps
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required, permission_required
+from django.core.exceptions import PermissionDenied, RequestDataTooBig
+from django.core.paginator import Paginator
+from django.db import transaction
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from . import permissions, selectors, services
+from .editor_forms import (
+    PUBLISHER_ACTIONS,
+    DashboardFilterForm,
+    EditorAction,
+    PostEditorForm,
+    PreviewForm,
+    RevisionRestoreForm,
+    autosave_form_data,
+)
+from .editor_hooks import editor_panels
+from .markdown import render_markdown
+from .models import Post, PostStatus
+
+POSTS_PER_PAGE = 25
+REVISIONS_ON_EDIT_PAGE = 10
+# Drafts and posts in review are saved while typing; a post readers can see changes only on Save.
+AUTOSAVED_STATUSES = (PostStatus.DRAFT, PostStatus.REVIEW)
+
+
+def editor_required(view):
+    """People who may write posts: anonymous visitors go to the login page, readers get a 403."""
+    return login_required(permission_required("posts.add_post", raise_exception=True)(view))
+
+
+def editor_json_required(view):
+    """The same check for the JSON endpoints, answered in JSON (a redirect would look like success)."""
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        if not request.user.is_authenticated:
+            message = "You are signed out. Sign in again in another tab; your text is kept in this browser."
+            return JsonResponse({"error": message}, status=401)
+        if not permissions.can_write_posts(request.user):
+            return JsonResponse({"error": "You are not allowed to write posts."}, status=403)
+        try:
+            return view(request, *args, **kwargs)
+        except PermissionDenied as denied:
+            return JsonResponse({"error": str(denied) or "You are not allowed to do that."}, status=403)
+        except Http404:
+            return JsonResponse({"error": "This post does not exist or is not yours to edit."}, status=404)
+
+    return wrapper
+
+
+def _editable_post(request: HttpRequest, pk: int) -> Post:
+    """A post this person may edit; someone else's post is a 404, so its existence stays private."""
+    return get_object_or_404(selectors.posts_for_editor(user=request.user), pk=pk)
+
+
+@require_GET
+@editor_required
+def dashboard(request: HttpRequest) -> HttpResponse:
+    filters = DashboardFilterForm(request.GET)
+    status = filters.cleaned_data["status"] if filters.is_valid() else ""
+    posts = selectors.posts_for_editor(user=request.user)
+    if status:
+        posts = posts.filter(status=status)
+    is_editor = request.user.has_perm("posts.edit_any_post")
+    context = {
+        "filters": filters,
+        "status": status,
+        "page": Paginator(posts, POSTS_PER_PAGE).get_page(request.GET.get("page")),
+        "is_editor": is_editor,
+        "review_queue": selectors.review_queue() if is_editor else None,
+    }
+    return render(request, "editor/dashboard.html", context)
+
+
+@require_http_methods(["GET", "POST"])
+@editor_required
+def post_new(request: HttpRequest) -> HttpResponse:
+    return _editor_page(request, post=None)
+
+
+@require_http_methods(["GET", "POST"])
+@editor_required
+def post_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    return _editor_page(request, post=_editable_post(request, pk))
+
+
+def _editor_page(request: HttpRequest, *, post: Post | None) -> HttpResponse:
+    initial = PostEditorForm.initial_for(post) if post is not None else None
+    if request.method != "POST":
+        form = PostEditorForm(user=request.user, post=post, initial=initial)
+        return _render_editor(request, form=form, post=post)
+    if request.POST.get("action") in PUBLISHER_ACTIONS and not permissions.can_publish(request.user):
+        raise PermissionDenied("Only editors can publish, schedule, unpublish or archive posts.")
+    form = PostEditorForm(request.POST, user=request.user, post=post, initial=initial)
+    if not form.is_valid():
+        return _render_editor(request, form=form, post=post, status=400)
+    try:
+        saved, changed = _save_and_act(form=form, post=post, user=request.user)
+    except services.PostConflict as conflict:
+        return _render_editor(request, form=form, post=post, status=409, conflict=conflict)
+    except services.PostError as error:
+        form.add_error(None, str(error))
+        return _render_editor(request, form=form, post=post, status=400)
+    messages.success(request, _done_message(form.cleaned_data["action"], post=saved, changed=changed))
+    return redirect("editor:post_edit", pk=saved.pk)
+
+
+@transaction.atomic
+def _save_and_act(*, form: PostEditorForm, post: Post | None, user) -> tuple[Post, bool]:
+    """Save the text when it changed, then take the action of the button pressed.
+
+    One transaction: when the action is refused the text is not half-saved, and the
+    form (still holding the text) is shown again.
+    """
+    data, tag_names = form.post_data(), form.cleaned_data["tags"]
+    changed = post is None or services.post_differs(post=post, data=data, tag_names=tag_names)
+    if post is None:
+        post = services.post_create(author=user, data=data, tag_names=tag_names)
+    elif changed:
+        post = services.post_update(
+            post=post, by=user, data=data, expected_version=form.expected_version(), tag_names=tag_names
+        )
+    action = form.cleaned_data["action"]
+    if action == EditorAction.SUBMIT:
+        post = services.post_submit_for_review(post=post, by=user)
+    elif action == EditorAction.PUBLISH:
+        post = services.post_publish(post=post, by=user)
+    elif action == EditorAction.SCHEDULE:
+        post = services.post_publish(post=post, by=user, at=form.cleaned_data["publish_at"])
+    elif action == EditorAction.UNPUBLISH:
+        post = services.post_unpublish(post=post, by=user)
+    elif action == EditorAction.ARCHIVE:
+        post = services.post_archive(post=post, by=user)
+    return post, changed
+
+
+def _done_message(action: str, *, post: Post, changed: bool) -> str:
+    if action == EditorAction.SCHEDULE:
+        at = timezone.localtime(post.published_at, timezone.get_default_timezone())
+        return f"Scheduled: the post goes public on {at:%Y-%m-%d at %H:%M} ({settings.TIME_ZONE})."
+    return {
+        EditorAction.SAVE: f"Saved version {post.version}." if changed else "Nothing changed since the last save.",
+        EditorAction.SUBMIT: "Submitted for review: editors now see the post in their review queue.",
+        EditorAction.PUBLISH: "Published: readers can see the post now.",
+        EditorAction.UNPUBLISH: "Unpublished: the post is a draft again and hidden from readers.",
+        EditorAction.ARCHIVE: "Archived: the post is hidden from readers.",
+    }[action]
+
+
+def _render_editor(request, *, form: PostEditorForm, post: Post | None, status: int = 200, conflict=None):
+    body = form["body"].value() or ""
+    context = {
+        "form": form,
+        "post": post,
+        "actions": form.allowed_actions,
+        "preview_html": render_markdown(body) if "body" not in form.errors else "",
+        "tag_suggestions": selectors.tag_suggestions(),
+        "revisions": selectors.revisions_for_post(post=post)[:REVISIONS_ON_EDIT_PAGE] if post else [],
+        "panels": editor_panels(),
+        "conflict": _conflict_context(conflict) if conflict else None,
+        "editor_config": _editor_config(form=form, post=post, conflict=conflict is not None),
+    }
+    return render(request, "editor/post_form.html", context, status=status)
+
+
+def _conflict_context(conflict: services.PostConflict) -> dict:
+    current = conflict.current
+    return {"message": str(conflict), "current": current, "saved": selectors.revisions_for_post(post=current).first()}
+
+
+def _editor_config(*, form: PostEditorForm, post: Post | None, conflict: bool) -> dict:
+    """What editor.js needs to know about the page, handed over with json_script."""
+    return {
+        "postId": post.pk if post else None,
+        "savedAt": post.updated_at.isoformat() if post else None,
+        # A form shown again after a POST holds text the server did not save.
+        "unsaved": form.is_bound,
+        "conflict": conflict,
+        "status": post.status if post else PostStatus.DRAFT,
+        "autosave": post is None or post.status in AUTOSAVED_STATUSES,
+        "autosaveUrl": reverse("editor:autosave"),
+        "previewUrl": reverse("editor:preview"),
+        "maxBodyBytes": settings.POST_BODY_MAX_BYTES,
+    }
+
+
+# JSON endpoints used by editor.js. CSRF is checked as for forms (the X-CSRFToken header).
+
+
+def _json_payload(request: HttpRequest) -> dict:
+    """The request's JSON object; ValueError with a message a person understands otherwise."""
+    try:
+        payload = json.loads(request.body or b"{}")
+    except RequestDataTooBig as error:
+        raise ValueError("The text is too large to send; a post holds at most 1 MB.") from error
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ValueError("The request was not valid JSON.") from error
+    if not isinstance(payload, dict):
+        raise ValueError("The request must be a JSON object.")
+    return payload
+
+
+def _errors_json(errors) -> dict:
+    fields = {field: [str(message) for message in messages_] for field, messages_ in errors.items()}
+    first = next(iter(fields.values()))[0]
+    return {"error": first, "errors": fields}
+
+
+@require_POST
+@editor_json_required
+def preview(request: HttpRequest) -> JsonResponse:
+    try:
+        form = PreviewForm(_json_payload(request))
+    except ValueError as error:
+        return JsonResponse({"error": str(error), "errors": {"__all__": [str(error)]}}, status=400)
+    if not form.is_valid():
+        return JsonResponse(_errors_json(form.errors), status=400)
+    return JsonResponse({"html": render_markdown(form.cleaned_data["body"])})
+
+
+@require_POST
+@editor_json_required
+def autosave(request: HttpRequest) -> JsonResponse:
+    """Save a draft while typing: {post_id (null for a new post), version, title, body, …}.
+
+    Answers {post_id, version, saved_at, …}; 201 when it created the post; 409 with the
+    current version when someone saved in between; 400 with field errors.
+    """
+    try:
+        payload = _json_payload(request)
+        post_id = payload.get("post_id")
+        if post_id is not None and (not isinstance(post_id, int) or isinstance(post_id, bool)):
+            raise ValueError("post_id must be a post's number, or null for a new post.")
+    except ValueError as error:
+        return JsonResponse({"error": str(error), "errors": {"__all__": [str(error)]}}, status=400)
+    post = _editable_post(request, post_id) if post_id is not None else None
+    form = PostEditorForm(autosave_form_data(payload, post=post), user=request.user, post=post)
+    if not form.is_valid():
+        return JsonResponse(_errors_json(form.errors), status=400)
+    try:
+        saved = _autosave(form=form, post=post, user=request.user)
+    except services.PostConflict as conflict:
+        return JsonResponse({"error": str(conflict), "current": _version_json(conflict.current)}, status=409)
+    except services.PostError as error:
+        return JsonResponse({"error": str(error), "errors": {"__all__": [str(error)]}}, status=400)
+    return JsonResponse(_saved_json(saved, created=post is None), status=201 if post is None else 200)
+
+
+def _autosave(*, form: PostEditorForm, post: Post | None, user) -> Post:
+    data, tag_names = form.post_data(), form.cleaned_data["tags"]
+    if post is None:
+        return services.post_create(author=user, data=data, tag_names=tag_names)
+    return services.post_autosave(
+        post=post, by=user, data=data, expected_version=form.cleaned_data["version"], tag_names=tag_names
+    )
+
+
+def _saved_json(post: Post, *, created: bool) -> dict:
+    return {
+        "post_id": post.pk,
+        "version": post.version,
+        "saved_at": post.updated_at.isoformat(),
+        "status": post.status,
+        "slug": post.slug,
+        "created": created,
+        "edit_url": reverse("editor:post_edit", kwargs={"pk": post.pk}),
+    }
+
+
+def _version_json(post: Post) -> dict:
+    saved = selectors.revisions_for_post(post=post).first()
+    return {
+        "version": post.version,
+        "title": post.title,
+        "body": post.body,
+        "saved_by": saved.created_by.public_name if saved and saved.created_by else "",
+        "saved_at": post.updated_at.isoformat(),
+    }
+
+
+# Revisions
+
+
+@require_GET
+@editor_required
+def revision_list(request: HttpRequest, pk: int) -> HttpResponse:
+    post = _editable_post(request, pk)
+    page = Paginator(selectors.revisions_for_post(post=post), 50).get_page(request.GET.get("page"))
+    return render(request, "editor/revision_list.html", {"post": post, "page": page})
+
+
+@require_GET
+@editor_required
+def revision_detail(request: HttpRequest, pk: int, version: int) -> HttpResponse:
+    post = _editable_post(request, pk)
+    revision = selectors.revision_get(post=post, version=version)
+    context = {
+        "post": post,
+        "revision": revision,
+        "body_html": render_markdown(revision.body),
+        "restore_form": RevisionRestoreForm(initial={"version": post.version}),
+    }
+    return render(request, "editor/revision_detail.html", context)
+
+
+@require_POST
+@editor_required
+def revision_restore(request: HttpRequest, pk: int, version: int) -> HttpResponse:
+    post = _editable_post(request, pk)
+    revision = selectors.revision_get(post=post, version=version)
+    form = RevisionRestoreForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, " ".join(form.errors["version"]))
+        return redirect("editor:revision", pk=post.pk, version=version)
+    try:
+        restored = services.revision_restore(
+            revision=revision, by=request.user, expected_version=form.cleaned_data["version"]
+        )
+    except services.PostConflict as conflict:
+        messages.error(
+            request,
+            f"The post changed since you opened this page: it is now at version {conflict.current.version}. "
+            "Look at this revision again, then restore it.",
+        )
+        return redirect("editor:revision", pk=post.pk, version=version)
+    except services.PostError as error:
+        messages.error(request, str(error))
+        return redirect("editor:revision", pk=post.pk, version=version)
+    messages.success(request, f"Restored version {version} as the new version {restored.version}.")
+    return redirect("editor:post_edit", pk=post.pk)
