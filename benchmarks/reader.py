@@ -87,6 +87,7 @@ class Result:
     p99_ms: float
     errors: int = 0
     non_2xx: int = 0
+    cpu_us: float | None = None  # server CPU time per request, microseconds
 
 
 def free_port() -> int:
@@ -185,13 +186,33 @@ def prepare_database(env: dict) -> str:
     return how
 
 
-def start_server(processes: Processes, *, app: str, workers: int, env: dict, workdir: Path) -> str:
+@dataclass
+class Server:
+    url: str
+    launcher_pid: int
+
+    def cpu_seconds(self) -> float | None:
+        """CPU time used so far by the daphne processes (Linux /proc; None elsewhere)."""
+        try:
+            children = []
+            for task in Path(f"/proc/{self.launcher_pid}/task").iterdir():
+                children += (task / "children").read_text().split()
+            ticks = 0
+            for pid in children:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(") ", 1)[1].split()
+                ticks += int(fields[11]) + int(fields[12])  # utime, stime
+        except OSError:
+            return None
+        return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def start_server(processes: Processes, *, app: str, workers: int, env: dict, workdir: Path) -> Server:
     """The app under deploy/scripts/serve.py (daphne, access log off), as production runs it."""
     port = free_port()
     command = [PYTHON, "deploy/scripts/serve.py", "--port", str(port), "--workers", str(workers), "--app", app]
     metrics_dir = workdir / f"prometheus-{port}"
-    processes.start([*command, "--metrics-dir", str(metrics_dir), "--", "-v", "0"], env=env)
-    return f"http://127.0.0.1:{port}"
+    launcher = processes.start([*command, "--metrics-dir", str(metrics_dir), "--", "-v", "0"], env=env)
+    return Server(f"http://127.0.0.1:{port}", launcher.pid)
 
 
 def sign_in_cookie(env: dict) -> str:
@@ -281,6 +302,7 @@ async def _asyncio_driver(url: str, *, connections: int, seconds: float, headers
         return latencies[min(len(latencies) - 1, int(q * len(latencies)))] * 1000 if latencies else 0.0
 
     return {
+        "requests": len(latencies),
         "rps": len(latencies) / elapsed,
         "p50_ms": percentile(0.50),
         "p95_ms": percentile(0.95),
@@ -296,15 +318,21 @@ class Driver:
         self.seconds = seconds
         self.name = f"wrk ({wrk})" if wrk else "asyncio driver (wrk not available)"
 
-    def measure(self, target: str, url: str, *, connections: int, headers: dict | None = None) -> Result:
-        headers = headers or {}
+    def measure(
+        self, target: str, server: Server, path: str, *, connections: int, headers: dict | None = None
+    ) -> Result:
+        url, headers = server.url + path, headers or {}
         warm = self._run(url, connections=min(connections, 16), seconds=1, headers=headers)  # not kept
         fetch(url, headers=headers)  # answered once the warm-up's queue has drained
         # A slow page under many connections needs longer than connections / rate to finish any.
         seconds = min(max(self.seconds, 2 * connections / max(warm["rps"], 1)), MAX_POINT_SECONDS)
+        cpu_before = server.cpu_seconds()
         figures = self._run(url, connections=connections, seconds=seconds, headers=headers)
+        cpu_after = server.cpu_seconds()
         fields = ("rps", "p50_ms", "p95_ms", "p99_ms", "errors", "non_2xx")
         result = Result(target, connections, round(seconds), **{field: figures[field] for field in fields})
+        if cpu_before is not None and cpu_after is not None and figures["requests"]:
+            result.cpu_us = (cpu_after - cpu_before) / figures["requests"] * 1e6
         print(format_row(result), flush=True)
         return result
 
@@ -318,11 +346,14 @@ def format_row(result: Result) -> str:
     problems = f"  errors={result.errors} non-2xx={result.non_2xx}" if result.errors or result.non_2xx else ""
     return (
         f"{result.target:<28} {result.connections:>5} {result.seconds:>3} {result.rps:>10.0f} "
-        f"{result.p50_ms:>9.2f} {result.p95_ms:>9.2f} {result.p99_ms:>9.2f}{problems}"
+        f"{result.p50_ms:>9.2f} {result.p95_ms:>9.2f} {result.p99_ms:>9.2f} "
+        f"{'' if result.cpu_us is None else f'{result.cpu_us:,.0f}':>11}{problems}"
     )
 
 
-HEADER = f"{'target':<28} {'conns':>5} {'s':>3} {'req/s':>10} {'p50 ms':>9} {'p95 ms':>9} {'p99 ms':>9}"
+HEADER = (
+    f"{'target':<28} {'conns':>5} {'s':>3} {'req/s':>10} {'p50 ms':>9} {'p95 ms':>9} {'p99 ms':>9} {'CPU us/req':>11}"
+)
 
 
 def verdicts(results: list[Result]) -> list[str]:
@@ -348,17 +379,17 @@ def run(args: argparse.Namespace, processes: Processes, workdir: Path) -> list[R
     env = site_env(workdir, start_redis(processes, workdir))
     print(f"Seeding with {prepare_database(env)}…", flush=True)
     site = start_server(processes, app="blogsite.asgi:application", workers=1, env=env, workdir=workdir)
-    wait_for(site + "/healthz", timeout=60)
-    post = first_post_path(site)
+    wait_for(site.url + "/healthz", timeout=60)
+    post = first_post_path(site.url)
     signed_in = {"Cookie": sign_in_cookie(env)}
-    _, page = fetch(site + post)
+    _, page = fetch(site.url + post)
     bare_env = {**env, "BARE_BODY_BYTES": str(len(page))}
     bare = start_server(processes, app="benchmarks.bare_app:application", workers=1, env=bare_env, workdir=workdir)
-    wait_for(bare + "/", timeout=60)
+    wait_for(bare.url + "/", timeout=60)
 
     states = {}
     for path in ("/", post):
-        url = site + path
+        url = site.url + path
         states[path] = (cache_state(url), cache_state(url + UNCACHED), cache_state(url, headers=signed_in))
     print(f"Cores: {os.cpu_count()}   driver: {driver.name}   {args.seconds:g} s per point after a 1 s warm-up")
     print(f"Post page: {post} ({len(page):,} bytes)")
@@ -368,29 +399,26 @@ def run(args: argparse.Namespace, processes: Processes, workdir: Path) -> list[R
     print()
     print(HEADER)
     targets = [
-        ("bare ASGI", bare + "/", None),
-        ("index, cached", site + "/", None),
-        ("post, cached", site + post, None),
-        ("index, uncached", site + "/" + UNCACHED, None),
-        ("post, uncached", site + post + UNCACHED, None),
-        ("post, signed in", site + post, signed_in),
+        ("bare ASGI", bare, "/", None),
+        ("index, cached", site, "/", None),
+        ("post, cached", site, post, None),
+        ("index, uncached", site, "/" + UNCACHED, None),
+        ("post, uncached", site, post + UNCACHED, None),
+        ("post, signed in", site, post, signed_in),
     ]
-    results = [driver.measure(name, url, connections=MAIN_CONNECTIONS, headers=h) for name, url, h in targets]
+    results = [driver.measure(*target[:3], connections=MAIN_CONNECTIONS, headers=target[3]) for target in targets]
     if not args.quick:
         print()
-        for name, url, headers in (targets[0], targets[2], targets[4]):  # bare, post cached, post uncached
+        for name, server, path, headers in (targets[0], targets[2], targets[4]):  # bare, post cached, uncached
             for connections in (c for c in SWEEP if c != MAIN_CONNECTIONS):
-                results.append(driver.measure(name, url, connections=connections, headers=headers))
+                results.append(driver.measure(name, server, path, connections=connections, headers=headers))
     if args.workers > 1:
         print()
         many = start_server(processes, app="blogsite.asgi:application", workers=args.workers, env=env, workdir=workdir)
-        wait_for(many + "/healthz", timeout=60)
-        for _ in range(args.workers * 4):  # open each process's Redis and database connections
-            fetch(many + post)
-            fetch(many + post + UNCACHED)
+        wait_for(many.url + "/healthz", timeout=60)
         for name, path in (("post, cached", post), ("post, uncached", post + UNCACHED)):
             name = f"{name}, {args.workers} procs"
-            results.append(driver.measure(name, many + path, connections=MAIN_CONNECTIONS))
+            results.append(driver.measure(name, many, path, connections=MAIN_CONNECTIONS))
     print()
     for line in verdicts(results):
         print(line)
