@@ -139,7 +139,6 @@ class PostEditorForm(forms.Form):
     publish_at = SiteDateTimeField(
         required=False,
         label="Publish at",
-        help_text=f"Date and time in the site's time zone ({settings.TIME_ZONE}).",
         widget=forms.DateTimeInput(attrs={"type": "datetime-local", "form": "post-form"}, format="%Y-%m-%dT%H:%M"),
     )
     action = forms.ChoiceField(choices=EditorAction.choices, required=False)
@@ -150,6 +149,7 @@ class PostEditorForm(forms.Form):
         self.post = post
         self.allowed_actions = actions_for(user=user, post=post)
         self.fields["version"].required = post is not None
+        self.fields["publish_at"].help_text = f"Date and time in the site's time zone ({settings.TIME_ZONE})."
         if post is not None and post.has_been_published:
             self.fields["slug"].disabled = True
             self.fields["slug"].help_text = "Fixed since the post was first published, so links keep working."
