@@ -13,11 +13,23 @@ const ACTION_INPUTS = {
   draft: { source: "instruction", instruction: "Notes for the draft", help: "Writes a post from the title and your notes." },
   continue: { source: "body", help: "Continues the post from where the text ends." },
   rewrite: { source: "selection", instruction: "How to rewrite it (optional)", help: "Select a passage in the post first." },
-  summarize: { source: "body", help: "Writes a short excerpt of the post." },
-  titles: { source: "body", help: "Suggests five titles, one per line." },
-  meta_description: { source: "body", help: "Writes a search-engine description of at most 160 characters." },
-  tags: { source: "body", help: "Suggests tags, preferring the ones the blog already uses." },
+  summarize: { source: "body", field: "excerpt", help: "Writes a short excerpt of the post." },
+  titles: { source: "body", choices: "title", help: "Suggests five titles, one per line." },
+  meta_description: {
+    source: "body",
+    field: "meta_description",
+    help: "Writes a search-engine description of at most 160 characters.",
+  },
+  tags: { source: "body", field: "tags", help: "Suggests tags, preferring the ones the blog already uses." },
   chat: { source: "instruction", instruction: "Your message", help: "Talk about the post; the conversation is remembered." },
+};
+
+const FIELD_LABELS = {
+  title: "title",
+  excerpt: "excerpt",
+  tags: "tags",
+  meta_title: "meta title",
+  meta_description: "meta description",
 };
 
 // The server's error messages already say what happened; some codes get a word of context or advice.
@@ -44,21 +56,35 @@ function textareaEditor(config) {
   return {
     insertAtCursor: (text) => replaceRange(text, body.selectionStart, body.selectionStart),
     replaceSelection: (text) => replaceRange(text, body.selectionStart, body.selectionEnd),
-    append: (text) => {
-      const gap = body.value && !body.value.endsWith("\n\n") ? (body.value.endsWith("\n") ? "\n" : "\n\n") : "";
-      replaceRange(gap + text, body.value.length, body.value.length);
-    },
+    append: (text) => replaceRange(text, body.value.length, body.value.length),
     getSelection: () => body.value.slice(body.selectionStart, body.selectionEnd),
+    getSelectionRange: () => ({ start: body.selectionStart, end: body.selectionEnd }),
     getBody: () => body.value,
     getTitle: () => (title ? title.value : ""),
     postId: () => config.postId,
+    canSetField: (name) => {
+      const field = document.getElementById(`id_${name}`);
+      return Boolean(field && (field.tagName === "TEXTAREA" || field.type === "text"));
+    },
+    setField: (name, value) => {
+      const field = document.getElementById(`id_${name}`);
+      field.value = value;
+      field.dispatchEvent(new Event("input", { bubbles: true }));
+    },
   };
 }
 
-function editorApi(config) {
-  if (window.blogsiteEditor) return window.blogsiteEditor;
-  if (document.getElementById("id_body")) return textareaEditor(config);
-  return null;
+function canSetField(editor, name) {
+  if (typeof editor.setField !== "function") return false;
+  return editor.canSetField ? editor.canSetField(name) : name in FIELD_LABELS;
+}
+
+// Titles come one per line; models like to number or quote them anyway.
+function suggestionLines(text) {
+  return text
+    .split("\n")
+    .map((line) => line.replace(/^\s*(?:[-*•]|\d+[.)])\s*/, "").replace(/^["“']+|["”']+$/g, "").trim())
+    .filter(Boolean);
 }
 
 function csrfToken(form) {
@@ -261,7 +287,7 @@ class AiPanel {
   generate() {
     if (this.current) return;
     const message = this.message();
-    this.begin(message.request_id);
+    this.begin(message.request_id, message.action);
     if (this.socket.send(message)) {
       this.current.transport = "socket";
       if (message.options.new_conversation) this.el("new-conversation").checked = false;
@@ -282,8 +308,9 @@ class AiPanel {
       });
   }
 
-  begin(id) {
-    this.current = { id, text: "" };
+  begin(id, action) {
+    this.current = { id, action, text: "" };
+    this.el("fields").replaceChildren();
     this.output.textContent = "";
     this.el("stats").textContent = "";
     this.el("error").hidden = true;
@@ -334,13 +361,42 @@ class AiPanel {
 
   finish(note, tone) {
     const text = this.current ? this.current.text : "";
+    const action = this.current ? this.current.action : "";
     this.current = null;
+    this.offerFields(action, text);
     this.el("generate").disabled = false;
     this.el("stop").hidden = true;
     this.output.setAttribute("aria-busy", "false");
     this.el("apply").hidden = !text;
     if (note) this.status(note, tone);
     else if (this.socket.isOpen) this.status("Ready.", "ok");
+  }
+
+  offerFields(action, text) {
+    // Buttons that put the suggestion into a post field, for actions whose answer belongs in one.
+    const box = this.el("fields");
+    box.replaceChildren();
+    const inputs = ACTION_INPUTS[action];
+    if (!text || !inputs) return;
+    const offers = [];
+    if (inputs.field && canSetField(this.editor, inputs.field)) {
+      const value = inputs.field === "tags" ? suggestionLines(text).join(", ") : text.trim();
+      offers.push([`Set as ${FIELD_LABELS[inputs.field]}`, inputs.field, value]);
+    }
+    if (inputs.choices && canSetField(this.editor, inputs.choices)) {
+      for (const line of suggestionLines(text)) offers.push([`Use “${line}”`, inputs.choices, line]);
+    }
+    for (const [label, name, value] of offers) {
+      const button = document.createElement("button");
+      button.type = "button";
+      button.className = "secondary";
+      button.textContent = label;
+      button.addEventListener("click", () => {
+        this.editor.setField(name, value);
+        this.status(`The ${FIELD_LABELS[name]} is set.`, "ok");
+      });
+      box.append(button);
+    }
   }
 
   showError(code, message) {
@@ -364,9 +420,20 @@ class AiPanel {
       return;
     }
     const done = { insert: "Inserted at the cursor.", replace: "Replaced the selection.", append: "Appended to the post." };
-    if (how === "insert") this.editor.insertAtCursor(text);
-    else if (how === "replace") this.editor.replaceSelection(text);
-    else this.editor.append(text);
+    const body = this.editor.getBody() || "";
+    if (how === "insert") {
+      // Keep words apart: the model's text starts and ends without the spaces around the caret.
+      const at = this.editor.getSelectionRange ? this.editor.getSelectionRange().end : body.length;
+      const before = at > 0 && !/\s/.test(body[at - 1]) ? " " : "";
+      const after = at < body.length && !/\s/.test(body[at]) ? " " : "";
+      this.editor.insertAtCursor(before + text + after);
+    } else if (how === "replace") {
+      this.editor.replaceSelection(text);
+    } else {
+      // A new paragraph after what is there.
+      const gap = !body || body.endsWith("\n\n") ? "" : body.endsWith("\n") ? "\n" : "\n\n";
+      this.editor.append(gap + text);
+    }
     this.status(done[how], "ok");
   }
 }
@@ -417,14 +484,19 @@ function start() {
   const configElement = document.getElementById("aiwriter-config");
   if (!root || !configElement) return;
   const config = JSON.parse(configElement.textContent);
-  const editor = editorApi(config);
-  if (!editor) {
+  const begin = (editor) => {
+    window.blogsiteAiPanel = new AiPanel(root, config, editor);
+  };
+  if (window.blogsiteEditor) {
+    begin(window.blogsiteEditor);
+  } else if (document.getElementById("post-form")) {
+    // The editor's module runs after this one; it announces its API when ready.
+    document.addEventListener("blogsite:editor-ready", (event) => begin(event.detail), { once: true });
+  } else if (document.getElementById("id_body")) {
+    begin(textareaEditor(config));
+  } else {
     root.querySelector("[data-ai-connection]").textContent = "The AI writer needs the post editor on this page.";
-    return;
   }
-  window.blogsiteAiPanel = new AiPanel(root, config, editor);
 }
 
-// Modules run after the document is parsed; the editor's own script may still be setting up.
-if (document.readyState === "complete") start();
-else window.addEventListener("load", start, { once: true });
+start();
