@@ -44,3 +44,14 @@ def test_a_new_post_has_no_post_id(editor):
 
 def test_readers_do_not_get_the_panel(reader):
     assert render_panel(reader).strip() == ""
+
+
+def test_the_editor_page_shows_the_panel_for_the_post(client, author):
+    post = PostFactory(author=author)
+    client.force_login(author)
+    html = client.get(f"/editor/posts/{post.pk}/edit/").content.decode()
+    assert "data-aiwriter-panel" in html
+    assert panel_config(html)["postId"] == post.pk
+    # The panel lives outside the post form, so its own form does not nest inside it.
+    post_form_end = html.index("</form>", html.index('id="post-form"'))
+    assert post_form_end < html.index("data-aiwriter-panel")
