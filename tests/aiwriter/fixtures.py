@@ -3,7 +3,6 @@
 Test modules import the fixtures they use from here (`from tests.aiwriter.fixtures import ...`).
 """
 
-import asyncio
 import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -96,10 +95,3 @@ def parse_sse(body: bytes) -> list[dict]:
         assert fields["event"] == event["type"]
         events.append(event)
     return events
-
-
-async def wait_for(predicate, *, timeout: float = 2.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not predicate():
-        assert asyncio.get_running_loop().time() < deadline, "condition not met in time"
-        await asyncio.sleep(0.01)
