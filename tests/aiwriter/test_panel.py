@@ -55,3 +55,24 @@ def test_the_editor_page_shows_the_panel_for_the_post(client, author):
     # The panel lives outside the post form, so its own form does not nest inside it.
     post_form_end = html.index("</form>", html.index('id="post-form"'))
     assert post_form_end < html.index("data-aiwriter-panel")
+
+
+def test_the_admin_post_form_offers_the_ai_writer_to_staff(client, staff):
+    post = PostFactory()
+    client.force_login(staff)
+    html = client.get(f"/admin/posts/post/{post.pk}/change/").content.decode()
+    assert 'href="#ai-drawer" data-ai-drawer-toggle' in html
+    assert panel_config(html)["postId"] == post.pk
+    # After the admin's own form: forms cannot nest.
+    assert html.index("</form>", html.index('id="post_form"')) < html.index('id="ai-drawer"')
+
+
+def test_the_admin_post_form_has_no_ai_writer_without_its_permission(client, staff):
+    from django.contrib.auth.models import Permission
+
+    staff.user_permissions.set(Permission.objects.filter(codename__in=["view_post", "change_post"]))
+    staff.groups.clear()
+    client.force_login(staff)
+    response = client.get(f"/admin/posts/post/{PostFactory().pk}/change/")
+    assert response.status_code == 200
+    assert "ai-drawer" not in response.content.decode()
