@@ -115,7 +115,9 @@ class PostEditorForm(forms.Form):
     excerpt = MultilineField(
         required=False, max_length=1000, help_text=_help("excerpt"), widget=forms.Textarea(attrs={"rows": 3})
     )
-    cover_image_url = forms.URLField(required=False, assume_scheme="https", help_text=_help("cover_image_url"))
+    cover_image_url = forms.URLField(
+        required=False, label="Cover image URL", assume_scheme="https", help_text=_help("cover_image_url")
+    )
     tags = forms.CharField(
         required=False,
         max_length=2000,
@@ -129,7 +131,9 @@ class PostEditorForm(forms.Form):
         help_text=_help("meta_description"),
         widget=forms.Textarea(attrs={"rows": 3, "maxlength": 160}),
     )
-    canonical_url = forms.URLField(required=False, assume_scheme="https", help_text=_help("canonical_url"))
+    canonical_url = forms.URLField(
+        required=False, label="Canonical URL", assume_scheme="https", help_text=_help("canonical_url")
+    )
     version = forms.IntegerField(
         min_value=0,
         required=False,
@@ -145,7 +149,7 @@ class PostEditorForm(forms.Form):
     keep_mine_over = forms.IntegerField(min_value=1, required=False)
 
     def __init__(self, *args, user, post: Post | None = None, **kwargs):
-        super().__init__(*args, **kwargs)
+        super().__init__(*args, label_suffix="", **kwargs)
         self.post = post
         self.allowed_actions = actions_for(user=user, post=post)
         self.fields["version"].required = post is not None

@@ -21,6 +21,7 @@
  *   replaceSelection(text) replace the selected text (at the caret when nothing is selected)
  *   append(text)           add text at the end of the body
  *   setField(name, value)  set title, excerpt, tags, meta_title or meta_description
+ *   canSetField(name)      whether setField accepts that name (false for a slug fixed by publishing)
  *   postId()               the post's id, or null until a new post is first saved
  *
  * Every change made through the API goes through the same handling as typing (an "input"
@@ -222,7 +223,7 @@ function startEditor(form) {
     ui.previewState.textContent = "updating…";
     try {
       const response = await postJson(config.previewUrl, { body: body.value }, { signal: request.signal });
-      const data = await response.json();
+      const data = await response.json().catch(() => ({ error: `the server answered ${response.status}` }));
       if (!response.ok) throw new Error(data.error || "The preview could not be made.");
       ui.preview.innerHTML = data.html; // sanitized on the server by posts.markdown
       ui.previewState.textContent = "";
@@ -270,20 +271,22 @@ function startEditor(form) {
 
   async function sendAutosave(payload, sent, keepalive) {
     let response;
-    let data;
     try {
       response = await fetch(config.autosaveUrl, requestOptions(payload, { keepalive }));
-      data = await response.json();
     } catch (error) {
       wentOffline(error);
       return;
     }
-    if (response.ok) {
+    const data = await response.json().catch(() => ({}));
+    if (response.ok && data.version) {
       saved(data, sent);
     } else if (response.status === 409) {
       showConflict(data.current);
-    } else if (response.status >= 500) {
-      wentOffline(new Error(data.error || "server error"));
+    } else if (response.status >= 500 || response.ok) {
+      wentOffline(new Error(data.error || `server error ${response.status}`));
+    } else if (response.status === 403 && !data.error) {
+      // Django's CSRF refusal is an HTML page: the page's security token is no longer valid.
+      showState("error", "Not saved: the page has expired. Reload it; your text is kept in this browser.");
     } else {
       showState("error", `Not saved: ${data.error || "the server refused the text"}. Kept in this browser.`);
     }
@@ -307,7 +310,7 @@ function startEditor(form) {
     const newKey = localKey();
     state.postId = data.post_id;
     removeLocal(newKey);
-    form.action = data.edit_url;
+    form.setAttribute("action", data.edit_url); // form.action would be the button named "action"
     history.replaceState(history.state, "", data.edit_url);
   }
 
@@ -424,6 +427,7 @@ function startEditor(form) {
     insertAtCursor: (text) => editBody(body.selectionEnd, body.selectionEnd, String(text)),
     replaceSelection: (text) => editBody(body.selectionStart, body.selectionEnd, String(text)),
     append: (text) => editBody(body.value.length, body.value.length, String(text)),
+    canSetField: (name) => EDITABLE_BY_PANELS.has(name) && !form.elements[name]?.disabled,
     setField(name, value) {
       if (!EDITABLE_BY_PANELS.has(name)) throw new Error(`blogsiteEditor.setField: ${name} cannot be set`);
       const element = form.elements[name];
