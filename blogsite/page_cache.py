@@ -33,12 +33,10 @@ from typing import Any
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.http.cookie import parse_cookie
-from redis.asyncio import BlockingConnectionPool, Redis
-from redis.asyncio.retry import Retry
-from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
 from blogsite import metrics
+from blogsite.pipelined_redis import PipelinedRedis
 from posts import cache_keys
 from posts.cache_keys import PageKey, redis_outage
 from posts.signals import scheduled_posts_release
@@ -196,7 +194,7 @@ async def send_page(send: Send, page: StoredPage, *, x_cache: bytes, head: bool)
 class _LoopState:
     """What lives on one event loop: its Redis client, renders in flight, a release in flight."""
 
-    client: Redis | None = None
+    client: PipelinedRedis | None = None
     url: str = ""
     flights: dict[tuple[str, bytes | None], asyncio.Future] = field(default_factory=dict)
     release: asyncio.Future | None = None
@@ -232,7 +230,6 @@ class PageCacheMiddleware:
         state = self._loops.pop(asyncio.get_running_loop(), None)
         if state is not None and state.client is not None:
             await state.client.aclose()
-            await state.client.connection_pool.disconnect()
 
     async def _cached(self, page: PageKey, scope: Scope, receive: Receive, send: Send) -> None:
         redis = self._client()
@@ -256,21 +253,21 @@ class PageCacheMiddleware:
         metrics.PAGE_CACHE_MISSES.labels(page.kind).inc()
         await self._miss(redis, page, entry, versions, scope, receive, send)
 
-    async def _lookup(self, redis: Redis, page: PageKey) -> tuple[bytes | None, list[bytes | None] | None]:
+    async def _lookup(self, redis: PipelinedRedis, page: PageKey) -> tuple[bytes | None, list[bytes | None] | None]:
         """The stored copy and current versions in one round trip, after any release that is due."""
-        values = await redis.mget(page.key, *page.version_keys, cache_keys.next_release_key())
+        values = await redis.execute("MGET", page.key, *page.version_keys, cache_keys.next_release_key())
         redis_outage.recovered()
         if _release_due(values[-1]):
             if not await self._release(redis):
                 return None, None
-            values = await redis.mget(page.key, *page.version_keys, cache_keys.next_release_key())
+            values = await redis.execute("MGET", page.key, *page.version_keys, cache_keys.next_release_key())
         return values[0], values[1:-1]
 
     async def _uncached(self, page: PageKey, scope: Scope, receive: Receive, send: Send) -> None:
         await self.app(scope, receive, _marked(send, personal=False))
 
     async def _miss(
-        self, redis: Redis, page: PageKey, entry: bytes | None, versions: list, scope: Scope, receive, send
+        self, redis: PipelinedRedis, page: PageKey, entry: bytes | None, versions: list, scope: Scope, receive, send
     ) -> None:
         """Get the page once for every request here that wants it now; the others wait for that copy."""
         head = scope["method"] == "HEAD"
@@ -294,12 +291,12 @@ class PageCacheMiddleware:
             del flights[flight_key]
 
     async def _get_once(
-        self, redis: Redis, page: PageKey, entry: bytes | None, versions: list, scope: Scope, receive, send
+        self, redis: PipelinedRedis, page: PageKey, entry: bytes | None, versions: list, scope: Scope, receive, send
     ) -> tuple[StoredPage, bytes] | None:
         """Render under the page's lock, or take the copy of the process holding it (or the previous copy)."""
         token = uuid.uuid4().hex.encode()
         try:
-            locked = await redis.set(page.lock_key, token, nx=True, px=LOCK_MILLISECONDS)
+            locked = await redis.execute("SET", page.lock_key, token, "NX", "PX", LOCK_MILLISECONDS)
             if not locked:
                 fresh, locked = await self._wait_for_other(redis, page, token)
                 outcome = (fresh, HIT) if fresh is not None else None
@@ -316,21 +313,23 @@ class PageCacheMiddleware:
         stored = await self._render(redis, page, versions, token if locked else None, scope, receive, send)
         return (stored, HIT) if stored is not None else None
 
-    async def _wait_for_other(self, redis: Redis, page: PageKey, token: bytes) -> tuple[StoredPage | None, bool]:
+    async def _wait_for_other(
+        self, redis: PipelinedRedis, page: PageKey, token: bytes
+    ) -> tuple[StoredPage | None, bool]:
         """Poll until the other render is stored (its copy) or its lock is gone (True: ours now)."""
         deadline = time.monotonic() + settings.PAGE_CACHE_WAIT_SECONDS
         while time.monotonic() < deadline:
             await asyncio.sleep(POLL_SECONDS)
-            values = await redis.mget(page.key, *page.version_keys)
+            values = await redis.execute("MGET", page.key, *page.version_keys)
             tag = version_tag(values[1:])
             if tag is not None and values[0] is not None and values[0].startswith(tag + b"\n"):
                 return StoredPage.decode(values[0]), False
-            if await redis.set(page.lock_key, token, nx=True, px=LOCK_MILLISECONDS):
+            if await redis.execute("SET", page.lock_key, token, "NX", "PX", LOCK_MILLISECONDS):
                 return None, True
         return None, False
 
     async def _render(
-        self, redis: Redis, page: PageKey, versions: list, token: bytes | None, scope: Scope, receive, send
+        self, redis: PipelinedRedis, page: PageKey, versions: list, token: bytes | None, scope: Scope, receive, send
     ) -> StoredPage | None:
         """Django answers the reader; a copy is stored when it may be shared, and the lock let go."""
         stored = None
@@ -344,26 +343,24 @@ class PageCacheMiddleware:
         return stored
 
     async def _finish(
-        self, redis: Redis, page: PageKey, versions: list, stored: StoredPage | None, token: bytes | None
+        self, redis: PipelinedRedis, page: PageKey, versions: list, stored: StoredPage | None, token: bytes | None
     ) -> None:
         try:
             if stored is not None:
                 await self._store(redis, page, versions, stored)
             if token is not None:
-                await redis.eval(_UNLOCK_SCRIPT, 1, page.lock_key, token)
+                await redis.execute("EVAL", _UNLOCK_SCRIPT, 1, page.lock_key, token)
         except RedisError as error:
             self._failed(error, page)
 
-    async def _store(self, redis: Redis, page: PageKey, versions: list, stored: StoredPage) -> None:
+    async def _store(self, redis: PipelinedRedis, page: PageKey, versions: list, stored: StoredPage) -> None:
         if page.popular_only:
-            seen, _ = (
-                await redis.pipeline(transaction=False).incr(page.seen_key).expire(page.seen_key, page.ttl).execute()
-            )
+            seen, _ = await redis.pipeline([("INCR", page.seen_key), ("EXPIRE", page.seen_key, page.ttl)])
             if seen < 2:
                 return
         tag = await _tag_for_store(redis, page, versions)
         if tag is not None:
-            await redis.set(page.key, stored.encode(tag), ex=page.ttl)
+            await redis.execute("SET", page.key, stored.encode(tag), "EX", page.ttl)
 
     async def _release_if_due(self) -> None:
         """For public pages Django renders anyway: their sidebar fragments follow the schedule too."""
@@ -371,12 +368,12 @@ class PageCacheMiddleware:
         if redis is None:
             return
         try:
-            if _release_due(await redis.get(cache_keys.next_release_key())):
+            if _release_due(await redis.execute("GET", cache_keys.next_release_key())):
                 await self._release(redis)
         except RedisError as error:
             self._failed(error, None)
 
-    async def _release(self, redis: Redis) -> bool:
+    async def _release(self, redis: PipelinedRedis) -> bool:
         """Refresh the pages of scheduled posts whose time has come; False if another process is on it."""
         state = self._state()
         if state.release is None:
@@ -384,9 +381,9 @@ class PageCacheMiddleware:
             state.release.add_done_callback(lambda _: setattr(state, "release", None))
         return await asyncio.shield(state.release)
 
-    async def _release_under_lock(self, redis: Redis) -> bool:
+    async def _release_under_lock(self, redis: PipelinedRedis) -> bool:
         token = uuid.uuid4().hex.encode()
-        if not await redis.set(cache_keys.release_lock_key(), token, nx=True, px=LOCK_MILLISECONDS * 3):
+        if not await redis.execute("SET", cache_keys.release_lock_key(), token, "NX", "PX", LOCK_MILLISECONDS * 3):
             return False
         try:
             await sync_to_async(scheduled_posts_release)()
@@ -394,7 +391,7 @@ class PageCacheMiddleware:
             logger.exception("Releasing scheduled posts failed; pages are served uncached until it succeeds.")
             return False
         finally:
-            await redis.eval(_UNLOCK_SCRIPT, 1, cache_keys.release_lock_key(), token)
+            await redis.execute("EVAL", _UNLOCK_SCRIPT, 1, cache_keys.release_lock_key(), token)
         return True
 
     def _state(self) -> _LoopState:
@@ -404,14 +401,14 @@ class PageCacheMiddleware:
             state = self._loops[loop] = _LoopState()
         return state
 
-    def _client(self) -> Redis | None:
+    def _client(self) -> PipelinedRedis | None:
         """This loop's pooled client, or None while Redis is known to be down."""
         if time.monotonic() < self._retry_at:
             return None
         state = self._state()
         url = self.redis_url or settings.CACHES[cache_keys.CACHE_ALIAS]["LOCATION"]
         if state.client is None or state.url != url:
-            state.client, state.url = Redis(connection_pool=_pool(url)), url
+            state.client, state.url = PipelinedRedis(url, timeout=settings.PAGE_CACHE_REDIS_TIMEOUT), url
         return state.client
 
     def _failed(self, error: RedisError, page: PageKey | None) -> None:
@@ -419,18 +416,6 @@ class PageCacheMiddleware:
         redis_outage.failed(error)
         if page is not None:
             metrics.PAGE_CACHE_ERRORS.labels(page.kind).inc()
-
-
-def _pool(url: str) -> BlockingConnectionPool:
-    timeout = settings.PAGE_CACHE_REDIS_TIMEOUT
-    return BlockingConnectionPool.from_url(
-        url,
-        max_connections=settings.PAGE_CACHE_REDIS_CONNECTIONS,
-        timeout=timeout,  # waiting for a free connection
-        socket_timeout=timeout,
-        socket_connect_timeout=timeout,
-        retry=Retry(NoBackoff(), 1),  # one reconnect: a pooled connection may predate a Redis restart
-    )
 
 
 def _release_due(next_release: bytes | None) -> bool:
@@ -447,7 +432,7 @@ async def _wait(flight: asyncio.Future, seconds: float) -> StoredPage | None:
         return None
 
 
-async def _create_shared_versions(redis: Redis, page: PageKey, versions: list) -> list:
+async def _create_shared_versions(redis: PipelinedRedis, page: PageKey, versions: list) -> list:
     """Create the missing site-wide versions before rendering, so the render's fragments share them."""
     missing = [
         key
@@ -456,14 +441,11 @@ async def _create_shared_versions(redis: Redis, page: PageKey, versions: list) -
     ]
     if not missing:
         return versions
-    pipe = redis.pipeline(transaction=False)
-    for key in missing:
-        pipe.set(key, cache_keys.version_stamp(), nx=True)
-    pipe.mget(page.version_keys)
-    return (await pipe.execute())[-1]
+    commands = [("SET", key, cache_keys.version_stamp(), "NX") for key in missing]
+    return (await redis.pipeline([*commands, ("MGET", *page.version_keys)]))[-1]
 
 
-async def _tag_for_store(redis: Redis, page: PageKey, versions: list) -> bytes | None:
+async def _tag_for_store(redis: PipelinedRedis, page: PageKey, versions: list) -> bytes | None:
     """The versions to store a copy under; None if one of them appeared while the page rendered.
 
     A version missing at lookup is created here with a fresh stamp. Had a change bumped it in
@@ -474,9 +456,6 @@ async def _tag_for_store(redis: Redis, page: PageKey, versions: list) -> bytes |
     if not missing:
         return version_tag(versions)
     stamps = {key: cache_keys.version_stamp() for key in missing}
-    pipe = redis.pipeline(transaction=False)
-    for key, stamp in stamps.items():
-        pipe.set(key, stamp, nx=True)
-    if not all(await pipe.execute()):
+    if not all(await redis.pipeline([("SET", key, stamp, "NX") for key, stamp in stamps.items()])):
         return None
     return b"|".join(stamps.get(key, value) for key, value in zip(page.version_keys, versions, strict=True))

@@ -116,8 +116,7 @@ PAGE_CACHE_SEARCH_SECONDS = env.int("PAGE_CACHE_SEARCH_SECONDS", default=120)  #
 PAGE_CACHE_WAIT_SECONDS = env.float("PAGE_CACHE_WAIT_SECONDS", default=2.0)  # for another request's render
 PAGE_CACHE_RETRY_SECONDS = env.float("PAGE_CACHE_RETRY_SECONDS", default=2.0)  # before trying a down Redis
 PAGE_CACHE_WARNING_INTERVAL = env.float("PAGE_CACHE_WARNING_INTERVAL", default=60.0)  # between outage warnings
-PAGE_CACHE_REDIS_TIMEOUT = env.float("PAGE_CACHE_REDIS_TIMEOUT", default=0.25)
-PAGE_CACHE_REDIS_CONNECTIONS = env.int("PAGE_CACHE_REDIS_CONNECTIONS", default=64)  # per process
+PAGE_CACHE_REDIS_TIMEOUT = env.float("PAGE_CACHE_REDIS_TIMEOUT", default=1.0)  # then Redis counts as down
 
 AUTH_USER_MODEL = "accounts.User"
 # Django's model backend plus sign-in throttling (accounts/throttle.py), for the site and the admin.
