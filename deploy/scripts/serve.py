@@ -8,8 +8,8 @@ first. A child that dies is started again (with a growing pause if it keeps dyin
 once); SIGINT or SIGTERM stops them all.
 
 It also prepares Prometheus' multiprocess mode: every child gets PROMETHEUS_MULTIPROC_DIR,
-emptied here at start so figures from an earlier run don't add up with this one's, and
-/metrics in any child reports the sum over all of them.
+cleared of metric files here at start so that an earlier run's figures do not add up with
+this one's, and /metrics in any child reports the sum over all of them.
 
     .venv/bin/python deploy/scripts/serve.py --port 8000 --workers 4 -- --proxy-headers
 """
@@ -18,7 +18,6 @@ import argparse
 import ctypes
 import logging
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -51,7 +50,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument(
         "--metrics-dir",
         default=os.environ.get("PROMETHEUS_MULTIPROC_DIR") or str(BASE_DIR / ".run" / "prometheus"),
-        help="PROMETHEUS_MULTIPROC_DIR for the children; emptied at start",
+        help="PROMETHEUS_MULTIPROC_DIR for the children; its metric files are removed at start",
     )
     parser.add_argument("daphne_args", nargs="*", help="extra daphne options, after --")
     args = parser.parse_args(argv)
@@ -78,10 +77,13 @@ def _die_with_parent() -> None:
 
 
 def reset_metrics_dir(path: Path) -> None:
-    """Per-process files from an earlier run would otherwise be added to this run's figures."""
-    if path.exists():
-        shutil.rmtree(path)
-    path.mkdir(parents=True)
+    """Per-process files from an earlier run would otherwise be added to this run's figures.
+
+    Only prometheus_client's own files go, so a folder given by mistake loses nothing else.
+    """
+    path.mkdir(parents=True, exist_ok=True)
+    for metrics_file in path.glob("*.db"):
+        metrics_file.unlink()
 
 
 class Supervisor:
