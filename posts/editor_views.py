@@ -132,18 +132,21 @@ def _save_and_act(*, form: PostEditorForm, post: Post | None, user) -> tuple[Pos
         post = services.post_update(
             post=post, by=user, data=data, expected_version=form.expected_version(), tag_names=tag_names
         )
-    action = form.cleaned_data["action"]
+    return _take_action(form.cleaned_data["action"], post=post, by=user, at=form.cleaned_data["publish_at"]), changed
+
+
+def _take_action(action: str, *, post: Post, by, at) -> Post:
     if action == EditorAction.SUBMIT:
-        post = services.post_submit_for_review(post=post, by=user)
-    elif action == EditorAction.PUBLISH:
-        post = services.post_publish(post=post, by=user)
-    elif action == EditorAction.SCHEDULE:
-        post = services.post_publish(post=post, by=user, at=form.cleaned_data["publish_at"])
-    elif action == EditorAction.UNPUBLISH:
-        post = services.post_unpublish(post=post, by=user)
-    elif action == EditorAction.ARCHIVE:
-        post = services.post_archive(post=post, by=user)
-    return post, changed
+        return services.post_submit_for_review(post=post, by=by)
+    if action == EditorAction.PUBLISH:
+        return services.post_publish(post=post, by=by)
+    if action == EditorAction.SCHEDULE:
+        return services.post_publish(post=post, by=by, at=at)
+    if action == EditorAction.UNPUBLISH:
+        return services.post_unpublish(post=post, by=by)
+    if action == EditorAction.ARCHIVE:
+        return services.post_archive(post=post, by=by)
+    return post
 
 
 def _done_message(action: str, *, post: Post, changed: bool) -> str:

@@ -362,6 +362,14 @@ function startEditor(form) {
   function onSubmit(event) {
     clearTimeout(state.timers.autosave);
     writeLocal();
+    if (bodyTooLarge()) {
+      // The server would refuse it, and past its upload limit without a helpful page.
+      event.preventDefault();
+      updateBodySize();
+      ui.bodySize.scrollIntoView({ block: "center" });
+      showState("error", "Too long to save: kept in this browser");
+      return;
+    }
     if (state.inFlight) {
       // An autosave on its way changes the version; submit once it is back, with the new one.
       event.preventDefault();
@@ -444,6 +452,12 @@ function startEditor(form) {
     changed();
   });
   form.addEventListener("submit", onSubmit);
+  document.addEventListener("keydown", (event) => {
+    if ((event.ctrlKey || event.metaKey) && event.key === "s") {
+      event.preventDefault(); // Ctrl+S / Cmd+S saves the post instead of the web page
+      form.requestSubmit(document.querySelector('.actions-panel button[value="save"]'));
+    }
+  });
   window.addEventListener("pagehide", onLeave);
   window.addEventListener("beforeunload", onBeforeUnload);
   document.addEventListener("visibilitychange", () => {
