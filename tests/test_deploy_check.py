@@ -1,0 +1,59 @@
+"""The production settings pass Django's deployment checklist (`manage.py check --deploy`).
+
+Run in a fresh interpreter with only the variables a production host sets, so nothing from the
+test settings or the developer's shell can hide a problem.
+"""
+
+import os
+import secrets
+import subprocess
+import sys
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+PRODUCTION_ENV = {
+    "DJANGO_SETTINGS_MODULE": "blogsite.settings.production",
+    "DJANGO_ALLOWED_HOSTS": "blog.example.com,web,localhost",
+    "DJANGO_CSRF_TRUSTED_ORIGINS": "https://blog.example.com",
+    "DATABASE_URL": "postgres://blog:secret@postgres:5432/blog",
+    "REDIS_URL": "redis://redis:6379/0",
+    "OLLAMA_URLS": "http://ollama-1:11434,http://ollama-2:11434",
+    "AIWRITER_DEFAULT_MODEL": "llama3.2:1b",
+}
+
+
+def python(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
+    """The project's Python in a fresh environment: only PATH, HOME and `env`."""
+    fresh = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": os.environ.get("HOME", "/tmp"), **env}
+    return subprocess.run([sys.executable, *args], env=fresh, cwd=BASE_DIR, capture_output=True, text=True, timeout=120)
+
+
+def manage(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
+    return python("manage.py", *args, env=env)
+
+
+def test_check_deploy_is_clean_with_the_production_variables():
+    env = {**PRODUCTION_ENV, "DJANGO_SECRET_KEY": secrets.token_urlsafe(50)}
+    result = manage("check", "--deploy", "--fail-level", "WARNING", env=env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "System check identified no issues (0 silenced)." in result.stdout
+
+
+def test_production_refuses_to_start_without_a_secret_key():
+    result = manage("check", "--deploy", env=PRODUCTION_ENV)
+    assert result.returncode != 0
+    assert "Set the DJANGO_SECRET_KEY environment variable" in result.stderr
+
+
+def test_probes_answer_over_plain_http_while_pages_redirect_to_https():
+    """Health checks and the scraper reach the app directly inside the network, without TLS."""
+    script = (
+        "import django; django.setup(); from django.test import Client; c = Client();"
+        "print(c.get('/healthz', HTTP_HOST='localhost').status_code,"
+        " c.get('/accounts/login/', HTTP_HOST='blog.example.com')['Location'])"
+    )
+    env = {**PRODUCTION_ENV, "DJANGO_SECRET_KEY": secrets.token_urlsafe(50), "DATABASE_URL": "sqlite:///:memory:"}
+    result = python("-c", script, env=env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["200", "https://blog.example.com/accounts/login/"]
