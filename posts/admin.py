@@ -241,11 +241,12 @@ class PostAdmin(ServiceActionsMixin, admin.ModelAdmin):
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
 
     def get_fieldsets(self, request, obj=None):
+        can_change = obj is None or self.has_change_permission(request, obj)
         main = ["title", "slug", "author", "body", "excerpt", "tags"]
-        if obj is not None:
+        if obj is not None and can_change:
             main.append("expected_version")
         publishing = ["status", "published_at"] if obj is not None else []
-        if permissions.can_publish(request.user):
+        if can_change and permissions.can_publish(request.user):
             publishing += ["publication", "publish_at"]
         fieldsets = [
             (None, {"fields": main}),

@@ -327,3 +327,15 @@ def test_people_who_are_not_staff_cannot_reach_the_admin(client, request, who):
         response = client.get(url)
         assert response.status_code == 302
         assert response["Location"].startswith("/admin/login/")
+
+
+def test_staff_who_may_edit_only_their_own_posts_see_others_read_only(client, author, other_author, post):
+    other_author.is_staff = True
+    other_author.save(update_fields=["is_staff"])
+    client.force_login(other_author)
+    page = client.get(change_url(post)).content.decode()
+    assert "Original title" in page
+    assert 'name="title"' not in page
+    assert 'name="expected_version"' not in page
+    assert client.post(change_url(post), form_data(post, body="Not mine to change")).status_code == 403
+    assert Post.objects.get(pk=post.pk).body == "First body"
