@@ -411,6 +411,8 @@ class PostAdmin(ServiceActionsMixin, admin.ModelAdmin):
 class TagAdmin(admin.ModelAdmin):
     list_display = ["name", "slug", "post_count"]
     search_fields = ["name", "slug"]
+    # Explicit: with the count's GROUP BY the model's default ordering no longer applies.
+    ordering = ["name"]
     prepopulated_fields = {"slug": ["name"]}
 
     def get_queryset(self, request):

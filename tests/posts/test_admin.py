@@ -339,3 +339,12 @@ def test_staff_who_may_edit_only_their_own_posts_see_others_read_only(client, au
     assert 'name="expected_version"' not in page
     assert client.post(change_url(post), form_data(post, body="Not mine to change")).status_code == 403
     assert Post.objects.get(pk=post.pk).body == "First body"
+
+
+def test_tag_autocomplete_finds_tags_by_name(staff_client):
+    for name in ["Python", "PyPy", "Django"]:
+        TagFactory(name=name)
+    response = staff_client.get(
+        "/admin/autocomplete/", {"app_label": "posts", "model_name": "post", "field_name": "tags", "term": "py"}
+    )
+    assert [result["text"] for result in response.json()["results"]] == ["PyPy", "Python"]
