@@ -63,7 +63,10 @@ def _allowed_networks(cidrs: tuple[str, ...]) -> tuple[ipaddress.IPv4Network | i
 
 
 def _address_allowed(address: str) -> bool:
-    """REMOTE_ADDR only: forwarded headers are set by the client and prove nothing."""
+    """REMOTE_ADDR only, never a forwarded header read here, which any client can send.
+
+    Behind nginx with daphne's --proxy-headers, REMOTE_ADDR is the address nginx forwards.
+    """
     try:
         ip = ipaddress.ip_address(address)
     except ValueError:
