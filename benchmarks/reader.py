@@ -6,13 +6,14 @@
     .venv/bin/python benchmarks/reader.py --workers 2  # also the site on 2 daphne processes
 
 It builds everything it measures in a temporary folder: a migrated SQLite database with
-demo content, its own redis-server, the site started with deploy/scripts/serve.py (one
-daphne process, as on one core) and, as the ceiling, a bare ASGI app (benchmarks/bare_app.py)
-under the same launcher. Then it drives the index and a post page, cached (warmed, answered
-by the page cache) and uncached (an anonymous reader whose URL carries a query parameter the
-page cache does not key on, so Django renders the page each time, as on a miss), and the post
-page for a signed-in reader (a session, whom the page cache never answers), with wrk at 64
-connections and a sweep over 1 to 256, and prints requests/s and p50/p95/p99.
+the demo content of `manage.py seed_demo`, its own redis-server, the site started with
+deploy/scripts/serve.py (one daphne process, as on one core) and, as the ceiling, a bare
+ASGI app (benchmarks/bare_app.py) under the same launcher. Then it drives the index and a
+post page, cached (warmed, answered by the page cache) and uncached (an anonymous reader whose
+URL carries a query parameter the page cache does not key on, so Django renders the page each
+time, as on a miss), and the post page for a signed-in reader (a session, whom the page cache
+never answers), with wrk at 64 connections and a sweep over 1 to 256, and prints requests/s,
+p50/p95/p99 latency and the server's CPU time per request.
 
 wrk is installed with apt-get when missing; without it a small asyncio driver stands in
 (slower than wrk, so its figures understate the servers). Each point runs a few seconds and
@@ -45,35 +46,6 @@ MAX_POINT_SECONDS = 10
 RUN_LIMIT_SECONDS = 240  # a hard stop for the whole run, whatever happens
 # The page cache keys pages by known parameters only; a URL with another one goes to Django.
 UNCACHED = "?benchmark-uncached=1"
-
-# Demo content when `manage.py seed_demo` is not available: authors, tags, published posts
-# with Markdown bodies of a realistic length, and approved comments, through the services.
-SEED_SCRIPT = """
-from accounts.roles import Role
-from accounts.services import user_create
-from posts import services
-from posts.models import CommentStatus
-
-editor = user_create(username="bench-editor", email="editor@bench.test", password="x" * 20, role=Role.EDITOR)
-authors = [
-    user_create(username=f"bench-author{i}", email=f"author{i}@bench.test", password="x" * 20,
-                display_name=f"Author {i}", role=Role.AUTHOR)
-    for i in range(3)
-]
-reader = user_create(username="bench-reader", email="reader@bench.test", password="x" * 20, role=Role.READER)
-tags = ["Python", "Django", "Databases", "Performance", "Testing", "Web", "Caching", "Async"]
-paragraph = ("Caching turns repeated work into a lookup, and invalidation keeps the lookup honest. "
-             "Measure first, then change one thing at a time, and keep the numbers. ") * 4
-for n in range(36):
-    body = "\\n\\n".join([f"## Part {k}\\n\\n{paragraph}\\n\\n```python\\nprint({k})\\n```" for k in range(6)])
-    post = services.post_create(author=authors[n % 3], data={"title": f"Notes on performance, part {n}",
-                                "body": body, "excerpt": paragraph[:150]},
-                                tag_names=[tags[n % 8], tags[(n + 3) % 8]])
-    services.post_publish(post=post, by=editor)
-    for k in range(3):
-        comment = services.comment_create(post=post, author=reader, body=f"Useful, thanks ({k}).")
-        services.comment_moderate(comment=comment, by=editor, status=CommentStatus.APPROVED)
-"""
 
 
 @dataclass
@@ -172,18 +144,12 @@ def manage(*args: str, env: dict, timeout: float = 120) -> subprocess.CompletedP
     )
 
 
-def prepare_database(env: dict) -> str:
-    """Migrate and seed; returns which seeding was used."""
-    migrated = manage("migrate", "--noinput", env=env)
-    if migrated.returncode != 0:
-        raise RuntimeError(f"migrate failed:\n{migrated.stderr[-2000:]}")
-    if manage("help", "seed_demo", env=env).returncode == 0:
-        seeded, how = manage("seed_demo", env=env), "manage.py seed_demo"
-    else:
-        seeded, how = manage("shell", "-c", SEED_SCRIPT, env=env), "the benchmark's own seeding (services)"
-    if seeded.returncode != 0:
-        raise RuntimeError(f"seeding failed:\n{seeded.stderr[-2000:]}")
-    return how
+def prepare_database(env: dict) -> None:
+    """A migrated database with the demo content (the same on every run)."""
+    for step in (("migrate", "--noinput"), ("seed_demo",)):
+        result = manage(*step, env=env)
+        if result.returncode != 0:
+            raise RuntimeError(f"manage.py {step[0]} failed:\n{result.stderr[-2000:]}")
 
 
 @dataclass
@@ -377,7 +343,8 @@ def _met(ok: bool) -> str:
 def run(args: argparse.Namespace, processes: Processes, workdir: Path) -> list[Result]:
     driver = Driver(None if args.asyncio_driver else ensure_wrk(), args.seconds)
     env = site_env(workdir, start_redis(processes, workdir))
-    print(f"Seeding with {prepare_database(env)}…", flush=True)
+    print("Migrating and seeding the demo content…", flush=True)
+    prepare_database(env)
     site = start_server(processes, app="blogsite.asgi:application", workers=1, env=env, workdir=workdir)
     wait_for(site.url + "/healthz", timeout=60)
     post = first_post_path(site.url)
