@@ -11,8 +11,10 @@ from . import limits, protocol, services
 
 logger = logging.getLogger(__name__)
 
-# RFC 6455 "policy violation": the browser learns the socket was refused, not that it broke.
-CLOSE_POLICY_VIOLATION = 1008
+# An application close code (RFC 6455 leaves 4000-4999 to applications, and daphne refuses
+# to send 1008): 4401 mirrors HTTP 401, so the browser learns the socket was refused for
+# want of a sign-in, not that it broke.
+CLOSE_UNAUTHENTICATED = 4401
 # How long a closing socket waits for its generations to stop and be recorded.
 SHUTDOWN_SECONDS = 5
 
@@ -33,7 +35,7 @@ class AiwriterConsumer(AsyncJsonWebsocketConsumer):
         # Accept first so the browser receives the close code; a refused handshake carries none.
         await self.accept()
         if not self.scope["user"].is_authenticated:
-            await self.close(code=CLOSE_POLICY_VIOLATION, reason="Sign in to use the AI writer.")
+            await self.close(code=CLOSE_UNAUTHENTICATED, reason="Sign in to use the AI writer.")
 
     async def disconnect(self, code: int) -> None:
         tasks = list(getattr(self, "generations", {}).values())

@@ -6,7 +6,7 @@
 // into the editor, through window.blogsiteEditor (or a plain textarea in the admin).
 
 const RECONNECT_DELAYS_MS = [1000, 2000, 4000, 8000, 15000, 30000];
-const POLICY_VIOLATION = 1008;
+const CLOSE_UNAUTHENTICATED = 4401;
 
 // Where each action's input comes from, and what the instruction box is for.
 const ACTION_INPUTS = {
@@ -134,7 +134,7 @@ class AiSocket {
 
   closed(event) {
     this.onDrop();
-    if (event.code === POLICY_VIOLATION) {
+    if (event.code === CLOSE_UNAUTHENTICATED) {
       this.refused = true;
       this.onStatus("Your session has ended. Sign in again to use the AI writer.", "error");
       return;

@@ -25,7 +25,7 @@ async def test_anonymous_socket_is_closed_with_policy_code():
     async with websocket() as socket:
         closed = await socket.receive_output(timeout=2)
     assert closed["type"] == "websocket.close"
-    assert closed["code"] == 1008
+    assert closed["code"] == 4401
 
 
 async def test_socket_from_a_foreign_origin_is_refused():
