@@ -184,6 +184,31 @@ AIWRITER_RATE_LIMIT = env.int("AIWRITER_RATE_LIMIT", default=30)
 AIWRITER_CHAT_HISTORY_MESSAGES = env.int("AIWRITER_CHAT_HISTORY_MESSAGES", default=20)
 AIWRITER_CHAT_HISTORY_CHARS = env.int("AIWRITER_CHAT_HISTORY_CHARS", default=12_000)
 
+# Celery (blogsite/celery.py): AI work on the `ai` queue, everything else on `default`.
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL)
+CELERY_RESULT_BACKEND = env.str("CELERY_RESULT_BACKEND", default=CELERY_BROKER_URL)
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TASK_SERIALIZER = "json"
+CELERY_RESULT_SERIALIZER = "json"
+CELERY_RESULT_EXPIRES = 24 * 3600
+CELERY_TIMEZONE = TIME_ZONE
+CELERY_TASK_DEFAULT_QUEUE = "default"
+CELERY_TASK_ROUTES = {"aiwriter.tasks.*": {"queue": "ai"}}
+CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=300)
+CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=360)
+# One message at a time per worker process, so a long AI item never holds others back.
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# A message not acknowledged this long (its worker died) goes back to the queue.
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=900)}
+CELERY_BEAT_SCHEDULE = {
+    "publish-due-posts": {"task": "posts.tasks.posts_publish_due", "schedule": 60.0},
+}
+# Batch AI jobs: how long an item's claim lasts before another delivery may take it over; it must
+# outlast one generation (AIWRITER_TIMEOUTS["total"] bounds that) and is the AI tasks' hard time limit.
+AIWRITER_BATCH_ITEM_LEASE_SECONDS = env.int("AIWRITER_BATCH_ITEM_LEASE_SECONDS", default=660)
+AIWRITER_BATCH_MAX_POSTS = env.int("AIWRITER_BATCH_MAX_POSTS", default=1000)
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

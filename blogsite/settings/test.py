@@ -1,5 +1,9 @@
 """Settings for the test suite: the real services, with faster password hashing."""
 
+import os
+import tempfile
+from pathlib import Path
+
 from .base import *  # noqa: F403
 
 DEBUG = False
@@ -10,3 +14,7 @@ STORAGES = {
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 WHITENOISE_AUTOREFRESH = True
+
+# A file rather than memory, so that Celery worker processes in integration tests open the same
+# test database; one file per run, as several runs may share the machine.
+DATABASES["default"]["TEST"] = {"NAME": str(Path(tempfile.gettempdir()) / f"blogsite-test-{os.getpid()}.sqlite3")}
