@@ -134,3 +134,93 @@ class ChatMessage(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_role_display()}: {self.content[:60]}"
+
+
+class BatchAction(models.TextChoices):
+    """The actions a batch job may run over many posts, each filling one field of the post."""
+
+    SUMMARIZE = "summarize", "Summarize into the excerpt"
+    META_DESCRIPTION = "meta_description", "Write the meta description"
+    TAGS = "tags", "Suggest tags"
+    TITLES = "titles", "Suggest a search-engine title"
+
+
+class JobStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    DONE = "done", "Done"
+    FAILED = "failed", "Failed"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+class ItemStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    DONE = "done", "Done"
+    SKIPPED = "skipped", "Skipped"
+    FAILED = "failed", "Failed"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+class BatchJob(models.Model):
+    """AI work over many posts, run item by item by Celery workers (aiwriter/jobs.py)."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="ai_batch_jobs",
+        help_text="Who started the job; the posts are changed in their name.",
+    )
+    action = models.CharField(max_length=20, choices=BatchAction.choices)
+    overwrite = models.BooleanField(
+        default=False, help_text="Replace text already in the field; otherwise only empty fields are filled."
+    )
+    status = models.CharField(max_length=10, choices=JobStatus.choices, default=JobStatus.QUEUED, db_index=True)
+    total = models.PositiveIntegerField(default=0, help_text="Posts in the job.")
+    done_count = models.PositiveIntegerField(default=0, help_text="Posts changed.")
+    skipped_count = models.PositiveIntegerField(default=0, help_text="Posts left as they were.")
+    failed_count = models.PositiveIntegerField(default=0, help_text="Posts the AI writer could not process.")
+    cancelled_count = models.PositiveIntegerField(default=0, help_text="Posts not processed because of a cancel.")
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    started_at = models.DateTimeField(null=True, blank=True, help_text="When a worker took the first item.")
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"{self.get_action_display()} over {self.total} posts ({self.get_status_display()})"
+
+    @property
+    def finished_count(self) -> int:
+        return self.done_count + self.skipped_count + self.failed_count + self.cancelled_count
+
+
+class BatchItem(models.Model):
+    """One post of a batch job. A worker claims it with a token; only that claim may finish it."""
+
+    job = models.ForeignKey(BatchJob, on_delete=models.CASCADE, related_name="items")
+    post = models.ForeignKey(
+        "posts.Post",
+        null=True,
+        on_delete=models.SET_NULL,
+        related_name="ai_batch_items",
+        help_text="Empty once the post is deleted.",
+    )
+    post_title = models.CharField(max_length=200, help_text="The post's title when the job started.")
+    status = models.CharField(max_length=10, choices=ItemStatus.choices, default=ItemStatus.QUEUED, db_index=True)
+    claim_token = models.CharField(max_length=32, blank=True, help_text="The current claim; empty while queued.")
+    lease_until = models.DateTimeField(
+        null=True, blank=True, help_text="A running item whose lease has passed was abandoned and may be claimed."
+    )
+    attempts = models.PositiveSmallIntegerField(default=0, help_text="How many times a worker claimed it.")
+    result = models.TextField(blank=True, help_text="The text written into the post.")
+    error = models.CharField(max_length=300, blank=True, help_text="Why the post was skipped or failed.")
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["pk"]
+
+    def __str__(self) -> str:
+        return f"{self.post_title} ({self.get_status_display()})"
