@@ -49,7 +49,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "django_prometheus.middleware.PrometheusAfterMiddleware",
+    # django-prometheus' After middleware, sync-only: keeps the chain on one thread (see its docstring).
+    "blogsite.metrics.SyncPrometheusAfterMiddleware",
 ]
 
 ROOT_URLCONF = "blogsite.urls"
@@ -183,6 +184,21 @@ AIWRITER_RATE_LIMIT = env.int("AIWRITER_RATE_LIMIT", default=30)
 # Chat history kept per editor and post, and how much of it goes into each prompt.
 AIWRITER_CHAT_HISTORY_MESSAGES = env.int("AIWRITER_CHAT_HISTORY_MESSAGES", default=20)
 AIWRITER_CHAT_HISTORY_CHARS = env.int("AIWRITER_CHAT_HISTORY_CHARS", default=12_000)
+# The gateway in front of the Ollama hosts (aiwriter/gateway/): admission, routing, breakers, retries,
+# response cache, coalescing of identical generations, and how often a stream sends a frame.
+AIWRITER_MAX_IN_FLIGHT = env.int("AIWRITER_MAX_IN_FLIGHT", default=64)  # generations upstream, per process
+AIWRITER_MAX_IN_FLIGHT_PER_HOST = env.int("AIWRITER_MAX_IN_FLIGHT_PER_HOST", default=16)
+AIWRITER_QUEUE_SIZE = env.int("AIWRITER_QUEUE_SIZE", default=256)  # waiting for a slot; beyond it: busy
+AIWRITER_RETRY_ATTEMPTS = env.int("AIWRITER_RETRY_ATTEMPTS", default=3)  # tries in all, first one included
+AIWRITER_RETRY_BACKOFF = env.float("AIWRITER_RETRY_BACKOFF", default=0.2)  # seconds, doubled per retry, jittered
+AIWRITER_BREAKER_FAILURES = env.int("AIWRITER_BREAKER_FAILURES", default=3)  # in a row, then the breaker opens
+AIWRITER_BREAKER_COOLDOWN = env.float("AIWRITER_BREAKER_COOLDOWN", default=15.0)  # seconds before one probe
+AIWRITER_HEALTH_INTERVAL = env.float("AIWRITER_HEALTH_INTERVAL", default=10.0)  # seconds between tags refreshes
+AIWRITER_CACHE_TTL = env.int("AIWRITER_CACHE_TTL", default=3600)  # seconds a cached answer is served
+AIWRITER_CACHE_TTLS = env.dict("AIWRITER_CACHE_TTLS", cast={"value": int}, default={})  # per action, e.g. tags=86400
+AIWRITER_COALESCE_HEARTBEAT = env.float("AIWRITER_COALESCE_HEARTBEAT", default=5.0)  # owner gone after this
+AIWRITER_FRAME_INTERVAL_MS = env.tuple("AIWRITER_FRAME_INTERVAL_MS", cast=float, default=(25.0, 50.0))
+AIWRITER_FRAME_LOAD_STREAMS = env.int("AIWRITER_FRAME_LOAD_STREAMS", default=500)  # streams at the longest interval
 
 # Celery (blogsite/celery.py): AI work on the `ai` queue, everything else on `default`.
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL)
