@@ -177,6 +177,26 @@ def post_archive(*, post: Post, by) -> Post:
     return _set_status(post, by=by, status=PostStatus.ARCHIVED, published_at=post.published_at, note="archived")
 
 
+def posts_publish_due(*, now: datetime | None = None) -> list[Post]:
+    """Mark scheduled posts whose time has come as published; the save signals refresh their pages.
+
+    Readers see such posts already (`Post.objects.published()` filters on time); this makes the
+    status say so. Each post is checked again under its row lock, so a second run publishes nothing twice.
+    """
+    now = now or timezone.now()
+    due = Post.objects.filter(status=PostStatus.SCHEDULED, published_at__lte=now).values_list("pk", flat=True)
+    return [post for pk in list(due) if (post := _publish_if_due(pk=pk, now=now)) is not None]
+
+
+@transaction.atomic
+def _publish_if_due(*, pk: int, now: datetime) -> Post | None:
+    post = Post.objects.select_for_update().filter(pk=pk, status=PostStatus.SCHEDULED, published_at__lte=now).first()
+    if post is None:
+        return None
+    post.status = PostStatus.PUBLISHED
+    return _save(post, by=None, note="published on schedule")
+
+
 AUTOSAVE_NOTE = "autosave"
 # Autosaves by one person within this window share one revision: the history keeps a
 # checkpoint every few minutes of typing rather than one per pause.
