@@ -18,3 +18,7 @@ WHITENOISE_AUTOREFRESH = True
 # A file rather than memory, so that Celery worker processes in integration tests open the same
 # test database; one file per run, as several runs may share the machine.
 DATABASES["default"]["TEST"] = {"NAME": str(Path(tempfile.gettempdir()) / f"blogsite-test-{os.getpid()}.sqlite3")}
+
+# One WebSocket frame per piece of text, so tests see exactly what the model sent; the gateway's
+# own tests switch frame pacing on where it is the point.
+AIWRITER_FRAME_INTERVAL_MS = (0.0, 0.0)
