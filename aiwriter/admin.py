@@ -1,6 +1,8 @@
-from django.contrib import admin
+from django.contrib import admin, messages
 
-from .models import Generation, PromptTemplate
+from . import jobs
+from .models import BatchAction, BatchJob, Generation, PromptTemplate
+from .permissions import can_use_aiwriter
 
 
 @admin.register(PromptTemplate)
@@ -52,4 +54,64 @@ class GenerationAdmin(admin.ModelAdmin):
         return False
 
     def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+def _batch_action(action: str, description: str):
+    """A bulk action on posts that starts a batch job filling only empty fields."""
+
+    def start(modeladmin, request, queryset) -> None:
+        post_ids = list(queryset.values_list("pk", flat=True))
+        try:
+            job = jobs.batch_start(user=request.user, action=action, post_ids=post_ids)
+        except jobs.JobError as error:
+            modeladmin.message_user(request, error.message, messages.ERROR)
+            return
+        modeladmin.message_user(
+            request,
+            f"AI batch job {job.pk} started over {job.total} posts; empty fields only. "
+            "Follow it on the editor dashboard.",
+            messages.SUCCESS,
+        )
+
+    start.__name__ = f"ai_batch_{action}"
+    start.short_description = description
+    start.allowed_permissions = ("use_aiwriter",)
+    return start
+
+
+# Added to the posts admin by AiwriterConfig.ready(), so the posts app knows nothing of the AI writer.
+POST_BATCH_ACTIONS = [
+    _batch_action(BatchAction.SUMMARIZE, "AI: write missing excerpts"),
+    _batch_action(BatchAction.META_DESCRIPTION, "AI: write missing meta descriptions"),
+    _batch_action(BatchAction.TAGS, "AI: suggest tags for untagged posts"),
+    _batch_action(BatchAction.TITLES, "AI: write missing search-engine titles"),
+]
+
+
+def post_admin_extend(site: admin.AdminSite) -> None:
+    """Offer the batch actions on the posts list, to staff who may use the AI writer."""
+    from posts.models import Post
+
+    post_admin = site._registry.get(Post)
+    if post_admin is None:
+        return
+    names = {getattr(action, "__name__", action) for action in post_admin.actions}
+    post_admin.actions = [*post_admin.actions, *(a for a in POST_BATCH_ACTIONS if a.__name__ not in names)]
+    # The admin hides an action unless has_<permission>_permission(request) holds for each of its permissions.
+    post_admin.has_use_aiwriter_permission = lambda request: can_use_aiwriter(request.user)
+
+
+@admin.register(BatchJob)
+class BatchJobAdmin(admin.ModelAdmin):
+    """Batch jobs as they ran; started from the posts list, the editor dashboard, the API or the command."""
+
+    list_display = ["created_at", "user", "action", "status", "total", "done_count", "skipped_count", "failed_count"]
+    list_filter = ["status", "action"]
+    readonly_fields = [field.name for field in BatchJob._meta.fields]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
         return False

@@ -11,3 +11,12 @@ class AiwriterConfig(AppConfig):
         from posts.editor_hooks import register_editor_panel
 
         register_editor_panel("aiwriter/panel.html")
+
+        from django.contrib import admin
+
+        from posts.editor_hooks import register_dashboard_panel
+
+        from .admin import post_admin_extend
+
+        register_dashboard_panel("aiwriter/jobs_panel.html")
+        post_admin_extend(admin.site)

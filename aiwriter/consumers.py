@@ -1,13 +1,15 @@
 """The AI writer's WebSocket: `/ws/aiwriter/`, speaking the message contract in DESIGN.md."""
 
 import asyncio
+import contextlib
 import logging
 from contextlib import aclosing
 
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from channels.layers import get_channel_layer
 from django.conf import settings
 
-from . import limits, protocol, services
+from . import jobs, limits, protocol, services
 
 logger = logging.getLogger(__name__)
 
@@ -23,8 +25,9 @@ class AiwriterConsumer(AsyncJsonWebsocketConsumer):
     """Runs each `generate` as its own task, keyed by request_id, so several can stream at once.
 
     The consumer only authenticates, parses and dispatches; the generation flow lives in
-    `services.generation_events`. It uses no channel layer: every event goes to this socket,
-    so the AI writer keeps working even while the channel layer's Redis is away.
+    `services.generation_events`. Generation events go straight to this socket, not through the
+    channel layer, so the AI writer keeps working even while the channel layer's Redis is away;
+    only the progress of the user's batch jobs comes through it, relayed by a task of its own.
     """
 
     channel_layer_alias = None
@@ -36,9 +39,13 @@ class AiwriterConsumer(AsyncJsonWebsocketConsumer):
         await self.accept()
         if not self.scope["user"].is_authenticated:
             await self.close(code=CLOSE_UNAUTHENTICATED, reason="Sign in to use the AI writer.")
+            return
+        self.job_progress = asyncio.create_task(self._relay_job_progress(), name="aiwriter:job-progress")
 
     async def disconnect(self, code: int) -> None:
         tasks = list(getattr(self, "generations", {}).values())
+        if getattr(self, "job_progress", None) is not None:
+            tasks.append(self.job_progress)
         for task in tasks:
             task.cancel()
         if tasks:
@@ -103,3 +110,28 @@ class AiwriterConsumer(AsyncJsonWebsocketConsumer):
         finally:
             self.generations.pop(request.request_id, None)
             self.cancelled.discard(request.request_id)
+
+    async def _relay_job_progress(self) -> None:
+        """Pass the user's batch-job progress (sent to their group by aiwriter/jobs.py) to this socket."""
+        layer, group = get_channel_layer(), jobs.user_group(self.scope["user"].pk)
+        try:
+            channel = await layer.new_channel()
+            await layer.group_add(group, channel)
+            try:
+                while True:
+                    message = await layer.receive(channel)
+                    if message.get("type") == "aiwriter.job_progress":
+                        await self.aiwriter_job_progress(message)
+            finally:
+                with contextlib.suppress(Exception):
+                    await layer.group_discard(group, channel)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            logger.warning("Batch job progress is not relayed to this socket", exc_info=True)
+
+    async def aiwriter_job_progress(self, event: dict) -> None:
+        message = {"type": "job_progress", "job": event["job"]}
+        if "item" in event:
+            message["item"] = event["item"]
+        await self.send_json(message)

@@ -11,7 +11,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpRe
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
-from . import gateway, protocol, services
+from . import gateway, jobs, protocol, services
 from .permissions import can_use_aiwriter
 
 # An error found before anything streamed gets a status that says what kind it is.
@@ -105,3 +105,81 @@ def _model_json(model) -> dict:
         "quantization_level": model.quantization_level,
         "size": model.size,
     }
+
+
+# Batch jobs (aiwriter/jobs.py): JSON in and out; Django's CSRF check covers the POSTs.
+
+
+def _refusal(code: str, message: str, status: int) -> JsonResponse:
+    return JsonResponse({"code": code, "message": message}, status=status)
+
+
+def _job_user_refusal(user) -> JsonResponse | None:
+    if not user.is_authenticated:
+        return _refusal("unauthorized", "Sign in to use the AI writer.", 401)
+    if not can_use_aiwriter(user):
+        return _refusal("forbidden", "Your account cannot use the AI writer.", 403)
+    return None
+
+
+def _job_request(body: bytes) -> dict:
+    """The keyword arguments for jobs.batch_start from a JSON body; raises JobError."""
+    try:
+        data = json.loads(body or b"null")
+    except (ValueError, UnicodeDecodeError):
+        raise jobs.JobError("The request is not valid JSON.") from None
+    if not isinstance(data, dict):
+        raise jobs.JobError('Send a JSON object such as {"action": "summarize", "missing": true}.')
+    missing, overwrite = data.get("missing", False), data.get("overwrite", False)
+    if not isinstance(missing, bool) or not isinstance(overwrite, bool):
+        raise jobs.JobError("missing and overwrite must be true or false.")
+    post_ids = data.get("post_ids")
+    if missing and post_ids:
+        raise jobs.JobError("Send either post_ids or missing, not both.")
+    if post_ids is not None and (
+        not isinstance(post_ids, list) or not all(isinstance(pk, int) and not isinstance(pk, bool) for pk in post_ids)
+    ):
+        raise jobs.JobError("post_ids must be a list of post numbers.")
+    return {"action": data.get("action"), "post_ids": post_ids, "missing": missing, "overwrite": overwrite}
+
+
+@never_cache
+@require_POST
+def job_start(request: HttpRequest) -> JsonResponse:
+    """Start a batch job; it runs on the workers, and this answers at once with its state."""
+    refusal = _job_user_refusal(request.user)
+    if refusal:
+        return refusal
+    try:
+        job = jobs.batch_start(user=request.user, **_job_request(request.body))
+    except jobs.JobError as error:
+        return _refusal("invalid", error.message, 400)
+    return JsonResponse({"job": jobs.job_summary(job)}, status=202)
+
+
+@never_cache
+@require_GET
+def job_detail(request: HttpRequest, job_id: int) -> JsonResponse:
+    refusal = _job_user_refusal(request.user)
+    if refusal:
+        return refusal
+    job = jobs.job_for_user(user=request.user, job_id=job_id)
+    if job is None:
+        return _refusal("not_found", "There is no such job among yours.", 404)
+    return JsonResponse({"job": jobs.job_state(job)})
+
+
+@never_cache
+@require_POST
+def job_cancel(request: HttpRequest, job_id: int) -> JsonResponse:
+    refusal = _job_user_refusal(request.user)
+    if refusal:
+        return refusal
+    job = jobs.job_for_user(user=request.user, job_id=job_id)
+    if job is None:
+        return _refusal("not_found", "There is no such job among yours.", 404)
+    try:
+        job = jobs.batch_cancel(job=job, by=request.user)
+    except jobs.JobError as error:
+        return _refusal("conflict", error.message, 409)
+    return JsonResponse({"job": jobs.job_summary(job)})

@@ -9,9 +9,13 @@ The edit page includes every registered template, in registration order, in its 
 outside the post form (so a panel may hold its own forms). The template gets `post` (None
 on a new post), `form` (the post form) and the rest of the page context. A panel's script
 talks to the editor through `window.blogsiteEditor` (see static/js/editor.js).
+
+Dashboard panels work the same way with `register_dashboard_panel()`: the dashboard includes
+them below its post list, with `page` (the listed posts) in their context.
 """
 
 _panels: list[str] = []
+_dashboard_panels: list[str] = []
 
 
 def register_editor_panel(template_name: str) -> None:
@@ -30,3 +34,15 @@ def unregister_editor_panel(template_name: str) -> None:
 
 def editor_panels() -> tuple[str, ...]:
     return tuple(_panels)
+
+
+def register_dashboard_panel(template_name: str) -> None:
+    """Add a dashboard panel template; registering the same one again is ignored."""
+    if not template_name or not isinstance(template_name, str):
+        raise ValueError("A dashboard panel is registered by its template name, e.g. 'app/panel.html'.")
+    if template_name not in _dashboard_panels:
+        _dashboard_panels.append(template_name)
+
+
+def dashboard_panels() -> tuple[str, ...]:
+    return tuple(_dashboard_panels)

@@ -25,7 +25,7 @@ from .editor_forms import (
     RevisionRestoreForm,
     autosave_form_data,
 )
-from .editor_hooks import editor_panels
+from .editor_hooks import dashboard_panels, editor_panels
 from .markdown import render_markdown
 from .models import Post, PostStatus
 
@@ -80,6 +80,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "page": Paginator(posts, POSTS_PER_PAGE).get_page(request.GET.get("page")),
         "is_editor": is_editor,
         "review_queue": selectors.review_queue() if is_editor else None,
+        "panels": dashboard_panels(),
     }
     return render(request, "editor/dashboard.html", context)
 

@@ -1,0 +1,469 @@
+"""Batch AI jobs: one action over many posts, run item by item by Celery workers.
+
+Each post is a `BatchItem` processed exactly once even when a worker dies mid-job and its
+messages are delivered again:
+
+- a worker claims an item with one conditional UPDATE (queued, or running with a lapsed lease,
+  to running with a fresh token), so two deliveries cannot both hold it;
+- the post's new text and the item's `done` are written in one transaction that commits only
+  while the claim still holds, so a redelivered message finds the item done and skips it, and a
+  worker killed before that commit left nothing behind for the next claim to duplicate.
+
+The lease outlasts the task's hard time limit, so a running item whose lease lapsed was abandoned.
+Batch results fill only empty fields unless the job overwrites; every write goes through
+`posts.services.post_update`, which keeps the previous text in the post's revisions and refuses to
+write over an edit saved meanwhile.
+"""
+
+import logging
+import re
+import uuid
+from contextlib import aclosing
+from dataclasses import dataclass, replace
+from datetime import timedelta
+
+from asgiref.sync import async_to_sync, sync_to_async
+from channels.layers import get_channel_layer
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Count, F, Q, QuerySet
+from django.urls import reverse
+from django.utils import timezone
+
+from posts.models import Post
+from posts.services import PostConflict, PostError, post_update
+
+from . import gateway, services
+from .models import BatchAction, BatchItem, BatchJob, ItemStatus, JobStatus, Outcome
+from .ollama import Done, GenerationStats, OllamaError, close_clients
+from .output import OutputShaper
+from .permissions import can_use_aiwriter
+from .protocol import GenerationRequest, RequestRefused
+
+logger = logging.getLogger(__name__)
+
+# The post field each batch action fills.
+TARGET_FIELDS = {
+    BatchAction.SUMMARIZE: "excerpt",
+    BatchAction.META_DESCRIPTION: "meta_description",
+    BatchAction.TITLES: "meta_title",
+    BatchAction.TAGS: "tags",
+}
+FIELD_LABELS = {
+    "excerpt": "excerpt",
+    "meta_description": "meta description",
+    "meta_title": "search-engine title",
+    "tags": "tags",
+}
+MAX_TAGS = 8
+ACTIVE_JOB = (JobStatus.QUEUED, JobStatus.RUNNING)
+UNFINISHED_ITEM = (ItemStatus.QUEUED, ItemStatus.RUNNING)
+
+
+class JobError(Exception):
+    """A batch request refused; the message says why, for the person who made it."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class ItemLeased(Exception):
+    """Another delivery holds the item; try again once its lease may have lapsed."""
+
+    def __init__(self, retry_in: float) -> None:
+        super().__init__(f"Item held by another worker for {retry_in:.0f} more seconds.")
+        self.retry_in = retry_in
+
+
+@dataclass(frozen=True, slots=True)
+class ItemOutcome:
+    status: str
+    result: str = ""
+    error: str = ""
+
+
+# Selecting posts
+
+
+def posts_missing(*, user, action: str) -> QuerySet[Post]:
+    """Posts the user may edit whose field for `action` is empty."""
+    field = TARGET_FIELDS[action]
+    posts = Post.objects.editable_by(user)
+    if field == "tags":
+        return posts.annotate(tag_count=Count("tags")).filter(tag_count=0)
+    return posts.filter(**{field: ""})
+
+
+def _posts_for_job(*, user, action: str, post_ids: list[int] | None, missing: bool) -> list[Post]:
+    if missing:
+        return list(posts_missing(user=user, action=action).order_by("pk"))
+    if not post_ids:
+        raise JobError("Choose at least one post, or ask for all posts missing the field.")
+    posts = list(Post.objects.editable_by(user).filter(pk__in=post_ids).order_by("pk"))
+    unknown = sorted(set(post_ids) - {post.pk for post in posts})
+    if unknown:
+        listed = ", ".join(str(pk) for pk in unknown[:10])
+        raise JobError(f"You cannot edit these posts, or they do not exist: {listed}.")
+    return posts
+
+
+# Starting and cancelling
+
+
+@transaction.atomic
+def batch_start(
+    *, user, action: str, post_ids: list[int] | None = None, missing: bool = False, overwrite: bool = False
+) -> BatchJob:
+    """Create a job with one item per post and hand it to the workers once it is committed."""
+    if not can_use_aiwriter(user):
+        raise JobError("Your account cannot use the AI writer. Ask an editor for the author role.")
+    if action not in TARGET_FIELDS:
+        raise JobError(f"Unknown action {str(action)[:40]!r}. Choose one of: {', '.join(TARGET_FIELDS)}.")
+    posts = _posts_for_job(user=user, action=action, post_ids=post_ids, missing=missing)
+    if not posts:
+        raise JobError(f"No post is missing its {FIELD_LABELS[TARGET_FIELDS[action]]}: there is nothing to do.")
+    if len(posts) > settings.AIWRITER_BATCH_MAX_POSTS:
+        raise JobError(f"A job may cover at most {settings.AIWRITER_BATCH_MAX_POSTS} posts; choose fewer.")
+    job = BatchJob.objects.create(user=user, action=action, overwrite=overwrite, total=len(posts))
+    BatchItem.objects.bulk_create([BatchItem(job=job, post=post, post_title=post.title[:200]) for post in posts])
+    transaction.on_commit(lambda: _enqueue_dispatch(job.pk))
+    return job
+
+
+def _enqueue_dispatch(job_id: int) -> None:
+    from .tasks import batch_job_dispatch  # tasks import this module
+
+    batch_job_dispatch.delay(job_id)
+
+
+def batch_dispatch(*, job_id: int) -> int:
+    """Send one message per unfinished item; returns how many were sent.
+
+    Sending again (a redelivered dispatch) is harmless: the claim lets only one delivery work on an item.
+    """
+    from .tasks import batch_item_run
+
+    item_ids = list(
+        BatchItem.objects.filter(job_id=job_id, status__in=UNFINISHED_ITEM, job__status__in=ACTIVE_JOB).values_list(
+            "pk", flat=True
+        )
+    )
+    for item_id in item_ids:
+        batch_item_run.delay(item_id)
+    return len(item_ids)
+
+
+def batch_cancel(*, job: BatchJob, by) -> BatchJob:
+    """Stop the items not yet started; those running finish, so no post is left half-written."""
+    if by.pk != job.user_id and not by.is_superuser:
+        raise JobError("Only the person who started a job can cancel it.")
+    with transaction.atomic():
+        changed = BatchJob.objects.filter(pk=job.pk, status__in=ACTIVE_JOB).update(status=JobStatus.CANCELLED)
+        if not changed:
+            raise JobError("The job has already finished; there is nothing left to cancel.")
+        BatchItem.objects.filter(job=job, status=ItemStatus.QUEUED).update(
+            status=ItemStatus.CANCELLED, error="Cancelled before it started.", finished_at=timezone.now()
+        )
+    return progress_update(job_id=job.pk)
+
+
+# Processing one item
+
+
+def batch_item_process(*, item_id: int) -> str | None:
+    """Run one item if it can be claimed; returns its final status, or None when there was nothing to do.
+
+    Raises ItemLeased when another delivery holds it.
+    """
+    token = _claim(item_id=item_id)
+    if token is None:
+        return None
+    item = BatchItem.objects.select_related("job__user", "post").get(pk=item_id)
+    _job_mark_running(item.job)
+    try:
+        outcome = _outcome(item=item, token=token)
+    except Exception:
+        logger.exception("Batch item %s failed", item_id)
+        outcome = ItemOutcome(ItemStatus.FAILED, error="The AI writer failed unexpectedly on this post.")
+        _finish(item_id=item_id, token=token, outcome=outcome)
+    job = progress_update(job_id=item.job_id, item_id=item_id)
+    return outcome.status if job else None
+
+
+def _claim(*, item_id: int) -> str | None:
+    now = timezone.now()
+    token = uuid.uuid4().hex
+    lapsed = Q(status=ItemStatus.RUNNING, lease_until__lt=now)
+    claimed = (
+        BatchItem.objects.filter(Q(status=ItemStatus.QUEUED) | lapsed, pk=item_id, job__status__in=ACTIVE_JOB)
+        .exclude(job__status=JobStatus.CANCELLED)
+        .update(
+            status=ItemStatus.RUNNING,
+            claim_token=token,
+            lease_until=now + timedelta(seconds=settings.AIWRITER_BATCH_ITEM_LEASE_SECONDS),
+            attempts=F("attempts") + 1,
+            started_at=now,
+        )
+    )
+    if claimed:
+        return token
+    held = BatchItem.objects.filter(pk=item_id, status=ItemStatus.RUNNING, lease_until__gte=now).first()
+    if held is not None:
+        raise ItemLeased(retry_in=(held.lease_until - now).total_seconds() + 1)
+    return None
+
+
+def _job_mark_running(job: BatchJob) -> None:
+    BatchJob.objects.filter(pk=job.pk, status=JobStatus.QUEUED).update(
+        status=JobStatus.RUNNING, started_at=timezone.now()
+    )
+
+
+def _outcome(*, item: BatchItem, token: str) -> ItemOutcome:
+    """Generate and write the item's text; every ending is recorded on the item."""
+    post, job = item.post, item.job
+    field = TARGET_FIELDS[job.action]
+    if post is None:
+        return _finish(item_id=item.pk, token=token, outcome=ItemOutcome(ItemStatus.SKIPPED, error="Post deleted."))
+    if not job.overwrite and _field_filled(post, field):
+        outcome = ItemOutcome(ItemStatus.SKIPPED, error=f"Already has {_a(field)}; left as it is.")
+        return _finish(item_id=item.pk, token=token, outcome=outcome)
+    version = post.version
+    try:
+        text = generate_for_post(user=job.user, post=post, action=job.action, job_id=job.pk)
+    except RequestRefused as error:
+        return _finish(item_id=item.pk, token=token, outcome=ItemOutcome(ItemStatus.SKIPPED, error=error.message))
+    except OllamaError as error:
+        return _finish(item_id=item.pk, token=token, outcome=ItemOutcome(ItemStatus.FAILED, error=error.message))
+    value = field_value(action=job.action, text=text)
+    if not value:
+        outcome = ItemOutcome(ItemStatus.FAILED, error="The AI writer returned no usable text.")
+        return _finish(item_id=item.pk, token=token, outcome=outcome)
+    return _write(item=item, token=token, version=version, value=value)
+
+
+def _a(field: str) -> str:
+    return "tags" if field == "tags" else f"a {FIELD_LABELS[field]}"
+
+
+def _field_filled(post: Post, field: str) -> bool:
+    if field == "tags":
+        return post.tags.exists()
+    return bool(getattr(post, field).strip())
+
+
+def generate_for_post(*, user, post: Post, action: str, job_id: int) -> str:
+    """The model's text for one post, asked at batch priority so editors' own requests go first."""
+    request = GenerationRequest(request_id=f"batch-{job_id}-{post.pk}", action=action, text="", post_id=post.pk)
+    prepared = services.generation_prepare(user=user, request=request)
+    prepared.completion = replace(prepared.completion, interactive=False)
+    return async_to_sync(completion_text)(user=user, prepared=prepared)
+
+
+async def completion_text(*, user, prepared: services.PreparedGeneration) -> str:
+    """Stream a prepared completion to its end and record it, as the editor's generations are."""
+    run = services.GenerationRun()
+    shaper = OutputShaper(limit=prepared.max_output_chars)
+    try:
+        completion = gateway.completion_open(prepared.completion)
+        try:
+            async with aclosing(completion.events) as events:
+                async for event in events:
+                    if isinstance(event, Done):
+                        run.stats = event.stats
+                        continue
+                    piece = shaper.feed(event.text)
+                    if piece:
+                        run.add(piece)
+                    if shaper.full:
+                        run.stats = GenerationStats(done_reason="length")
+                        break
+        finally:
+            # Known once the stream ends: the gateway may have moved it to another host.
+            run.host, run.cached = completion.host, completion.cached
+        tail = shaper.finish()
+        if tail:
+            run.add(tail)
+    except OllamaError as error:
+        await _record(user=user, prepared=prepared, run=run, outcome=Outcome.ERROR, error_code=error.code)
+        raise
+    finally:
+        # Each item runs in its own event loop; its HTTP connections go with it.
+        await close_clients()
+    await _record(user=user, prepared=prepared, run=run, outcome=Outcome.DONE)
+    return "".join(run.text)
+
+
+async def _record(*, user, prepared, run, outcome: str, error_code: str = "") -> None:
+    await sync_to_async(services.generation_record)(
+        user=user, prepared=prepared, run=run, outcome=outcome, error_code=error_code
+    )
+
+
+_LIST_MARKER = re.compile(r"^\s*(?:[-*•]|\d+[.)])\s*")
+_QUOTES = re.compile(r"^[\"“']+|[\"”']+$")
+
+
+def suggestion_lines(text: str) -> list[str]:
+    """One suggestion per line, without the numbering and quotes models like to add (as the AI panel reads them)."""
+    lines = (_QUOTES.sub("", _LIST_MARKER.sub("", line)).strip() for line in text.splitlines())
+    return [line for line in lines if line]
+
+
+def field_value(*, action: str, text: str) -> str | list[str]:
+    """What goes into the post's field: the text, the first suggested title, or the tag names."""
+    if action == BatchAction.TITLES:
+        lines = suggestion_lines(text)
+        return lines[0][:70].strip() if lines else ""
+    if action == BatchAction.TAGS:
+        names = [name.strip() for line in suggestion_lines(text) for name in line.split(",")]
+        return [name for name in dict.fromkeys(names) if name][:MAX_TAGS]
+    limit = 160 if action == BatchAction.META_DESCRIPTION else 1000
+    return text.strip()[:limit].strip()
+
+
+def _write(*, item: BatchItem, token: str, version: int, value: str | list[str]) -> ItemOutcome:
+    """Write the post and mark the item done together, or neither if the claim was lost meanwhile."""
+    job = item.job
+    field = TARGET_FIELDS[job.action]
+    result = ", ".join(value) if isinstance(value, list) else value
+    try:
+        with transaction.atomic():
+            _write_post(post=item.post, job=job, field=field, version=version, value=value)
+            outcome = ItemOutcome(ItemStatus.DONE, result=result)
+            if not _mark(item_id=item.pk, token=token, outcome=outcome):
+                raise _ClaimLost
+    except _ClaimLost:
+        logger.warning("Batch item %s was taken over by another worker; its result was dropped", item.pk)
+        return ItemOutcome(ItemStatus.RUNNING)
+    except PostConflict:
+        error = "The post was saved by someone else while the AI writer worked on it; left unchanged."
+        return _finish(item_id=item.pk, token=token, outcome=ItemOutcome(ItemStatus.SKIPPED, error=error))
+    except PostError as error:
+        return _finish(item_id=item.pk, token=token, outcome=ItemOutcome(ItemStatus.FAILED, error=str(error)))
+    return outcome
+
+
+class _ClaimLost(Exception):
+    pass
+
+
+def _write_post(*, post: Post, job: BatchJob, field: str, version: int, value: str | list[str]) -> None:
+    note = f"AI batch job {job.pk}: {job.get_action_display().lower()}"
+    if field == "tags":
+        post_update(post=post, by=job.user, data={}, tag_names=value, expected_version=version, note=note)
+    else:
+        post_update(post=post, by=job.user, data={field: value}, expected_version=version, note=note)
+
+
+def _finish(*, item_id: int, token: str, outcome: ItemOutcome) -> ItemOutcome:
+    _mark(item_id=item_id, token=token, outcome=outcome)
+    return outcome
+
+
+def _mark(*, item_id: int, token: str, outcome: ItemOutcome) -> bool:
+    """Record the item's ending if this claim still holds it."""
+    return bool(
+        BatchItem.objects.filter(pk=item_id, status=ItemStatus.RUNNING, claim_token=token).update(
+            status=outcome.status,
+            result=outcome.result,
+            error=outcome.error[:300],
+            finished_at=timezone.now(),
+            lease_until=None,
+        )
+    )
+
+
+# Progress
+
+
+def progress_update(*, job_id: int, item_id: int | None = None) -> BatchJob | None:
+    """Recount the job's items, finish the job when none is left, and tell its owner."""
+    counts = dict(
+        BatchItem.objects.filter(job_id=job_id).values_list("status").annotate(n=Count("pk")).values_list("status", "n")
+    )
+    BatchJob.objects.filter(pk=job_id).update(
+        done_count=counts.get(ItemStatus.DONE, 0),
+        skipped_count=counts.get(ItemStatus.SKIPPED, 0),
+        failed_count=counts.get(ItemStatus.FAILED, 0),
+        cancelled_count=counts.get(ItemStatus.CANCELLED, 0),
+    )
+    if not any(counts.get(status, 0) for status in UNFINISHED_ITEM):
+        _job_finish(job_id=job_id, counts=counts)
+    job = BatchJob.objects.filter(pk=job_id).first()
+    if job is not None:
+        item = BatchItem.objects.filter(pk=item_id).first() if item_id else None
+        progress_publish(job=job, item=item)
+    return job
+
+
+def _job_finish(*, job_id: int, counts: dict[str, int]) -> None:
+    failed_all = counts.get(ItemStatus.FAILED, 0) and not counts.get(ItemStatus.DONE, 0)
+    status = JobStatus.FAILED if failed_all else JobStatus.DONE
+    now = timezone.now()
+    BatchJob.objects.filter(pk=job_id, status__in=ACTIVE_JOB).update(status=status, finished_at=now)
+    BatchJob.objects.filter(pk=job_id, status=JobStatus.CANCELLED, finished_at__isnull=True).update(finished_at=now)
+
+
+def user_group(user_id: int) -> str:
+    """The channel-layer group of one user's open AI writer sockets."""
+    return f"aiwriter.user.{user_id}"
+
+
+def progress_publish(*, job: BatchJob, item: BatchItem | None = None) -> None:
+    """Push the job's state to its owner's sockets; progress stays readable over HTTP if this fails."""
+    event = {"type": "aiwriter.job_progress", "job": job_summary(job)}
+    if item is not None:
+        event["item"] = item_state(item)
+    try:
+        async_to_sync(get_channel_layer().group_send)(user_group(job.user_id), event)
+    except Exception:
+        logger.warning("Progress of batch job %s not pushed", job.pk, exc_info=True)
+
+
+def job_summary(job: BatchJob) -> dict:
+    return {
+        "id": job.pk,
+        "action": job.action,
+        "action_label": job.get_action_display(),
+        "overwrite": job.overwrite,
+        "status": job.status,
+        "status_label": job.get_status_display(),
+        "total": job.total,
+        "done": job.done_count,
+        "skipped": job.skipped_count,
+        "failed": job.failed_count,
+        "cancelled": job.cancelled_count,
+        "finished": job.finished_count,
+        "created_at": job.created_at.isoformat(),
+        "started_at": job.started_at.isoformat() if job.started_at else None,
+        "finished_at": job.finished_at.isoformat() if job.finished_at else None,
+        "url": reverse("aiwriter:job", args=[job.pk]),
+        "cancel_url": reverse("aiwriter:job_cancel", args=[job.pk]),
+    }
+
+
+def item_state(item: BatchItem) -> dict:
+    return {
+        "id": item.pk,
+        "post_id": item.post_id,
+        "title": item.post_title,
+        "status": item.status,
+        "status_label": item.get_status_display(),
+        "result": item.result,
+        "error": item.error,
+    }
+
+
+def job_state(job: BatchJob) -> dict:
+    """The job with every item, as `GET /aiwriter/jobs/<id>/` returns it."""
+    return {**job_summary(job), "items": [item_state(item) for item in job.items.all()]}
+
+
+def job_for_user(*, user, job_id: int) -> BatchJob | None:
+    return BatchJob.objects.filter(pk=job_id, user=user).first()
+
+
+def jobs_recent(*, user, limit: int = 5) -> QuerySet[BatchJob]:
+    return BatchJob.objects.filter(user=user)[:limit]

@@ -1,0 +1,32 @@
+"""Celery tasks for batch AI jobs (aiwriter/jobs.py); all run on the `ai` queue.
+
+Messages are acknowledged after the task ends and requeued if its worker dies, so no item is
+lost; the item claims in jobs.py make a second delivery harmless.
+"""
+
+from celery import shared_task
+from django.conf import settings
+
+from . import jobs
+
+AI_TASK_OPTIONS = {
+    "acks_late": True,
+    "reject_on_worker_lost": True,
+    # The item's lease outlasts its hard limit, so a lapsed lease always means an abandoned item.
+    "time_limit": settings.AIWRITER_BATCH_ITEM_LEASE_SECONDS - 5,
+    "soft_time_limit": settings.AIWRITER_BATCH_ITEM_LEASE_SECONDS - 10,
+}
+
+
+@shared_task(**AI_TASK_OPTIONS)
+def batch_job_dispatch(job_id: int) -> int:
+    return jobs.batch_dispatch(job_id=job_id)
+
+
+@shared_task(bind=True, max_retries=10, **AI_TASK_OPTIONS)
+def batch_item_run(self, item_id: int) -> str | None:
+    try:
+        return jobs.batch_item_process(item_id=item_id)
+    except jobs.ItemLeased as held:
+        # Another delivery holds the item (or held it when its worker died): look again when its lease ends.
+        raise self.retry(countdown=held.retry_in) from None
