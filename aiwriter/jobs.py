@@ -244,7 +244,10 @@ def _outcome(*, item: BatchItem, token: str) -> ItemOutcome:
 
 
 def _a(field: str) -> str:
-    return "tags" if field == "tags" else f"a {FIELD_LABELS[field]}"
+    label = FIELD_LABELS[field]
+    if field == "tags":
+        return label
+    return f"an {label}" if label[0] in "aeiou" else f"a {label}"
 
 
 def _field_filled(post: Post, field: str) -> bool:
