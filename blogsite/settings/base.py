@@ -78,8 +78,14 @@ TEMPLATES = [
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL lets readers and the writer work at once; the timeout rides out short write locks.
+    # IMMEDIATE transactions take the write lock up front: a transaction that read first and then
+    # wrote would otherwise fail at once, not wait, when another process (a worker) wrote meanwhile.
     DATABASES["default"].setdefault("OPTIONS", {}).update(
-        {"timeout": 20, "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"}
+        {
+            "timeout": 20,
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+            "transaction_mode": "IMMEDIATE",
+        }
     )
 # The same backends wrapped by django-prometheus, which counts connections, queries and their time.
 PROMETHEUS_DB_ENGINES = {
