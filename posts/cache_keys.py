@@ -368,9 +368,34 @@ def selector_key(name: str, version: str) -> str:
     return f"selector:{name}:{version}"
 
 
+def versions_get_existing(deps: Iterable[str]) -> str | None:
+    """Like versions_get, but None when one is missing, and nothing is created.
+
+    For dependencies named after a URL part (a post's slug): a mistyped URL must not leave a
+    version behind. The page cache creates them when it stores a page under them.
+    """
+    keys = [version_key(dep) for dep in deps]
+    try:
+        values = _redis().mget(keys)
+    except RedisError as error:
+        redis_outage.failed(error)
+        return None
+    if None in values:
+        return None
+    return ".".join(value.decode() for value in values)
+
+
 def cached_selector(*, name: str, deps: Iterable[str], compute: Callable[[], T]) -> T:
     """A selector's result kept until one of `deps` changes (or the page lifetime passes)."""
-    version = versions_get(deps)
+    return _cached_under(name=name, version=versions_get(deps), compute=compute)
+
+
+def cached_selector_existing(*, name: str, deps: Iterable[str], compute: Callable[[], T]) -> T:
+    """cached_selector for per-object dependencies: computed afresh, and not kept, until they exist."""
+    return _cached_under(name=name, version=versions_get_existing(deps), compute=compute)
+
+
+def _cached_under(*, name: str, version: str | None, compute: Callable[[], T]) -> T:
     if version is None:
         return compute()
     key = selector_key(name, version)

@@ -1,5 +1,6 @@
 """Reads of posts, tags and comments, shaped for the pages that show them."""
 
+from dataclasses import dataclass
 from datetime import datetime
 
 from django.contrib.auth import get_user_model
@@ -22,6 +23,49 @@ def post_list_published(*, tag: Tag | None = None, author=None) -> QuerySet[Post
 
 def post_get_published(*, slug: str) -> Post:
     return get_object_or_404(Post.objects.published().with_listing_relations(), slug=slug)
+
+
+# What the post page shows of a post and of the people in it: the Markdown source and
+# account details (password hash, email) stay out of the cached copy.
+_POST_PAGE_FIELDS = (
+    "title",
+    "slug",
+    "body_html",
+    "excerpt",
+    "cover_image_url",
+    "published_at",
+    "updated_at",
+    "meta_title",
+    "meta_description",
+    "canonical_url",
+    "author__username",
+    "author__display_name",
+)
+_COMMENT_PAGE_FIELDS = ("post", "body_html", "created_at", "author__username", "author__display_name")
+
+
+@dataclass(frozen=True)
+class PostPage:
+    """A public post with its author and tags, and its approved comments with their authors."""
+
+    post: Post
+    comments: list[Comment]
+
+
+def post_page_get(*, slug: str) -> PostPage:
+    """The post page's data, kept in the cache until the post's version changes (posts/signals.py bumps it
+    when the post, its tags, its author's public name or its comments change). Raises Http404 like
+    post_get_published; a missing post is never kept."""
+    return cache_keys.cached_selector_existing(
+        name=f"post-page:{slug}", deps=[cache_keys.post_dep(slug)], compute=lambda: _post_page_load(slug=slug)
+    )
+
+
+def _post_page_load(*, slug: str) -> PostPage:
+    posts = Post.objects.published().with_listing_relations().only(*_POST_PAGE_FIELDS)
+    post = get_object_or_404(posts, slug=slug)
+    comments = comments_approved(post=post).only(*_COMMENT_PAGE_FIELDS)
+    return PostPage(post=post, comments=list(comments))
 
 
 def post_search(*, query: str) -> QuerySet[Post]:

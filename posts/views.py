@@ -7,6 +7,7 @@ comments, so a page cache in front of them stays correct.
 
 import html
 import json
+from collections.abc import Iterable
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -102,8 +103,8 @@ class SearchView(PublicListView):
 
 @require_safe
 def post_detail(request: HttpRequest, slug: str) -> HttpResponse:
-    post = selectors.post_get_published(slug=slug)
-    return render_post(request, post=post, form=CommentForm())
+    page = selectors.post_page_get(slug=slug)
+    return render_post(request, post=page.post, comments=page.comments, form=CommentForm())
 
 
 @require_POST
@@ -126,12 +127,25 @@ def comment_submit(request: HttpRequest, slug: str) -> HttpResponse:
     return redirect(f"{post.get_absolute_url()}#{comment_anchor(comment)}")
 
 
-def render_post(request: HttpRequest, *, post: Post, form: CommentForm, status: int = 200) -> HttpResponse:
-    """The post page; the comment form only for people allowed to comment (with its CSRF token)."""
+def render_post(
+    request: HttpRequest,
+    *,
+    post: Post,
+    form: CommentForm,
+    comments: Iterable[Comment] | None = None,
+    status: int = 200,
+) -> HttpResponse:
+    """The post page; the comment form only for people allowed to comment (with its CSRF token).
+
+    `comments` come with the cached page data (posts.selectors.post_page_get); without them, as
+    after a refused comment, they are read afresh.
+    """
+    if comments is None:
+        comments = selectors.comments_approved(post=post)
     canonical_url = web_url_or_empty(post.canonical_url) or request.build_absolute_uri(post.get_absolute_url())
     context = {
         "post": post,
-        "comments": selectors.comments_approved(post=post),
+        "comments": comments,
         "comment_form": form if permissions.can_comment(request.user) else None,
         "comment_errors": form.non_field_errors(),
         "login_url": resolve_url(settings.LOGIN_URL),

@@ -3,6 +3,7 @@
 import pytest
 
 from accounts.roles import Role
+from posts import cache_keys
 from tests.factories import CommentFactory, PostFactory, TagFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -41,6 +42,32 @@ def test_post_page(client, django_assert_num_queries, count):
     # the post with its author, its tags, its approved comments with their authors
     with django_assert_num_queries(3):
         assert client.get(post.get_absolute_url()).status_code == 200
+
+
+def test_post_page_data_is_kept_once_the_page_cache_versions_the_post(client, django_assert_num_queries):
+    post = PostFactory(tags=[TagFactory(name="Kept")])
+    CommentFactory(post=post, body="First!")
+    cache_keys.versions_get([cache_keys.post_dep(post.slug)])  # as the page cache does when it stores the page
+    first = client.get(post.get_absolute_url())
+    with django_assert_num_queries(0):
+        again = client.get(post.get_absolute_url())
+    assert again.content == first.content
+    assert b"First!" in again.content and b"Kept" in again.content
+
+
+def test_post_page_data_is_read_afresh_after_a_new_comment(client, django_capture_on_commit_callbacks):
+    post = PostFactory()
+    cache_keys.versions_get([cache_keys.post_dep(post.slug)])
+    assert b"No comments yet." in client.get(post.get_absolute_url()).content
+    with django_capture_on_commit_callbacks(execute=True):
+        CommentFactory(post=post, body="A reply that must show at once.")
+    page = client.get(post.get_absolute_url()).content
+    assert b"A reply that must show at once." in page and b"1 comment" in page
+
+
+def test_unknown_post_leaves_no_version_behind(client):
+    assert client.get("/posts/no-such-post/").status_code == 404
+    assert cache_keys.versions_get_existing([cache_keys.post_dep("no-such-post")]) is None
 
 
 @pytest.mark.parametrize("count", [3, 14])
