@@ -106,6 +106,8 @@ def generation_prepare(*, user, request: GenerationRequest) -> PreparedGeneratio
         messages=build_messages(system=system, template=template, values=values, history=history),
         options={**spec.model_options, **{k: v for k, v in request.options.items() if k in MODEL_OPTIONS}},
         cacheable=spec.cacheable and not request.regenerate,
+        action=spec.action,
+        regenerate=request.regenerate,
     )
     return PreparedGeneration(
         request=request,
@@ -180,20 +182,23 @@ async def _stream(*, user, prepared: PreparedGeneration, run: GenerationRun) -> 
     yield start_event(request_id, model=prepared.completion.model)
     try:
         completion = gateway.completion_open(prepared.completion)
-        run.host, run.cached = completion.host, completion.cached
-        async with aclosing(completion.events) as events:
-            async for item in events:
-                if isinstance(item, Done):
-                    run.stats = item.stats
-                    continue
-                piece = shaper.feed(item.text)
-                if piece:
-                    run.add(piece)
-                    yield chunk_event(request_id, text=piece)
-                if shaper.full:
-                    # Leaving the block closes the upstream response, so the model stops here.
-                    run.stats = GenerationStats(done_reason="length")
-                    break
+        try:
+            async with aclosing(completion.events) as events:
+                async for item in events:
+                    if isinstance(item, Done):
+                        run.stats = item.stats
+                        continue
+                    piece = shaper.feed(item.text)
+                    if piece:
+                        run.add(piece)
+                        yield chunk_event(request_id, text=piece)
+                    if shaper.full:
+                        # Leaving the block closes the upstream response, so the model stops here.
+                        run.stats = GenerationStats(done_reason="length")
+                        break
+        finally:
+            # Known once the stream ends: a retry may have moved it to another host.
+            run.host, run.cached = completion.host, completion.cached
         tail = shaper.finish()
         if tail:
             run.add(tail)

@@ -1,0 +1,232 @@
+"""Identical generations in flight share one upstream request, within a process and across processes.
+
+Within a process a `Flight` holds what one upstream generation produced so far; every editor
+asking the same thing subscribes to it and replays the text from the start. Across processes
+the first process to claim the request's owner key in Redis runs it and mirrors each piece to a
+Redis stream that lives only briefly; another process follows that stream (replaying it, then
+blocking on it) and feeds its own local flight, so its editors share one Redis reader too.
+
+The owner refreshes a heartbeat key while it runs. A follower that finds no new entries and no
+heartbeat knows the owner's process died, and fails within the heartbeat time instead of hanging.
+When the owner's editor cancels, the upstream request goes on as long as anyone still listens.
+"""
+
+import asyncio
+import contextlib
+import json
+import logging
+import uuid
+
+import redis.asyncio as redis
+from redis.exceptions import RedisError
+
+from ..ollama import Done, GenerationStats, OllamaError, Unavailable
+
+logger = logging.getLogger(__name__)
+
+KEY_PREFIX = "blogsite:aiwriter:flight:"
+# How long a finished flight's stream stays for followers that joined late and still replay it.
+FINISHED_STREAM_SECONDS = 30
+
+
+class Flight:
+    """One upstream generation and its subscribers in this process. Text pieces, then done or error."""
+
+    def __init__(self, key: str | None) -> None:
+        self.key = key
+        self.items: list[str] = []
+        self.done: Done | None = None
+        self.error: OllamaError | None = None
+        self.finished = False
+        self.host = ""
+        self.subscribers = 0
+        self.producer: asyncio.Task | None = None
+        # Set when this process owns the request and mirrors it to Redis for other processes.
+        self.mirror: FlightMirror | None = None
+        self.changed = asyncio.Event()
+
+    @property
+    def output_started(self) -> bool:
+        return bool(self.items)
+
+    def add(self, text: str) -> None:
+        self.items.append(text)
+        self._wake()
+
+    def finish(self, done: Done) -> None:
+        self.done = done
+        self.finished = True
+        self._wake()
+
+    def fail(self, error: OllamaError) -> None:
+        if self.finished:
+            return
+        self.error = error
+        self.finished = True
+        self._wake()
+
+    def _wake(self) -> None:
+        self.changed.set()
+        self.changed = asyncio.Event()
+
+
+def cancelled_upstream() -> OllamaError:
+    return OllamaError("The generation was stopped before it finished. Try again.")
+
+
+def owner_gone() -> Unavailable:
+    return Unavailable(
+        "The identical generation this request joined stopped answering: its server went away. Try again."
+    )
+
+
+class FlightMirror:
+    """The owner's side in Redis: the heartbeat key and the stream of pieces."""
+
+    def __init__(self, connection: redis.Redis, key: str, *, heartbeat: float) -> None:
+        self.redis = connection
+        self.key = key
+        self.heartbeat = heartbeat
+        self.flight_id = uuid.uuid4().hex
+        self.stream = f"{KEY_PREFIX}{key}:{self.flight_id}"
+        self.owner_key = f"{KEY_PREFIX}{key}:owner"
+        self.followers_key = f"{KEY_PREFIX}{key}:followers"
+        # Processes following this flight, as of the last piece published.
+        self.remote_followers = 0
+        self._beating: asyncio.Task | None = None
+
+    def _ttl_ms(self) -> int:
+        return max(int(self.heartbeat * 1000), 100)
+
+    async def claim(self) -> bool:
+        """Whether this process now owns the request (no other process runs it)."""
+        claimed = await self.redis.set(self.owner_key, self.flight_id, nx=True, px=self._ttl_ms())
+        if claimed:
+            self._beating = asyncio.create_task(self._beat(), name=f"aiwriter:heartbeat:{self.key[:12]}")
+        return bool(claimed)
+
+    async def _beat(self) -> None:
+        while True:
+            await asyncio.sleep(self.heartbeat / 3)
+            try:
+                async with self.redis.pipeline(transaction=False) as pipe:
+                    pipe.pexpire(self.owner_key, self._ttl_ms())
+                    pipe.pexpire(self.stream, self._ttl_ms() + FINISHED_STREAM_SECONDS * 1000)
+                    await pipe.execute()
+            except RedisError:
+                logger.warning("AI flight heartbeat not sent: Redis is unreachable", exc_info=True)
+
+    async def mirror(self, flight: "Flight") -> None:
+        """Copies the flight's pieces to the Redis stream as they come, in batches, then its end.
+
+        It runs beside the upstream request, so a slow Redis never slows the editors of this process.
+        """
+        index = 0
+        try:
+            while True:
+                changed = flight.changed
+                if index == len(flight.items) and not flight.finished:
+                    await changed.wait()
+                    continue
+                batch = flight.items[index:]
+                index += len(batch)
+                entries = [chunk_fields("".join(batch))] if batch else []
+                if flight.finished:
+                    entries.append(error_fields(flight.error) if flight.error else done_fields(flight.done))
+                await self._publish(entries)
+                if flight.finished:
+                    return
+        except RedisError:
+            # Followers elsewhere will miss the heartbeat and give up; editors here are unaffected.
+            logger.warning("AI flight not mirrored to Redis: it is unreachable", exc_info=True)
+        finally:
+            await self.close()
+
+    async def _publish(self, entries: list[dict[str, str]]) -> None:
+        # The follower count rides along, so the owner knows without waiting whether anyone elsewhere listens.
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for fields in entries:
+                pipe.xadd(self.stream, fields)
+            pipe.get(self.followers_key)
+            *_, followers = await pipe.execute()
+        self.remote_followers = int(followers or 0)
+
+    async def followers(self) -> int:
+        try:
+            return int(await self.redis.get(self.followers_key) or 0)
+        except (RedisError, ValueError):
+            return 0
+
+    async def close(self) -> None:
+        if self._beating is not None:
+            self._beating.cancel()
+            self._beating = None
+        try:
+            async with self.redis.pipeline(transaction=False) as pipe:
+                pipe.expire(self.stream, FINISHED_STREAM_SECONDS)
+                pipe.get(self.owner_key)
+                _, owner = await pipe.execute()
+            if owner is not None and owner.decode() == self.flight_id:
+                await self.redis.delete(self.owner_key)
+        except RedisError:
+            logger.warning("AI flight owner key left to expire: Redis is unreachable", exc_info=True)
+
+
+def chunk_fields(text: str) -> dict[str, str]:
+    return {"k": "c", "t": text}
+
+
+def done_fields(done: Done) -> dict[str, str]:
+    stats = {name: getattr(done.stats, name) for name in GenerationStats.__dataclass_fields__}
+    return {"k": "d", "t": json.dumps(stats)}
+
+
+def error_fields(error: OllamaError) -> dict[str, str]:
+    return {"k": "e", "t": json.dumps({"code": error.code, "message": error.message})}
+
+
+class _RemoteError(OllamaError):
+    """An error the owner's process reported, with its code kept for the editor."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+async def follow_remote(connection: redis.Redis, key: str, flight: Flight, *, heartbeat: float) -> bool:
+    """Feeds `flight` from another process's stream. False when no owner was found (nothing to follow)."""
+    owner_key = f"{KEY_PREFIX}{key}:owner"
+    flight_id = await connection.get(owner_key)
+    if flight_id is None:
+        return False
+    stream = f"{KEY_PREFIX}{key}:{flight_id.decode()}"
+    followers_key = f"{KEY_PREFIX}{key}:followers"
+    await connection.incr(followers_key)
+    await connection.expire(followers_key, max(int(heartbeat * 4), 5))
+    block_ms = max(int(heartbeat * 1000 / 2), 50)
+    last_id = "0-0"
+    try:
+        while not flight.finished:
+            reply = await connection.xread({stream: last_id}, count=1000, block=block_ms)
+            if not reply:
+                if not await connection.exists(owner_key):
+                    flight.fail(owner_gone())
+                continue
+            for entry_id, fields in reply[0][1]:
+                last_id = entry_id
+                _apply(flight, fields)
+    finally:
+        with contextlib.suppress(RedisError):
+            await connection.decr(followers_key)
+    return True
+
+
+def _apply(flight: Flight, fields: dict[bytes, bytes]) -> None:
+    kind, text = fields[b"k"].decode(), fields[b"t"].decode()
+    if kind == "c":
+        flight.add(text)
+    elif kind == "d":
+        flight.finish(Done(GenerationStats(**json.loads(text))))
+    else:
+        data = json.loads(text)
+        flight.fail(_RemoteError(data["code"], data["message"]))

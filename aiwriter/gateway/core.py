@@ -1,0 +1,279 @@
+"""The gateway of one process: admission, routing, retries, cache and coalescing around the Ollama client."""
+
+import asyncio
+import logging
+import threading
+import time
+from collections.abc import AsyncIterator
+from contextlib import aclosing
+
+import redis.asyncio as redis
+from django.conf import settings
+from redis.exceptions import RedisError
+
+from ..ollama import Chunk, Done, OllamaError, Timeouts, Unavailable
+from . import metrics
+from .admission import Admission, Priority
+from .coalescing import Flight, FlightMirror, cancelled_upstream, follow_remote
+from .frames import frame_interval, frames
+from .hosts import HostRegistry, HostState
+from .request import CompletionRequest, CompletionStream
+from .response_cache import ResponseCache, request_key, shareable, ttl_for
+from .retry import backoff_delay, counts_against_host, may_retry
+from .routing import NoHealthyHost, least_busy
+
+logger = logging.getLogger(__name__)
+
+
+class Gateway:
+    """Shared by every generation of one event loop (one per server process)."""
+
+    def __init__(self) -> None:
+        self.registry = HostRegistry(
+            list(settings.OLLAMA_URLS),
+            timeouts=Timeouts(**settings.AIWRITER_TIMEOUTS),
+            failures=settings.AIWRITER_BREAKER_FAILURES,
+            cooldown=settings.AIWRITER_BREAKER_COOLDOWN,
+            interval=settings.AIWRITER_HEALTH_INTERVAL,
+        )
+        self.admission = Admission(limit=settings.AIWRITER_MAX_IN_FLIGHT, queue_size=settings.AIWRITER_QUEUE_SIZE)
+        self.per_host_limit = settings.AIWRITER_MAX_IN_FLIGHT_PER_HOST
+        self.retry_attempts = max(settings.AIWRITER_RETRY_ATTEMPTS, 1)
+        self.retry_backoff = settings.AIWRITER_RETRY_BACKOFF
+        self.heartbeat = settings.AIWRITER_COALESCE_HEARTBEAT
+        shortest, longest = settings.AIWRITER_FRAME_INTERVAL_MS
+        self.frame_shortest, self.frame_longest = shortest / 1000, longest / 1000
+        self.frame_load = settings.AIWRITER_FRAME_LOAD_STREAMS
+        # Timeouts longer than the longest blocking read of a followed stream.
+        self.redis = redis.Redis.from_url(
+            settings.REDIS_URL, socket_connect_timeout=0.5, socket_timeout=max(self.heartbeat * 2, 2.0)
+        )
+        self.cache = ResponseCache(self.redis)
+        self.flights: dict[str, Flight] = {}
+        self.streams = 0
+        self._tasks: set[asyncio.Task] = set()
+
+    @property
+    def hosts(self) -> list[HostState]:
+        return self.registry.hosts
+
+    def frame_interval(self) -> float:
+        return frame_interval(
+            active=self.streams, shortest=self.frame_shortest, longest=self.frame_longest, load=self.frame_load
+        )
+
+    def open(self, request: CompletionRequest, *, priority: Priority | None = None) -> CompletionStream:
+        if priority is None:
+            priority = Priority.INTERACTIVE if request.interactive else Priority.BATCH
+        self.registry.start()
+        stream = CompletionStream(host="", events=None)  # type: ignore[arg-type]
+        stream.events = self._events(request, priority, stream)
+        return stream
+
+    async def _events(
+        self, request: CompletionRequest, priority: Priority, stream: CompletionStream
+    ) -> AsyncIterator[Chunk | Done]:
+        started = time.monotonic()
+        outcome = "cancelled"
+        first_token: float | None = None
+        key = request_key(request) if shareable(request) else None
+        try:
+            cached = await self.cache.get(key) if key else None
+            if key:
+                metrics.CACHE.labels(result="hit" if cached else "miss").inc()
+            if cached is not None:
+                stream.host, stream.cached = "cache", True
+                first_token = time.monotonic()
+                yield Chunk(cached.text)
+                yield Done(cached.stats)
+                outcome = "done"
+                return
+            flight = self._join_or_start(request, key=key, priority=priority, stream=stream)
+            flight.subscribers += 1
+            self.streams += 1
+            try:
+                async for item in frames(flight, interval=self.frame_interval):
+                    stream.host = flight.host
+                    if first_token is None and isinstance(item, Chunk):
+                        first_token = time.monotonic()
+                    yield item
+            finally:
+                stream.host = flight.host
+                flight.subscribers -= 1
+                self.streams -= 1
+                if flight.subscribers == 0 and not flight.finished:
+                    self._abandon(flight)
+            outcome = "done"
+        except OllamaError:
+            outcome = "error"
+            raise
+        finally:
+            model = request.model
+            metrics.GENERATIONS.labels(action=request.action or "-", model=model, outcome=outcome).inc()
+            if first_token is not None:
+                metrics.TIME_TO_FIRST_TOKEN.labels(model=model).observe(first_token - started)
+            metrics.DURATION.labels(model=model).observe(time.monotonic() - started)
+
+    def _join_or_start(
+        self, request: CompletionRequest, *, key: str | None, priority: Priority, stream: CompletionStream
+    ) -> Flight:
+        if key is not None:
+            flight = self.flights.get(key)
+            if flight is not None and not flight.finished:
+                metrics.COALESCED.labels(where="process").inc()
+                stream.coalesced = True
+                return flight
+        flight = Flight(key)
+        if key is not None:
+            self.flights[key] = flight
+        flight.producer = self._spawn(self._run(flight, request, priority), name="aiwriter:upstream")
+        return flight
+
+    def _spawn(self, coroutine, *, name: str) -> asyncio.Task:
+        task = asyncio.get_running_loop().create_task(coroutine, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    def _abandon(self, flight: Flight) -> None:
+        """Nobody in this process listens any more: stop upstream unless another process follows it."""
+        mirror = flight.mirror
+        if mirror is None or mirror.remote_followers <= 0:
+            # Nobody elsewhere as of the last piece: stop now, so Ollama stops generating at once.
+            if flight.producer is not None:
+                flight.producer.cancel()
+            return
+
+        async def stop_unless_followed() -> None:
+            followed = await mirror.followers() > 0
+            # Checked after the await: an editor may have joined meanwhile.
+            if not followed and flight.subscribers == 0 and not flight.finished and flight.producer is not None:
+                flight.producer.cancel()
+
+        self._spawn(stop_unless_followed(), name="aiwriter:abandon")
+
+    async def _run(self, flight: Flight, request: CompletionRequest, priority: Priority) -> None:
+        """Owns the flight: becomes its producer, or follows the same request run by another process."""
+        try:
+            if flight.key is not None and await self._follow_elsewhere(flight):
+                return
+            await self._produce(flight, request, priority)
+        except OllamaError as error:
+            flight.fail(error)
+        except asyncio.CancelledError:
+            flight.fail(cancelled_upstream())
+            raise
+        except Exception:
+            logger.exception("AI gateway failed while streaming")
+            flight.fail(OllamaError("The AI writer failed unexpectedly. Try again."))
+        finally:
+            if flight.key is not None and self.flights.get(flight.key) is flight:
+                del self.flights[flight.key]
+
+    async def _follow_elsewhere(self, flight: Flight) -> bool:
+        """Claims the request for this process, or follows the process that has it. False: produce here."""
+        mirror = FlightMirror(self.redis, flight.key, heartbeat=self.heartbeat)
+        try:
+            for _ in range(2):
+                if await mirror.claim():
+                    flight.mirror = mirror
+                    self._spawn(mirror.mirror(flight), name="aiwriter:mirror")
+                    return False
+                if await follow_remote(self.redis, flight.key, flight, heartbeat=self.heartbeat):
+                    metrics.COALESCED.labels(where="remote").inc()
+                    flight.host = "coalesced"
+                    return True
+        except RedisError:
+            logger.warning("AI generations not shared across processes: Redis is unreachable", exc_info=True)
+            if flight.output_started:
+                raise Unavailable("Lost the shared generation: Redis became unreachable. Try again.") from None
+        return False
+
+    async def _produce(self, flight: Flight, request: CompletionRequest, priority: Priority) -> None:
+        tried: set[str] = set()
+        attempt = 1
+        while True:
+            host = await self.admission.acquire(priority=priority, pick=lambda: self._pick(request.model, tried))
+            flight.host = host.url
+            try:
+                done = await self._stream_from(host, flight, request)
+            except OllamaError as error:
+                metrics.UPSTREAM_ERRORS.labels(host=host.url, kind=type(error).__name__).inc()
+                if counts_against_host(error):
+                    host.failed(error)
+                else:
+                    host.breaker.release()
+                tried.add(host.url)
+                if (
+                    not may_retry(error, output_started=flight.output_started)
+                    or attempt >= self.retry_attempts
+                    or len(tried) >= len(self.hosts)
+                ):
+                    raise
+                metrics.RETRIES.labels(kind=type(error).__name__).inc()
+                attempt += 1
+                await asyncio.sleep(backoff_delay(attempt - 1, base=self.retry_backoff))
+                continue
+            except BaseException:
+                host.breaker.release()
+                raise
+            finally:
+                self.admission.release(host)
+            host.succeeded()
+            await self._finish(flight, request, done)
+            return
+
+    def _pick(self, model: str, tried: set[str]) -> HostState | None:
+        # A retry goes to a host not tried yet: asking a host that just failed or said busy again helps no one.
+        try:
+            return least_busy(self.hosts, model=model, per_host_limit=self.per_host_limit, exclude=frozenset(tried))
+        except NoHealthyHost:
+            raise Unavailable(
+                "No Ollama server is available right now: every host is failing. Try again in a minute."
+            ) from None
+
+    async def _stream_from(self, host: HostState, flight: Flight, request: CompletionRequest) -> Done:
+        client = self.registry.client(host)
+        events = client.chat(model=request.model, messages=request.messages, options=dict(request.options))
+        async with aclosing(events) as events:
+            async for item in events:
+                if isinstance(item, Done):
+                    return item
+                flight.add(item.text)
+        raise OllamaError("The Ollama server ended the reply without finishing it.", host=host.url)
+
+    async def _finish(self, flight: Flight, request: CompletionRequest, done: Done) -> None:
+        stats = done.stats
+        if stats.eval_count:
+            metrics.TOKENS.labels(model=request.model).inc(stats.eval_count)
+        if stats.tokens_per_second:
+            metrics.TOKENS_PER_SECOND.labels(model=request.model).observe(stats.tokens_per_second)
+        flight.finish(done)
+        if flight.key is not None:
+            ttl = ttl_for(request.action)
+            await self.cache.put(flight.key, text="".join(flight.items), stats=stats, ttl=ttl)
+
+
+# One gateway per event loop, like the Ollama clients: their connections belong to the loop that opened them.
+_gateways: dict[asyncio.AbstractEventLoop, Gateway] = {}
+_gateways_lock = threading.Lock()
+
+
+def get_gateway() -> Gateway:
+    """This process's gateway (for the running event loop), created on first use."""
+    loop = asyncio.get_running_loop()
+    with _gateways_lock:
+        for stale in [other for other in _gateways if other.is_closed()]:
+            del _gateways[stale]
+        gateway = _gateways.get(loop)
+        if gateway is None:
+            gateway = _gateways[loop] = Gateway()
+        return gateway
+
+
+def current_gateway() -> Gateway | None:
+    """The running loop's gateway if one was created, without creating it."""
+    try:
+        return _gateways.get(asyncio.get_running_loop())
+    except RuntimeError:
+        return None

@@ -1,0 +1,123 @@
+"""The Ollama hosts of OLLAMA_URLS: their models, reachability, breaker and requests in flight.
+
+Each host's models come from its /api/tags, refreshed in the background every health interval;
+the refresh doubles as the health check, and after a breaker's cooldown as its probe. The
+refresh is scheduled with `call_later`, so nothing is left running when the event loop ends.
+"""
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass, field
+
+from ..ollama import OllamaError, Timeouts, get_client
+from . import metrics
+from .breaker import STATE_VALUES, CircuitBreaker
+
+logger = logging.getLogger(__name__)
+
+HEALTH_DEADLINE_SECONDS = 2.0
+
+
+@dataclass(eq=False)
+class HostState:
+    url: str
+    breaker: CircuitBreaker
+    in_flight: int = 0
+    # None until the first successful /api/tags: then a host is assumed to serve any model.
+    models: frozenset[str] | None = None
+    reachable: bool | None = None
+    last_error: str = ""
+    checked_at: float = field(default=0.0)
+
+    def serves(self, model: str) -> bool:
+        return self.models is None or model in self.models or f"{model}:latest" in self.models
+
+    def started(self) -> None:
+        self.in_flight += 1
+        metrics.IN_FLIGHT.labels(host=self.url).set(self.in_flight)
+
+    def finished(self) -> None:
+        self.in_flight -= 1
+        metrics.IN_FLIGHT.labels(host=self.url).set(self.in_flight)
+
+    def succeeded(self) -> None:
+        self.reachable = True
+        self.last_error = ""
+        self.breaker.success()
+        self._publish_breaker()
+
+    def failed(self, error: OllamaError) -> None:
+        self.last_error = error.message
+        self.breaker.failure()
+        self._publish_breaker()
+
+    def _publish_breaker(self) -> None:
+        metrics.BREAKER_STATE.labels(host=self.url).set(STATE_VALUES[self.breaker.state])
+
+    def as_dict(self) -> dict:
+        return {
+            "url": self.url,
+            "reachable": self.reachable,
+            "breaker": str(self.breaker.state),
+            "in_flight": self.in_flight,
+            "models": sorted(self.models) if self.models is not None else None,
+        }
+
+
+class HostRegistry:
+    """The hosts of one process (one event loop), and their background refresh."""
+
+    def __init__(self, urls: list[str], *, timeouts: Timeouts, failures: int, cooldown: float, interval: float) -> None:
+        self.timeouts = timeouts
+        self.interval = interval
+        self.hosts = [HostState(url=url, breaker=CircuitBreaker(failures=failures, cooldown=cooldown)) for url in urls]
+        self._handle: asyncio.TimerHandle | None = None
+        self._refreshing: asyncio.Task | None = None
+
+    def client(self, host: HostState):
+        return get_client(host.url, timeouts=self.timeouts)
+
+    def start(self) -> None:
+        """Refresh now and then every `interval` seconds while the loop runs."""
+        if self._refreshing is None and self.interval > 0:
+            self._spawn()
+
+    def stop(self) -> None:
+        if self._handle is not None:
+            self._handle.cancel()
+            self._handle = None
+
+    def _spawn(self) -> None:
+        self._refreshing = asyncio.get_running_loop().create_task(self.refresh(), name="aiwriter:hosts-refresh")
+        self._refreshing.add_done_callback(self._schedule)
+
+    def _schedule(self, task: asyncio.Task) -> None:
+        loop = task.get_loop()
+        if not loop.is_closed():
+            self._handle = loop.call_later(self.interval, self._spawn)
+
+    async def refresh(self) -> None:
+        await asyncio.gather(*(self.check(host) for host in self.hosts))
+
+    async def check(self, host: HostState) -> None:
+        """Reads the host's models. An open breaker is probed only once its cooldown is over."""
+        if not host.breaker.allows():
+            return
+        host.breaker.claim()
+        try:
+            async with asyncio.timeout(HEALTH_DEADLINE_SECONDS):
+                models = await self.client(host).tags()
+        except (OllamaError, TimeoutError) as error:
+            host.reachable = False
+            if not isinstance(error, OllamaError):
+                error = OllamaError(f"{host.url} did not answer within {HEALTH_DEADLINE_SECONDS:g} s", host=host.url)
+            logger.warning("Ollama host %s failed its health check: %s", host.url, error.message)
+            host.failed(error)
+        except asyncio.CancelledError:
+            host.breaker.release()
+            raise
+        else:
+            host.models = frozenset(model.name for model in models)
+            host.checked_at = time.monotonic()
+            host.succeeded()
