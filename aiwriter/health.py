@@ -3,17 +3,31 @@
 import asyncio
 import time
 
-from .gateway import client_for, ollama_hosts
+from .gateway import client_for, get_gateway, ollama_hosts
 from .ollama import OllamaError
+from .ollama.client import normalize_base_url
 
 HOST_DEADLINE_SECONDS = 1.5
 
 
 async def check_ollama() -> dict:
-    """Each host's version and answer time. Without Ollama the site still serves readers and editors,
-    only without AI text, so a host that cannot answer makes the check degraded, never down.
+    """Each host's version, answer time, breaker state, generations in flight and models.
+
+    Without Ollama the site still serves readers and editors, only without AI text, so a host
+    that cannot answer makes the check degraded, never down.
     """
     hosts = list(await asyncio.gather(*(_probe(host) for host in ollama_hosts())))
+    # What the gateway of this process knows: breaker, generations in flight, models served.
+    gateway = get_gateway()
+    gateway.registry.start()
+    gateway_hosts = {state.url: state for state in gateway.hosts}
+    for host in hosts:
+        state = gateway_hosts.get(normalize_base_url(host["url"]))
+        if state is not None:
+            host["reachable"] = host["status"] == "ok"
+            host["breaker"] = str(state.breaker.state)
+            host["in_flight"] = state.in_flight
+            host["models"] = sorted(state.models) if state.models is not None else None
     status = "ok" if all(host["status"] == "ok" for host in hosts) else "degraded"
     return {"name": "ollama", "status": status, "hosts": hosts}
 

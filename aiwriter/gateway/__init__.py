@@ -1,7 +1,7 @@
 """Between the generation service and the Ollama client: the AI gateway.
 
 `completion_open()` turns a `CompletionRequest` into a stream of `Chunk`s and a `Done`, after
-the response cache (cache.py), coalescing with an identical generation in flight, anywhere
+the response cache (response_cache.py), coalescing with an identical generation in flight, anywhere
 (coalescing.py), admission under a global and per-host limit with a bounded priority queue
 (admission.py), the choice of the least busy healthy host (routing.py, hosts.py, breaker.py) and
 retries on another host before any text (retry.py); text reaches the editor in paced frames

@@ -11,6 +11,7 @@ import time
 from dataclasses import dataclass, field
 
 from ..ollama import OllamaError, Timeouts, get_client
+from ..ollama.client import normalize_base_url
 from . import metrics
 from .breaker import STATE_VALUES, CircuitBreaker
 
@@ -71,7 +72,10 @@ class HostRegistry:
     def __init__(self, urls: list[str], *, timeouts: Timeouts, failures: int, cooldown: float, interval: float) -> None:
         self.timeouts = timeouts
         self.interval = interval
-        self.hosts = [HostState(url=url, breaker=CircuitBreaker(failures=failures, cooldown=cooldown)) for url in urls]
+        self.hosts = [
+            HostState(url=normalize_base_url(url), breaker=CircuitBreaker(failures=failures, cooldown=cooldown))
+            for url in urls
+        ]
         self._handle: asyncio.TimerHandle | None = None
         self._refreshing: asyncio.Task | None = None
 
