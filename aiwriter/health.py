@@ -16,10 +16,9 @@ async def check_ollama() -> dict:
     Without Ollama the site still serves readers and editors, only without AI text, so a host
     that cannot answer makes the check degraded, never down.
     """
-    hosts = list(await asyncio.gather(*(_probe(host) for host in ollama_hosts())))
-    # What the gateway of this process knows: breaker, generations in flight, models served.
     gateway = get_gateway()
-    gateway.registry.start()
+    # The gateway's own health check runs beside the probes and refreshes each host's models.
+    *hosts, _ = await asyncio.gather(*(_probe(host) for host in ollama_hosts()), gateway.registry.refresh())
     gateway_hosts = {state.url: state for state in gateway.hosts}
     for host in hosts:
         state = gateway_hosts.get(normalize_base_url(host["url"]))
