@@ -14,7 +14,7 @@ from django.conf import settings
 
 from ..ollama import OllamaClient, OllamaError, Timeouts, get_client
 from .admission import GatewayBusy, Priority
-from .core import Gateway, current_gateway, get_gateway
+from .core import Gateway, close_gateway, current_gateway, get_gateway
 from .request import CompletionRequest, CompletionStream, HostModels
 
 __all__ = [
@@ -25,6 +25,7 @@ __all__ = [
     "HostModels",
     "Priority",
     "client_for",
+    "close_gateway",
     "completion_open",
     "current_gateway",
     "get_gateway",

@@ -53,6 +53,15 @@ class Gateway:
         self.streams = 0
         self._tasks: set[asyncio.Task] = set()
 
+    async def aclose(self) -> None:
+        """Stops the background work and closes the Redis connections (at shutdown, or after a test)."""
+        self.registry.stop()
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await self.redis.aclose()
+
     @property
     def hosts(self) -> list[HostState]:
         return self.registry.hosts
@@ -269,6 +278,14 @@ def get_gateway() -> Gateway:
         if gateway is None:
             gateway = _gateways[loop] = Gateway()
         return gateway
+
+
+async def close_gateway() -> None:
+    """Closes the running loop's gateway, if it has one; the next request starts a fresh one."""
+    with _gateways_lock:
+        gateway = _gateways.pop(asyncio.get_running_loop(), None)
+    if gateway is not None:
+        await gateway.aclose()
 
 
 def current_gateway() -> Gateway | None:

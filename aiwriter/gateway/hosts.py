@@ -78,19 +78,23 @@ class HostRegistry:
         ]
         self._handle: asyncio.TimerHandle | None = None
         self._refreshing: asyncio.Task | None = None
+        self._stopped = False
 
     def client(self, host: HostState):
         return get_client(host.url, timeouts=self.timeouts)
 
     def start(self) -> None:
         """Refresh now and then every `interval` seconds while the loop runs."""
-        if self._refreshing is None and self.interval > 0:
+        if self._refreshing is None and self.interval > 0 and not self._stopped:
             self._spawn()
 
     def stop(self) -> None:
+        self._stopped = True
         if self._handle is not None:
             self._handle.cancel()
             self._handle = None
+        if self._refreshing is not None:
+            self._refreshing.cancel()
 
     def _spawn(self) -> None:
         self._refreshing = asyncio.get_running_loop().create_task(self.refresh(), name="aiwriter:hosts-refresh")
@@ -98,7 +102,7 @@ class HostRegistry:
 
     def _schedule(self, task: asyncio.Task) -> None:
         loop = task.get_loop()
-        if not loop.is_closed():
+        if not self._stopped and not loop.is_closed():
             self._handle = loop.call_later(self.interval, self._spawn)
 
     async def refresh(self) -> None:

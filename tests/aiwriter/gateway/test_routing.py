@@ -1,0 +1,103 @@
+"""Routing across hosts, health, breakers and retries, against several simulated Ollama hosts."""
+
+import asyncio
+import time
+
+import pytest
+
+from aiwriter.gateway import get_gateway, hosts_state
+from aiwriter.ollama import OllamaError
+from tests.aiwriter.gateway.conftest import chat, chat_requests, complete
+
+
+@pytest.fixture
+def first_of_ties(monkeypatch):
+    """Ties between equally busy hosts go to the first listed, so a test knows where a request lands."""
+    monkeypatch.setattr("aiwriter.gateway.routing.random.choice", lambda candidates: candidates[0])
+
+
+async def test_requests_spread_to_the_least_busy_host(hosts):
+    simulators = hosts(3, tokens_per_second=20)
+    tasks = [asyncio.create_task(complete(chat(f"Prompt {n}"))) for n in range(6)]
+    try:
+        for simulator in simulators:
+            await simulator.wait_for_in_flight_async(2, timeout=3)
+        assert [host["in_flight"] for host in hosts_state()] == [2, 2, 2]
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def test_a_model_goes_only_to_hosts_that_serve_it(hosts, ollama_sim_factory, gateway_settings):
+    simulators = hosts(2)
+    special = ollama_sim_factory(models=["mistral:7b"])
+    gateway_settings.OLLAMA_URLS = [*gateway_settings.OLLAMA_URLS, special.url]
+    await get_gateway().registry.refresh()
+    for n in range(4):
+        text, stream = await complete(chat(f"Prompt {n}", model="mistral:7b"))
+        assert text and stream.host == special.url
+    assert chat_requests(*simulators) == []
+
+
+async def test_a_host_going_down_opens_its_breaker_and_traffic_moves(hosts, ollama_sim_factory, first_of_ties):
+    healthy, failing = hosts(2)
+    port = failing.port
+    failing.stop()
+    gateway = get_gateway()
+    gateway.hosts.reverse()  # the stopped host is tried first
+    for n in range(2):
+        text, stream = await complete(chat(f"Prompt {n}"))
+        assert text and stream.host == healthy.url
+    state = {host["url"]: host for host in hosts_state()}
+    assert state[failing.url]["breaker"] == "open"
+
+    # While open, no request is even tried there: nothing more fails, everything lands on the healthy host.
+    errors_before = gateway.hosts[0].breaker.failures
+    text, stream = await complete(chat("While open"))
+    assert stream.host == healthy.url and gateway.hosts[0].breaker.failures == errors_before
+
+    restarted = ollama_sim_factory(port=port)
+    await asyncio.sleep(0.35)  # the cooldown
+    await gateway.registry.refresh()  # the health check is the probe
+    assert {host["url"]: host for host in hosts_state()}[failing.url]["breaker"] == "closed"
+    text, stream = await complete(chat("After recovery"))
+    assert stream.host == restarted.url
+
+
+@pytest.mark.parametrize("status", [503, 429, 500])
+async def test_busy_and_failing_hosts_are_retried_on_another_host(hosts, first_of_ties, status):
+    first, second = hosts(2)
+    first.fail_with(status, times=None)
+    text, stream = await complete(chat())
+    assert stream.host == second.url
+    assert text == second.requests_to("/api/chat")[0].reply
+    assert [record.status for record in first.requests_to("/api/chat")] == [status]
+
+
+async def test_a_busy_single_host_is_reported_not_hammered(hosts):
+    (only,) = hosts(1)
+    only.fail_with(503, times=None)
+    with pytest.raises(OllamaError) as caught:
+        await complete(chat())
+    assert caught.value.code == "busy"
+    assert len(only.requests_to("/api/chat")) == 1
+
+
+async def test_model_not_found_is_not_retried(hosts):
+    simulators = hosts(3)
+    with pytest.raises(OllamaError) as caught:
+        await complete(chat(model="missing:1b"))
+    assert caught.value.code == "model_not_found"
+    assert len(chat_requests(*simulators)) == 1
+
+
+async def test_no_retry_once_text_has_been_sent(hosts, first_of_ties):
+    first, second = hosts(2)
+    first.drop_after(3, times=None)
+    started = time.monotonic()
+    with pytest.raises(OllamaError) as caught:
+        await complete(chat())
+    assert caught.value.code == "upstream"
+    assert chat_requests(second) == []
+    assert time.monotonic() - started < 2
