@@ -26,7 +26,8 @@ from asgiref.sync import async_to_sync, sync_to_async
 from channels.layers import get_channel_layer
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Count, F, Q, QuerySet
+from django.db.models import Count, F, Max, Q, QuerySet
+from django.db.models.functions import Coalesce, Greatest
 from django.urls import reverse
 from django.utils import timezone
 
@@ -152,6 +153,23 @@ def batch_dispatch(*, job_id: int) -> int:
     for item_id in item_ids:
         batch_item_run.delay(item_id)
     return len(item_ids)
+
+
+def batch_jobs_resume(*, idle_seconds: float) -> list[int]:
+    """Dispatch again the active jobs with no item started or finished for `idle_seconds`.
+
+    Their messages may be gone: Redis, the broker, keeps no copy across a restart. A job that is
+    merely slow gets duplicate messages, which its claims turn into no-ops. Returns the job ids.
+    """
+    since = timezone.now() - timedelta(seconds=idle_seconds)
+    last_progress = Greatest(
+        Coalesce(Max("items__started_at"), F("created_at")), Coalesce(Max("items__finished_at"), F("created_at"))
+    )
+    stalled = BatchJob.objects.filter(status__in=ACTIVE_JOB).annotate(last=last_progress).filter(last__lt=since)
+    job_ids = list(stalled.values_list("pk", flat=True))
+    for job_id in job_ids:
+        batch_dispatch(job_id=job_id)
+    return job_ids
 
 
 def batch_cancel(*, job: BatchJob, by) -> BatchJob:

@@ -30,3 +30,9 @@ def batch_item_run(self, item_id: int) -> str | None:
     except jobs.ItemLeased as held:
         # Another delivery holds the item (or held it when its worker died): look again when its lease ends.
         raise self.retry(countdown=held.retry_in) from None
+
+
+@shared_task(time_limit=120, soft_time_limit=100)
+def batch_jobs_resume() -> list[int]:
+    """Run by beat: jobs whose messages were lost (a broker restart) get them again."""
+    return jobs.batch_jobs_resume(idle_seconds=settings.AIWRITER_BATCH_RESUME_AFTER_SECONDS)

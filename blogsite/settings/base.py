@@ -216,7 +216,10 @@ CELERY_RESULT_SERIALIZER = "json"
 CELERY_RESULT_EXPIRES = 24 * 3600
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_TASK_DEFAULT_QUEUE = "default"
-CELERY_TASK_ROUTES = {"aiwriter.tasks.*": {"queue": "ai"}}
+CELERY_TASK_ROUTES = {
+    "aiwriter.tasks.batch_jobs_resume": {"queue": "default"},
+    "aiwriter.tasks.*": {"queue": "ai"},
+}
 CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=300)
 CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=360)
 # One message at a time per worker process, so a long AI item never holds others back.
@@ -226,11 +229,16 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=900)}
 CELERY_BEAT_SCHEDULE = {
     "publish-due-posts": {"task": "posts.tasks.posts_publish_due", "schedule": 60.0},
+    "resume-stalled-batch-jobs": {"task": "aiwriter.tasks.batch_jobs_resume", "schedule": 300.0},
 }
 # Batch AI jobs: how long an item's claim lasts before another delivery may take it over; it must
 # outlast one generation (AIWRITER_TIMEOUTS["total"] bounds that) and is the AI tasks' hard time limit.
 AIWRITER_BATCH_ITEM_LEASE_SECONDS = env.int("AIWRITER_BATCH_ITEM_LEASE_SECONDS", default=660)
 AIWRITER_BATCH_MAX_POSTS = env.int("AIWRITER_BATCH_MAX_POSTS", default=1000)
+# A job with no item started or finished for this long is sent to the workers again.
+AIWRITER_BATCH_RESUME_AFTER_SECONDS = env.int(
+    "AIWRITER_BATCH_RESUME_AFTER_SECONDS", default=AIWRITER_BATCH_ITEM_LEASE_SECONDS + 60
+)
 
 LOGGING = {
     "version": 1,

@@ -8,7 +8,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from aiwriter import jobs, tasks
-from aiwriter.models import BatchItem, ItemStatus
+from aiwriter.models import BatchItem, BatchJob, ItemStatus
 from blogsite.celery import app
 from posts import services as post_services
 
@@ -76,3 +76,26 @@ def test_the_item_task_retries_when_its_lease_ends_while_another_delivery_holds_
     with pytest.raises(Retry):
         tasks.batch_item_run(item.pk)
     assert 19 < retries[0]["countdown"] <= 21
+
+
+def test_resume_sends_again_only_jobs_that_made_no_progress(job, author, monkeypatch):
+    sent = []
+    monkeypatch.setattr(tasks.batch_item_run, "delay", sent.append)
+    fresh = jobs.batch_start(user=author, action="summarize", post_ids=[job.items.first().post_id])
+    BatchJob.objects.filter(pk=job.pk).update(created_at=timezone.now() - timedelta(hours=1))
+
+    assert tasks.batch_jobs_resume() == [job.pk]
+    assert sorted(sent) == sorted(job.items.values_list("pk", flat=True))
+    assert fresh.pk not in tasks.batch_jobs_resume()
+
+
+def test_resume_leaves_a_job_alone_while_its_items_move(job, monkeypatch):
+    monkeypatch.setattr(tasks.batch_item_run, "delay", lambda item_id: None)
+    BatchJob.objects.filter(pk=job.pk).update(created_at=timezone.now() - timedelta(hours=1))
+    jobs.batch_item_process(item_id=job.items.first().pk)
+
+    assert tasks.batch_jobs_resume() == []
+
+
+def test_resume_runs_on_the_default_queue():
+    assert app.amqp.router.route({}, "aiwriter.tasks.batch_jobs_resume")["queue"].name == "default"
