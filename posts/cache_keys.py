@@ -27,6 +27,7 @@ from urllib.parse import parse_qsl
 
 from django.conf import settings
 from django.core.cache import caches
+from django.utils import timezone
 from redis.exceptions import RedisError
 
 logger = logging.getLogger("posts.cache")
@@ -357,6 +358,32 @@ class TemplateVersions:
         # While Redis is unreachable the fragment cache is too; a one-off value keeps a copy
         # stored in that moment from ever being read back.
         return versions_get([SIDEBAR]) or f"unavailable-{uuid.uuid4().hex}"
+
+
+def release_pending() -> bool:
+    """True when the recorded next release time has passed or is unknown, or Redis is unreachable.
+
+    A scheduled post goes public with time alone, and lists cached under versions show it only
+    once a release step bumps them (the page cache runs one before Django renders a public
+    page). While one is pending, lists are read from the database instead.
+    """
+    try:
+        value = _redis().get(next_release_key())
+    except RedisError as error:
+        redis_outage.failed(error)
+        return True
+    return value is None or (value != b"none" and timezone.now().timestamp() >= float(value))
+
+
+def post_list_fragment_version(*, name: str, deps: Iterable[str]) -> str | None:
+    """What a list page's cached post list is stored under: the list and page it shows, and their versions.
+
+    None when it must be rendered from the database (Redis unreachable). The versions are
+    created when missing: callers ask only for lists that exist (a known tag or author), before
+    reading them, so a change made meanwhile still bumps past this copy.
+    """
+    version = versions_get(deps)
+    return f"{name}:{version}" if version is not None else None
 
 
 def template_versions(request) -> dict:

@@ -14,6 +14,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
@@ -25,19 +26,28 @@ from django.utils.text import Truncator
 from django.views.decorators.http import require_POST, require_safe
 from django.views.generic import ListView
 
-from . import permissions, selectors, services
+from . import cache_keys, permissions, selectors, services
 from .forms import CommentForm, SearchForm
-from .models import Comment, CommentStatus, Post
+from .models import Comment, CommentStatus, Post, Tag
 
 # Characters that could end a <script> element or open markup inside one.
 _JSON_SCRIPT_ESCAPES = {ord("<"): "\\u003C", ord(">"): "\\u003E", ord("&"): "\\u0026"}
 
 
+class CountedPaginator(Paginator):
+    """A paginator given its count (a cached one, posts.selectors.post_count_published) instead of a COUNT query."""
+
+    def __init__(self, object_list, per_page, *, count: int, **kwargs) -> None:
+        super().__init__(object_list, per_page, **kwargs)
+        self.__dict__["count"] = count  # Paginator.count is a cached_property
+
+
 class PublicListView(ListView):
     """A paginated list of public posts with the sidebar (tag cloud, recent posts).
 
-    The sidebar querysets stay lazy, so a fragment cache around their includes skips the queries.
-    A page number past the last page is a 404, like any other URL that shows nothing.
+    The sidebar querysets and the page of posts stay lazy, so the fragment caches around their
+    includes skip the queries. A page number past the last page is a 404, like any other URL
+    that shows nothing.
     """
 
     context_object_name = "posts"
@@ -51,14 +61,51 @@ class PublicListView(ListView):
         return context
 
 
-class PostIndexView(PublicListView):
+class VersionedListView(PublicListView):
+    """The index, tag and author lists: their count and rendered posts are cached under the list's version.
+
+    A subclass sets `tag` or `author` in get_queryset; neither means the index.
+    """
+
+    tag: Tag | None = None
+    author = None
+
+    def get(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        # While a scheduled post's time has come but no release has bumped the lists, read them afresh.
+        self.use_cache = not cache_keys.release_pending()
+        return super().get(request, *args, **kwargs)
+
+    def get_paginator(self, queryset, per_page, **kwargs) -> Paginator:
+        if not self.use_cache:
+            return super().get_paginator(queryset, per_page, **kwargs)
+        count = selectors.post_count_published(tag=self.tag, author=self.author)
+        return CountedPaginator(queryset, per_page, count=count, **kwargs)
+
+    def get_context_data(self, **kwargs) -> dict:
+        context = super().get_context_data(**kwargs)
+        if self.use_cache:
+            name, dep = self.list_identity()
+            name = f"{name}:page-{context['page_obj'].number}"
+            context["post_list_version"] = cache_keys.post_list_fragment_version(name=name, deps=[dep])
+        return context
+
+    def list_identity(self) -> tuple[str, str]:
+        """The list's name in fragment keys and the version it is cached under (posts.signals bumps it)."""
+        if self.tag is not None:
+            return f"tag:{self.tag.slug}", cache_keys.tag_dep(self.tag.slug)
+        if self.author is not None:
+            return f"author:{self.author.username}", cache_keys.author_dep(self.author.username)
+        return "index", cache_keys.INDEX
+
+
+class PostIndexView(VersionedListView):
     template_name = "posts/index.html"
 
     def get_queryset(self) -> QuerySet[Post]:
         return selectors.post_list_published()
 
 
-class TagView(PublicListView):
+class TagView(VersionedListView):
     template_name = "posts/tag.html"
 
     def get_queryset(self) -> QuerySet[Post]:
@@ -69,7 +116,7 @@ class TagView(PublicListView):
         return super().get_context_data(tag=self.tag, **kwargs)
 
 
-class AuthorView(PublicListView):
+class AuthorView(VersionedListView):
     template_name = "posts/author.html"
 
     def get_queryset(self) -> QuerySet[Post]:

@@ -3,7 +3,8 @@
 import pytest
 
 from accounts.roles import Role
-from posts import cache_keys
+from posts import cache_keys, services, signals
+from posts.models import Post
 from tests.factories import CommentFactory, PostFactory, TagFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -32,6 +33,22 @@ def test_list_pages(client, django_assert_num_queries, count, url, queries):
     make_posts(count)
     with django_assert_num_queries(queries):
         assert client.get(url).status_code == 200
+
+
+@pytest.mark.parametrize("url", ["/", "/tags/shared/", "/authors/writer/"])
+def test_list_pages_reuse_their_posts_until_the_list_changes(
+    client, django_assert_num_queries, django_capture_on_commit_callbacks, editor, url
+):
+    make_posts(3)
+    signals.scheduled_posts_release()  # as the page cache does first: records that no release is due
+    first = client.get(url).content
+    # the tag or author, then nothing: count, posts and sidebar come from the cache
+    with django_assert_num_queries(0 if url == "/" else 1):
+        assert client.get(url).content == first
+    with django_capture_on_commit_callbacks(execute=True):
+        post = Post.objects.get(title="Common post 2")
+        services.post_update(post=post, by=editor, data={"title": "Fresh title"}, expected_version=post.version)
+    assert b"Fresh title" in client.get(url).content
 
 
 @pytest.mark.parametrize("count", [3, 14])
