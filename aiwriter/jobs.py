@@ -205,8 +205,8 @@ def batch_item_process(*, item_id: int) -> str | None:
         logger.exception("Batch item %s failed", item_id)
         outcome = ItemOutcome(ItemStatus.FAILED, error="The AI writer failed unexpectedly on this post.")
         _finish(item_id=item_id, token=token, outcome=outcome)
-    job = progress_update(job_id=item.job_id, item_id=item_id)
-    return outcome.status if job else None
+    progress_update(job_id=item.job_id, item_id=item_id)
+    return outcome.status
 
 
 def _claim(*, item_id: int) -> str | None:
