@@ -213,19 +213,21 @@ def _claim(*, item_id: int) -> str | None:
     now = timezone.now()
     token = uuid.uuid4().hex
     lapsed = Q(status=ItemStatus.RUNNING, lease_until__lt=now)
-    claimed = (
-        BatchItem.objects.filter(Q(status=ItemStatus.QUEUED) | lapsed, pk=item_id, job__status__in=ACTIVE_JOB)
-        .exclude(job__status=JobStatus.CANCELLED)
-        .update(
-            status=ItemStatus.RUNNING,
-            claim_token=token,
-            lease_until=now + timedelta(seconds=settings.AIWRITER_BATCH_ITEM_LEASE_SECONDS),
-            attempts=F("attempts") + 1,
-            started_at=now,
-        )
+    claimable = BatchItem.objects.filter(Q(status=ItemStatus.QUEUED) | lapsed, pk=item_id)
+    claimed = claimable.filter(job__status__in=ACTIVE_JOB).update(
+        status=ItemStatus.RUNNING,
+        claim_token=token,
+        lease_until=now + timedelta(seconds=settings.AIWRITER_BATCH_ITEM_LEASE_SECONDS),
+        attempts=F("attempts") + 1,
+        started_at=now,
     )
     if claimed:
         return token
+    # An item abandoned by a dead worker after its job was cancelled ends here rather than run.
+    if claimable.filter(job__status=JobStatus.CANCELLED).update(
+        status=ItemStatus.CANCELLED, error="Cancelled before it finished.", finished_at=now, lease_until=None
+    ):
+        progress_update(job_id=BatchItem.objects.values_list("job_id", flat=True).get(pk=item_id), item_id=item_id)
     held = BatchItem.objects.filter(pk=item_id, status=ItemStatus.RUNNING, lease_until__gte=now).first()
     if held is not None:
         raise ItemLeased(retry_in=(held.lease_until - now).total_seconds() + 1)

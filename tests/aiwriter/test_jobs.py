@@ -282,3 +282,23 @@ def test_factory_posts_without_revisions_are_processed(author):
     post = PostFactory(author=author, excerpt="")
     job = run_all(start(author, post_ids=[post.pk]))
     assert job.done_count == 1
+
+
+def test_an_item_abandoned_in_a_cancelled_job_ends_cancelled(author):
+    posts = [draft(author, excerpt="") for _ in range(2)]
+    job = start(author, post_ids=[post.pk for post in posts])
+    item = job.items.first()
+    BatchItem.objects.filter(pk=item.pk).update(
+        status=ItemStatus.RUNNING, claim_token="dead", lease_until=timezone.now() + timedelta(seconds=30)
+    )
+    jobs.batch_cancel(job=job, by=author)
+    BatchItem.objects.filter(pk=item.pk).update(lease_until=timezone.now() - timedelta(seconds=1))
+
+    assert jobs.batch_item_process(item_id=item.pk) is None
+
+    job.refresh_from_db()
+    item.refresh_from_db()
+    assert item.status == ItemStatus.CANCELLED
+    assert item.post.excerpt == ""
+    assert (job.cancelled_count, job.finished_count) == (2, 2)
+    assert job.finished_at is not None
