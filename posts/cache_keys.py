@@ -414,15 +414,11 @@ def versions_get_existing(deps: Iterable[str]) -> str | None:
 
 def cached_selector(*, name: str, deps: Iterable[str], compute: Callable[[], T]) -> T:
     """A selector's result kept until one of `deps` changes (or the page lifetime passes)."""
-    return _cached_under(name=name, version=versions_get(deps), compute=compute)
+    return cached_under_version(name=name, version=versions_get(deps), compute=compute)
 
 
-def cached_selector_existing(*, name: str, deps: Iterable[str], compute: Callable[[], T]) -> T:
-    """cached_selector for per-object dependencies: computed afresh, and not kept, until they exist."""
-    return _cached_under(name=name, version=versions_get_existing(deps), compute=compute)
-
-
-def _cached_under(*, name: str, version: str | None, compute: Callable[[], T]) -> T:
+def cached_under_version(*, name: str, version: str | None, compute: Callable[[], T]) -> T:
+    """A result kept under a version read beforehand (versions_get_existing); computed afresh without one."""
     if version is None:
         return compute()
     key = selector_key(name, version)

@@ -1,6 +1,6 @@
 """Reads of posts, tags and comments, shaped for the pages that show them."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from django.contrib.auth import get_user_model
@@ -46,19 +46,28 @@ _COMMENT_PAGE_FIELDS = ("post", "body_html", "created_at", "author__username", "
 
 @dataclass(frozen=True)
 class PostPage:
-    """A public post with its author and tags, and its approved comments with their authors."""
+    """A public post with its author and tags, and its approved comments with their authors.
+
+    `version` is the post's version these were read under (None when it does not exist yet):
+    the post page's template fragments are cached under it.
+    """
 
     post: Post
     comments: list[Comment]
+    version: str | None = None
 
 
 def post_page_get(*, slug: str) -> PostPage:
-    """The post page's data, kept in the cache until the post's version changes (posts/signals.py bumps it
-    when the post, its tags, its author's public name or its comments change). Raises Http404 like
-    post_get_published; a missing post is never kept."""
-    return cache_keys.cached_selector_existing(
-        name=f"post-page:{slug}", deps=[cache_keys.post_dep(slug)], compute=lambda: _post_page_load(slug=slug)
+    """The post page's data, kept in the cache until the post's version changes.
+
+    posts/signals.py bumps it when the post, its tags, its author's public name or its comments
+    change. Raises Http404 like post_get_published; a missing post is never kept.
+    """
+    version = cache_keys.versions_get_existing([cache_keys.post_dep(slug)])
+    page = cache_keys.cached_under_version(
+        name=f"post-page:{slug}", version=version, compute=lambda: _post_page_load(slug=slug)
     )
+    return replace(page, version=version)
 
 
 def _post_page_load(*, slug: str) -> PostPage:

@@ -151,7 +151,7 @@ class SearchView(PublicListView):
 @require_safe
 def post_detail(request: HttpRequest, slug: str) -> HttpResponse:
     page = selectors.post_page_get(slug=slug)
-    return render_post(request, post=page.post, comments=page.comments, form=CommentForm())
+    return render_post(request, post=page.post, comments=page.comments, version=page.version, form=CommentForm())
 
 
 @require_POST
@@ -180,12 +180,13 @@ def render_post(
     post: Post,
     form: CommentForm,
     comments: Iterable[Comment] | None = None,
+    version: str | None = None,
     status: int = 200,
 ) -> HttpResponse:
     """The post page; the comment form only for people allowed to comment (with its CSRF token).
 
-    `comments` come with the cached page data (posts.selectors.post_page_get); without them, as
-    after a refused comment, they are read afresh.
+    `comments` and the post's `version` come with the cached page data (posts.selectors.post_page_get);
+    without them, as after a refused comment, the comments are read afresh and no fragment is cached.
     """
     if comments is None:
         comments = selectors.comments_approved(post=post)
@@ -193,6 +194,7 @@ def render_post(
     context = {
         "post": post,
         "comments": comments,
+        "post_version": version,
         "comment_form": form if permissions.can_comment(request.user) else None,
         "comment_errors": form.non_field_errors(),
         "login_url": resolve_url(settings.LOGIN_URL),

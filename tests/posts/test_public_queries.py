@@ -82,6 +82,15 @@ def test_post_page_data_is_read_afresh_after_a_new_comment(client, django_captur
     assert b"A reply that must show at once." in page and b"1 comment" in page
 
 
+def test_cached_post_page_still_gives_each_reader_their_own_comment_form(client, reader):
+    post = PostFactory()
+    cache_keys.versions_get([cache_keys.post_dep(post.slug)])
+    assert b"Sign in to comment" in client.get(post.get_absolute_url()).content
+    client.force_login(reader)
+    page = client.get(post.get_absolute_url()).content
+    assert b"Leave a comment" in page and b"csrfmiddlewaretoken" in page and b"Sign in to comment" not in page
+
+
 def test_unknown_post_leaves_no_version_behind(client):
     assert client.get("/posts/no-such-post/").status_code == 404
     assert cache_keys.versions_get_existing([cache_keys.post_dep("no-such-post")]) is None
