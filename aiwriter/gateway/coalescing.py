@@ -131,10 +131,12 @@ class FlightMirror:
                 batch = flight.items[index:]
                 index += len(batch)
                 entries = [chunk_fields("".join(batch))] if batch else []
-                if flight.finished:
+                # Decided before publishing: the flight may finish while the batch is on its way.
+                final = flight.finished
+                if final:
                     entries.append(error_fields(flight.error) if flight.error else done_fields(flight.done))
                 await self._publish(entries)
-                if flight.finished:
+                if final:
                     return
         except RedisError:
             # Followers elsewhere will miss the heartbeat and give up; editors here are unaffected.

@@ -1,0 +1,142 @@
+"""Identical generations in flight share one upstream request, in one process and across processes."""
+
+import asyncio
+import time
+from contextlib import aclosing
+
+import pytest
+import redis.asyncio as redis
+from django.conf import settings
+
+from aiwriter.gateway import Gateway, completion_open
+from aiwriter.gateway.coalescing import KEY_PREFIX
+from aiwriter.gateway.response_cache import request_key
+from aiwriter.ollama import Chunk, OllamaError
+from tests.aiwriter.fixtures import collect, generate_message, streamed_text, transactional, websocket
+from tests.aiwriter.gateway.conftest import chat, complete
+
+SHARED = {"temperature": 0}
+
+
+async def read_until(events, *, chunks: int) -> str:
+    text = []
+    async for item in events:
+        if isinstance(item, Chunk):
+            text.append(item.text)
+        if len(text) >= chunks:
+            return "".join(text)
+    return "".join(text)
+
+
+async def test_a_hundred_identical_requests_make_one_upstream_request(hosts):
+    (simulator,) = hosts(1, tokens_per_second=400)
+    results = await asyncio.gather(*(complete(chat(options=SHARED)) for _ in range(100)))
+    (record,) = simulator.requests_to("/api/chat")
+    assert {text for text, _ in results} == {record.reply}
+    assert sum(stream.coalesced for _, stream in results) == 99
+
+
+async def test_a_late_follower_replays_what_was_sent_before_it_joined(hosts):
+    (simulator,) = hosts(1, tokens_per_second=100)
+    owner = asyncio.create_task(complete(chat(options=SHARED)))
+    await until(lambda: any(record.chunks_sent >= 5 for record in simulator.requests))
+    follower_text, follower = await complete(chat(options=SHARED))
+    owner_text, _ = await owner
+    (record,) = simulator.requests_to("/api/chat")
+    assert follower.coalesced and follower_text == owner_text == record.reply
+
+
+async def test_owner_cancel_keeps_upstream_going_for_followers(hosts):
+    (simulator,) = hosts(1, tokens_per_second=100)
+    follower = asyncio.create_task(complete(chat(options=SHARED)))
+    await asyncio.sleep(0)
+    owner = completion_open(chat(options=SHARED))
+    async with aclosing(owner.events) as events:
+        await read_until(events, chunks=3)
+    text, _ = await follower
+    (record,) = simulator.requests_to("/api/chat")
+    assert text == record.reply
+    assert simulator.disconnects == []
+
+
+async def test_generations_in_two_processes_share_one_upstream_request(hosts):
+    (simulator,) = hosts(1, tokens_per_second=100)
+    first, second = Gateway(), Gateway()
+    try:
+        owner = first.open(chat(options=SHARED))
+        async with aclosing(owner.events) as events:
+            started = await read_until(events, chunks=3)
+            follower = asyncio.create_task(_drain(second.open(chat(options=SHARED)).events))
+            rest = []
+            async for item in events:
+                if isinstance(item, Chunk):
+                    rest.append(item.text)
+        (record,) = simulator.requests_to("/api/chat")
+        assert started + "".join(rest) == record.reply
+        assert await asyncio.wait_for(follower, 5) == record.reply
+    finally:
+        await first.aclose()
+        await second.aclose()
+
+
+async def test_owner_cancel_in_one_process_keeps_the_follower_in_another(hosts):
+    (simulator,) = hosts(1, tokens_per_second=100)
+    first, second = Gateway(), Gateway()
+    try:
+        owner = first.open(chat(options=SHARED))
+        async with aclosing(owner.events) as events:
+            await read_until(events, chunks=2)
+            follower = asyncio.create_task(_drain(second.open(chat(options=SHARED)).events))
+            await read_until(events, chunks=3)  # the follower has registered by now
+        text = await asyncio.wait_for(follower, 5)
+        (record,) = simulator.requests_to("/api/chat")
+        assert text == record.reply
+        assert simulator.disconnects == []
+    finally:
+        await first.aclose()
+        await second.aclose()
+
+
+async def test_followers_fail_in_bounded_time_when_the_owner_process_dies(hosts):
+    (simulator,) = hosts(1)
+    request = chat(options=SHARED)
+    # Another process claimed this request and died before sending anything: its heartbeat runs out.
+    connection = redis.Redis.from_url(settings.REDIS_URL)
+    await connection.set(f"{KEY_PREFIX}{request_key(request)}:owner", "dead", px=600)
+    await connection.aclose()
+    started = time.monotonic()
+    with pytest.raises(OllamaError) as caught:
+        await complete(request)
+    assert caught.value.code == "unavailable"
+    assert time.monotonic() - started < 3
+    assert simulator.requests_to("/api/chat") == []
+
+
+@transactional
+async def test_two_editors_sockets_share_one_generation(hosts, author, other_author):
+    (simulator,) = hosts(1, tokens_per_second=100)
+    message = generate_message("r1", action="summarize", text="A body about tea and its history.")
+    async with websocket(author) as first, websocket(other_author) as second:
+        await first.send_json_to(message)
+        await simulator.wait_for_in_flight_async(1)
+        await second.send_json_to(message)
+        first_events, second_events = await asyncio.gather(collect(first), collect(second))
+    (record,) = simulator.requests_to("/api/chat")
+    assert streamed_text(first_events) == streamed_text(second_events) == record.reply
+    assert second_events[-1]["type"] == "done"
+
+
+async def until(condition, *, timeout: float = 3.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "the condition did not hold in time"
+        await asyncio.sleep(0.01)
+
+
+async def _drain(events) -> str:
+    text = []
+    async with aclosing(events) as items:
+        async for item in items:
+            if isinstance(item, Chunk):
+                text.append(item.text)
+    return "".join(text)
