@@ -1,0 +1,37 @@
+"""Paced frames: the first text at once, then at most one frame per stream every interval."""
+
+import math
+import time
+from contextlib import aclosing
+
+from aiwriter.gateway import completion_open
+from aiwriter.gateway.frames import frame_interval
+from aiwriter.ollama import Chunk
+from tests.aiwriter.gateway.conftest import chat
+
+REPLY = " ".join(f"word{n}" for n in range(120))
+
+
+async def test_frames_are_paced_while_the_first_text_goes_out_at_once(hosts, gateway_settings):
+    gateway_settings.AIWRITER_FRAME_INTERVAL_MS = (25.0, 50.0)
+    (simulator,) = hosts(1, tokens_per_second=400, reply=REPLY)
+    stream = completion_open(chat())
+    arrivals: list[tuple[float, str]] = []
+    started = time.monotonic()
+    async with aclosing(stream.events) as events:
+        async for item in events:
+            if isinstance(item, Chunk):
+                arrivals.append((time.monotonic(), item.text))
+    (record,) = simulator.requests_to("/api/chat")
+    assert "".join(text for _, text in arrivals) == REPLY
+    assert arrivals[0][1] == record.reply.split(" ")[0], "the first token is sent alone, without waiting"
+    assert arrivals[0][0] - started < 0.2
+    gaps = [later - earlier for (earlier, _), (later, _) in zip(arrivals, arrivals[1:], strict=False)]
+    assert min(gaps) >= 0.024
+    assert len(arrivals) < record.chunks_sent / 3
+
+
+def test_the_interval_grows_with_the_streams_held():
+    assert frame_interval(active=1, shortest=0.025, longest=0.05, load=500) < 0.026
+    assert math.isclose(frame_interval(active=250, shortest=0.025, longest=0.05, load=500), 0.0375)
+    assert frame_interval(active=5000, shortest=0.025, longest=0.05, load=500) == 0.05

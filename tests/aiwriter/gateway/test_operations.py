@@ -1,0 +1,76 @@
+"""What operations see: the hosts in /readyz and the AI metrics at /metrics after real traffic."""
+
+import pytest
+from asgiref.sync import sync_to_async
+from django.test import Client
+from prometheus_client.parser import text_string_to_metric_families
+
+from aiwriter.gateway import get_gateway
+from aiwriter.health import check_ollama
+from tests.aiwriter.fixtures import collect, generate_message, transactional, websocket
+
+
+async def test_readiness_shows_each_hosts_breaker_load_and_models(hosts, ollama_sim_factory, gateway_settings):
+    simulators = hosts(2)
+    special = ollama_sim_factory(models=["mistral:7b"])
+    gateway_settings.OLLAMA_URLS = [*gateway_settings.OLLAMA_URLS, special.url, "http://127.0.0.1:9"]
+    for _ in range(2):
+        result = await check_ollama()
+    by_url = {host["url"]: host for host in result["hosts"]}
+    assert by_url[simulators[0].url]["reachable"] is True
+    assert by_url[simulators[0].url]["breaker"] == "closed"
+    assert by_url[simulators[0].url]["in_flight"] == 0
+    assert by_url[special.url]["models"] == ["mistral:7b"]
+    down = by_url["http://127.0.0.1:9"]
+    assert down["reachable"] is False and down["breaker"] == "open"
+    assert get_gateway().hosts[-1].breaker.state == "open"
+
+
+def scrape(client) -> dict[tuple[str, frozenset], float]:
+    response = client.get("/metrics")
+    assert response.status_code == 200
+    samples = {}
+    for family in text_string_to_metric_families(response.content.decode()):
+        for sample in family.samples:
+            samples[(sample.name, frozenset(sample.labels.items()))] = sample.value
+    return samples
+
+
+def value(samples, name: str, **labels) -> float:
+    return samples.get((name, frozenset(labels.items())), 0.0)
+
+
+@transactional
+async def test_metrics_count_generations_cache_and_coalescing_after_real_traffic(hosts, author, client):
+    (simulator,) = hosts(1)
+    before = await _scrape(client)
+    message = generate_message("r1", action="summarize", text="A body about tea.")
+    async with websocket(author) as socket:
+        await socket.send_json_to(message)
+        await collect(socket, "r1")
+        await socket.send_json_to({**message, "request_id": "r2"})
+        await collect(socket, "r2")
+    after = await _scrape(client)
+    model = "llama3.2:1b"
+
+    def grew(name: str, **labels) -> float:
+        return value(after, name, **labels) - value(before, name, **labels)
+
+    done = {"action": "summarize", "model": model, "outcome": "done"}
+    assert grew("blogsite_ai_generations_total", **done) == 2
+    assert grew("blogsite_ai_cache_total", result="hit") == 1
+    assert grew("blogsite_ai_cache_total", result="miss") == 1
+    assert grew("blogsite_ai_tokens_generated_total", model=model) > 0
+    assert grew("blogsite_ai_time_to_first_token_seconds_count", model=model) == 2
+    assert grew("blogsite_ai_queue_wait_seconds_count", priority="interactive") == 1
+    assert value(after, "blogsite_ai_in_flight", host=simulator.url) == 0
+    assert value(after, "blogsite_ai_breaker_state", host=simulator.url) == 0
+
+
+async def _scrape(client):
+    return await sync_to_async(scrape)(client)
+
+
+@pytest.fixture
+def client():
+    return Client()
