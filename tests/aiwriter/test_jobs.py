@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from aiwriter import jobs
 from aiwriter.models import BatchItem, BatchJob, Generation, ItemStatus, JobStatus
+from posts import cache_keys
 from posts import services as post_services
 from posts.models import PostStatus
 from tests.factories import PostFactory
@@ -302,3 +303,14 @@ def test_an_item_abandoned_in_a_cancelled_job_ends_cancelled(author):
     assert item.post.excerpt == ""
     assert (job.cancelled_count, job.finished_count) == (2, 2)
     assert job.finished_at is not None
+
+
+def test_a_changed_public_post_has_its_pages_refreshed(author, django_capture_on_commit_callbacks):
+    post = PostFactory(author=author, excerpt="", slug="public-post")
+    before = cache_keys.versions_get([cache_keys.post_dep("public-post")])
+    job = start(author, post_ids=[post.pk])
+
+    with django_capture_on_commit_callbacks(execute=True):
+        jobs.batch_item_process(item_id=job.items.get().pk)
+
+    assert cache_keys.versions_get([cache_keys.post_dep("public-post")]) != before
