@@ -1,0 +1,343 @@
+#!/usr/bin/env python3
+"""AI gateway benchmark: editors streaming over WebSockets from one daphne process.
+
+    .venv/bin/python benchmarks/gateway.py                    # sweep 50, 200, 1000 editors
+    .venv/bin/python benchmarks/gateway.py --sweep 50,200     # fewer points
+
+It builds everything in a temporary folder, as benchmarks/reader.py does: a private
+redis-server, a migrated SQLite database with the demo accounts, the site under
+deploy/scripts/serve.py (one daphne process) and the Ollama simulator (tests/ollama_simulator.py)
+as its own process on loopback at 20 tokens per second. Then it measures:
+
+- time to first token when calling the simulator directly, and through the site (p50, p99);
+  the difference is what the site adds;
+- the delay between chunks as the editor sees it, against the simulator's own pace (p50, p99);
+- the largest number of concurrent streams held with zero errors;
+- memory per open stream (the daphne process's resident memory while streaming, over idle);
+- upstream requests made for 100 editors asking the identical thing at once.
+
+The WebSocket client is a small one over asyncio streams (text frames only), so that 1,000
+clients fit beside the server on a 2-core machine. Every process it starts is stopped at the end.
+"""
+
+import argparse
+import asyncio
+import base64
+import json
+import os
+import signal
+import struct
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import reader  # the shared process helpers of the reader benchmark
+
+TOKENS_PER_SECOND = 20
+REPLY_WORDS = 40  # about 2 s of text at 20 tokens per second
+SWEEP = (50, 200, 1000)
+RUN_LIMIT_SECONDS = 240
+IDENTICAL_EDITORS = 100
+
+
+@dataclass
+class StreamResult:
+    ttft: float | None = None
+    gaps: list[float] = field(default_factory=list)
+    error: str = ""
+
+
+class WebSocket:
+    """Just enough of RFC 6455 for JSON text messages from a client."""
+
+    def __init__(self, reader_: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader = reader_
+        self.writer = writer
+
+    @classmethod
+    async def connect(cls, port: int, path: str, *, cookie: str) -> "WebSocket":
+        stream_reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        key = base64.b64encode(os.urandom(16)).decode()
+        writer.write(
+            (
+                f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\nOrigin: http://127.0.0.1:{port}\r\n"
+                f"Cookie: {cookie}\r\n\r\n"
+            ).encode()
+        )
+        head = await stream_reader.readuntil(b"\r\n\r\n")
+        if b" 101 " not in head.split(b"\r\n", 1)[0]:
+            raise ConnectionError(head.split(b"\r\n", 1)[0].decode())
+        return cls(stream_reader, writer)
+
+    async def send_json(self, data: dict) -> None:
+        payload = json.dumps(data).encode()
+        mask = os.urandom(4)
+        length = len(payload)
+        header = bytes([0x81]) + (
+            bytes([0x80 | length]) if length < 126 else bytes([0x80 | 126]) + struct.pack("!H", length)
+        )
+        masked = bytes(byte ^ mask[index % 4] for index, byte in enumerate(payload))
+        self.writer.write(header + mask + masked)
+        await self.writer.drain()
+
+    async def receive_json(self) -> dict:
+        while True:
+            first, second = await self.reader.readexactly(2)
+            length = second & 0x7F
+            if length == 126:
+                (length,) = struct.unpack("!H", await self.reader.readexactly(2))
+            elif length == 127:
+                (length,) = struct.unpack("!Q", await self.reader.readexactly(8))
+            payload = await self.reader.readexactly(length)
+            opcode = first & 0x0F
+            if opcode == 0x8:
+                raise ConnectionError(f"closed by the server: {payload[:2].hex()}")
+            if opcode == 0x1:
+                return json.loads(payload)
+
+    def close(self) -> None:
+        self.writer.close()
+
+
+async def editor(port: int, cookie: str, *, text: str, action: str = "draft") -> StreamResult:
+    result = StreamResult()
+    try:
+        socket = await WebSocket.connect(port, "/ws/aiwriter/", cookie=cookie)
+    except (OSError, ConnectionError, asyncio.IncompleteReadError) as error:
+        result.error = f"connect: {error}"
+        return result
+    try:
+        message = {"type": "generate", "request_id": "b1", "action": action, "text": text, "options": {"title": text}}
+        started = time.monotonic()
+        await socket.send_json(message)
+        last = None
+        while True:
+            event = await asyncio.wait_for(socket.receive_json(), 30)
+            now = time.monotonic()
+            if event["type"] == "chunk":
+                if last is None:
+                    result.ttft = now - started
+                else:
+                    result.gaps.append(now - last)
+                last = now
+            elif event["type"] == "error":
+                result.error = event["code"]
+                return result
+            elif event["type"] == "done":
+                return result
+    except (OSError, ConnectionError, asyncio.IncompleteReadError, TimeoutError) as error:
+        result.error = type(error).__name__
+        return result
+    finally:
+        socket.close()
+
+
+async def direct(port: int, *, text: str) -> StreamResult:
+    """The same generation straight from the simulator (raw HTTP/1.1, like the site's pooled client)."""
+    result = StreamResult()
+    body = json.dumps({"model": "llama3.2:1b", "messages": [{"role": "user", "content": text}], "stream": True})
+    stream_reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        started = time.monotonic()
+        writer.write(
+            f"POST /api/chat HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n{body}".encode()
+        )
+        last = None
+        while True:
+            line = await stream_reader.readline()
+            if not line:
+                return result
+            now = time.monotonic()
+            if b'"content":"' in line and b'"content":""' not in line:
+                if last is None:
+                    result.ttft = now - started
+                else:
+                    result.gaps.append(now - last)
+                last = now
+            if b'"done":true' in line:
+                return result
+    finally:
+        writer.close()
+
+
+def percentile(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(int(len(ordered) * q), len(ordered) - 1)]
+
+
+def rss_kib(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+def daphne_pids(launcher_pid: int) -> list[int]:
+    children = []
+    for task in Path(f"/proc/{launcher_pid}/task").iterdir():
+        children += [int(pid) for pid in (task / "children").read_text().split()]
+    return children
+
+
+def upstream_chat_requests(log: Path) -> int:
+    return sum(1 for line in log.read_text(errors="replace").splitlines() if "POST /api/chat" in line)
+
+
+def author_cookie(env: dict) -> str:
+    script = (
+        "from django.contrib.auth import get_user_model; from django.test import Client; c = Client();"
+        "u = get_user_model().objects.filter(groups__name='Author').order_by('pk').first();"
+        "c.force_login(u); print(c.cookies['sessionid'].value)"
+    )
+    result = reader.manage("shell", "-c", script, env=env)
+    if result.returncode != 0:
+        raise RuntimeError(f"could not sign an author in:\n{result.stderr[-2000:]}")
+    return f"sessionid={result.stdout.strip().splitlines()[-1]}"
+
+
+async def sweep_point(port: int, cookie: str, count: int, launcher_pid: int) -> dict:
+    pids = daphne_pids(launcher_pid)
+    idle = sum(rss_kib(pid) for pid in pids)
+    peak = idle
+    tasks = [
+        asyncio.create_task(editor(port, cookie, text=f"Editor {count}-{n} writes about tea")) for n in range(count)
+    ]
+    while not all(task.done() for task in tasks):
+        await asyncio.sleep(0.25)
+        peak = max(peak, sum(rss_kib(pid) for pid in pids))
+    results = [task.result() for task in tasks]
+    ttfts = [r.ttft for r in results if r.ttft is not None]
+    gaps = [gap for r in results for gap in r.gaps]
+    errors = [r.error for r in results if r.error]
+    return {
+        "streams": count,
+        "errors": len(errors),
+        "error_kinds": sorted(set(errors))[:5],
+        "ttft_p50_ms": percentile(ttfts, 0.5) * 1000,
+        "ttft_p99_ms": percentile(ttfts, 0.99) * 1000,
+        "gap_p50_ms": percentile(gaps, 0.5) * 1000,
+        "gap_p99_ms": percentile(gaps, 0.99) * 1000,
+        "kib_per_stream": (peak - idle) / count,
+    }
+
+
+async def measure(args: argparse.Namespace, *, port: int, sim_port: int, cookie: str, launcher_pid: int, log: Path):
+    # Warm-up: the first generations pay for imports, connections and prompt lookups.
+    await asyncio.gather(*(editor(port, cookie, text=f"Warm-up {n}") for n in range(10)))
+    held = 0
+    print("streams  errors  TTFT p50/p99 ms  added p50/p99 ms  gap p50/p99 ms  KiB/stream", flush=True)
+    for count in args.sweep:
+        baseline = await asyncio.gather(*(direct(sim_port, text=f"Direct {count}-{n}") for n in range(count)))
+        base_ttft = [r.ttft for r in baseline if r.ttft is not None]
+        base_gaps = [gap for r in baseline for gap in r.gaps]
+        print(
+            f"  simulator direct, {count} streams: TTFT p50 {percentile(base_ttft, 0.5) * 1000:.1f} ms, "
+            f"p99 {percentile(base_ttft, 0.99) * 1000:.1f} ms; gap between tokens p50 "
+            f"{percentile(base_gaps, 0.5) * 1000:.1f} ms, p99 {percentile(base_gaps, 0.99) * 1000:.1f} ms",
+            flush=True,
+        )
+        point = await sweep_point(port, cookie, count, launcher_pid)
+        added50 = point["ttft_p50_ms"] - percentile(base_ttft, 0.5) * 1000
+        added99 = point["ttft_p99_ms"] - percentile(base_ttft, 0.99) * 1000
+        print(
+            f"{count:7d}  {point['errors']:6d}  {point['ttft_p50_ms']:6.1f}/{point['ttft_p99_ms']:6.1f}   "
+            f"{added50:6.1f}/{added99:6.1f}     {point['gap_p50_ms']:6.1f}/{point['gap_p99_ms']:6.1f}  "
+            f"{point['kib_per_stream']:8.1f}  {' '.join(point['error_kinds'])}",
+            flush=True,
+        )
+        if point["errors"] == 0:
+            held = max(held, count)
+    print(f"largest number of concurrent streams held with zero errors: {held}", flush=True)
+    before = upstream_chat_requests(log)
+    results = await asyncio.gather(
+        *(
+            editor(port, cookie, text="One identical body about tea.", action="summarize")
+            for _ in range(IDENTICAL_EDITORS)
+        )
+    )
+    await asyncio.sleep(0.5)
+    errors = sum(1 for r in results if r.error)
+    print(
+        f"{IDENTICAL_EDITORS} identical concurrent requests: {upstream_chat_requests(log) - before} upstream "
+        f"request(s), {errors} errors",
+        flush=True,
+    )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sweep", default=",".join(map(str, SWEEP)), help="concurrent editors per point")
+    args = parser.parse_args()
+    args.sweep = [int(value) for value in args.sweep.split(",") if value.strip()]
+    signal.signal(signal.SIGALRM, reader._run_limit_reached)
+    signal.alarm(RUN_LIMIT_SECONDS)
+    with tempfile.TemporaryDirectory(prefix="gateway-bench-") as folder:
+        workdir = Path(folder)
+        processes = reader.Processes(workdir)
+        try:
+            redis_url = reader.start_redis(processes, workdir)
+            sim_port = reader.free_port()
+            sim_url = f"http://127.0.0.1:{sim_port}"
+            reply = " ".join(f"word{n}" for n in range(REPLY_WORDS))
+            simulator = processes.start(
+                [
+                    reader.PYTHON,
+                    "-m",
+                    "tests.ollama_simulator",
+                    "--port",
+                    str(sim_port),
+                    "--tps",
+                    str(TOKENS_PER_SECOND),
+                    "--first-token-delay",
+                    "0",
+                    "--num-parallel",
+                    "4000",
+                    "--max-queue",
+                    "8000",
+                    "--reply",
+                    reply,
+                    "-v",
+                ],
+                env=os.environ.copy(),
+            )
+            log = workdir / f"process-{processes.started.index(simulator)}.log"
+            env = reader.site_env(workdir, redis_url)
+            env.update(
+                OLLAMA_URLS=sim_url,
+                AIWRITER_MAX_CONCURRENT_PER_USER="100000",
+                AIWRITER_RATE_LIMIT="100000000",
+                AIWRITER_MAX_IN_FLIGHT="5000",
+                AIWRITER_MAX_IN_FLIGHT_PER_HOST="5000",
+                AIWRITER_QUEUE_SIZE="5000",
+                METRICS_ALLOWED_IPS="127.0.0.1",
+            )
+            reader.prepare_database(env)
+            cookie = author_cookie(env)
+            server = reader.start_server(
+                processes, app="blogsite.asgi:application", workers=1, env=env, workdir=workdir
+            )
+            reader.wait_for(server.url + "/healthz", timeout=30)
+            reader.wait_for(sim_url + "/api/version", timeout=10)
+            port = int(server.url.rsplit(":", 1)[1])
+            print(
+                f"machine: {os.cpu_count()} cores; simulator at {TOKENS_PER_SECOND} tokens/s, "
+                f"{REPLY_WORDS}-word replies; one daphne process",
+                flush=True,
+            )
+            asyncio.run(
+                measure(args, port=port, sim_port=sim_port, cookie=cookie, launcher_pid=server.launcher_pid, log=log)
+            )
+        finally:
+            processes.stop_all()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
