@@ -66,6 +66,10 @@ class Gateway:
     def hosts(self) -> list[HostState]:
         return self.registry.hosts
 
+    def model_label(self, model: str) -> str:
+        """The model as a metric label: only names a host lists, so labels cannot grow without bound."""
+        return model if any(host.models is not None and model in host.models for host in self.hosts) else "other"
+
     def frame_interval(self) -> float:
         return frame_interval(
             active=self.streams, shortest=self.frame_shortest, longest=self.frame_longest, load=self.frame_load
@@ -117,7 +121,7 @@ class Gateway:
             outcome = "error"
             raise
         finally:
-            model = request.model
+            model = self.model_label(request.model)
             metrics.GENERATIONS.labels(action=request.action or "-", model=model, outcome=outcome).inc()
             if first_token is not None:
                 metrics.TIME_TO_FIRST_TOKEN.labels(model=model).observe(first_token - started)
@@ -253,10 +257,11 @@ class Gateway:
 
     async def _finish(self, flight: Flight, request: CompletionRequest, done: Done) -> None:
         stats = done.stats
+        model = self.model_label(request.model)
         if stats.eval_count:
-            metrics.TOKENS.labels(model=request.model).inc(stats.eval_count)
+            metrics.TOKENS.labels(model=model).inc(stats.eval_count)
         if stats.tokens_per_second:
-            metrics.TOKENS_PER_SECOND.labels(model=request.model).observe(stats.tokens_per_second)
+            metrics.TOKENS_PER_SECOND.labels(model=model).observe(stats.tokens_per_second)
         flight.finish(done)
         if flight.key is not None:
             ttl = ttl_for(request.action)

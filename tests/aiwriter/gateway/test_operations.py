@@ -3,11 +3,14 @@
 import pytest
 from asgiref.sync import sync_to_async
 from django.test import Client
+from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
 
 from aiwriter.gateway import get_gateway
 from aiwriter.health import check_ollama
+from aiwriter.ollama import OllamaError
 from tests.aiwriter.fixtures import collect, generate_message, transactional, websocket
+from tests.aiwriter.gateway.conftest import chat, complete
 
 
 async def test_readiness_shows_each_hosts_breaker_load_and_models(hosts, ollama_sim_factory, gateway_settings):
@@ -43,6 +46,7 @@ def value(samples, name: str, **labels) -> float:
 @transactional
 async def test_metrics_count_generations_cache_and_coalescing_after_real_traffic(hosts, author, client):
     (simulator,) = hosts(1)
+    await get_gateway().registry.refresh()  # metrics name only the models a host lists
     before = await _scrape(client)
     message = generate_message("r1", action="summarize", text="A body about tea.")
     async with websocket(author) as socket:
@@ -74,3 +78,14 @@ async def _scrape(client):
 @pytest.fixture
 def client():
     return Client()
+
+
+async def test_metrics_name_unknown_models_other_so_labels_stay_bounded(hosts):
+    hosts(1)
+    await get_gateway().registry.refresh()
+    labels = {"action": "-", "model": "other", "outcome": "error"}
+    before = REGISTRY.get_sample_value("blogsite_ai_generations_total", labels) or 0
+    with pytest.raises(OllamaError):
+        await complete(chat(model="made-up-model:1b"))
+    assert REGISTRY.get_sample_value("blogsite_ai_generations_total", labels) == before + 1
+    assert REGISTRY.get_sample_value("blogsite_ai_generations_total", {**labels, "model": "made-up-model:1b"}) is None
