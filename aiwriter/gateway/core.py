@@ -140,7 +140,14 @@ class Gateway:
         if key is not None:
             self.flights[key] = flight
         flight.producer = self._spawn(self._run(flight, request, priority), name="aiwriter:upstream")
+        flight.producer.add_done_callback(lambda _task: self._forget(flight))
         return flight
+
+    def _forget(self, flight: Flight) -> None:
+        """A producer cancelled before it began never reaches its own cleanup: no one may join it, or wait on it."""
+        if flight.key is not None and self.flights.get(flight.key) is flight:
+            del self.flights[flight.key]
+        flight.fail(cancelled_upstream())
 
     def _spawn(self, coroutine, *, name: str) -> asyncio.Task:
         task = asyncio.get_running_loop().create_task(coroutine, name=name)

@@ -140,3 +140,15 @@ async def _drain(events) -> str:
             if isinstance(item, Chunk):
                 text.append(item.text)
     return "".join(text)
+
+
+async def test_a_request_stopped_at_once_leaves_nothing_behind_for_the_next(hosts):
+    (simulator,) = hosts(1)
+    stream = completion_open(chat(options=SHARED))
+    async with aclosing(stream.events) as events:
+        task = asyncio.ensure_future(anext(events))
+        await asyncio.sleep(0)
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    text, again = await asyncio.wait_for(complete(chat(options=SHARED)), 5)
+    assert text == simulator.requests_to("/api/chat")[-1].reply and not again.coalesced
