@@ -314,3 +314,17 @@ def test_a_changed_public_post_has_its_pages_refreshed(author, django_capture_on
         jobs.batch_item_process(item_id=job.items.get().pk)
 
     assert cache_keys.versions_get([cache_keys.post_dep("public-post")]) != before
+
+
+def test_batch_requests_queue_behind_editors_at_the_gateway(author, monkeypatch):
+    seen = []
+    open_completion = jobs.gateway.completion_open
+
+    def recording(request, **kwargs):
+        seen.append(request)
+        return open_completion(request, **kwargs)
+
+    monkeypatch.setattr(jobs.gateway, "completion_open", recording)
+    run_all(start(author, post_ids=[draft(author, excerpt="").pk]))
+
+    assert [request.interactive for request in seen] == [False]
