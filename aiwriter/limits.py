@@ -8,8 +8,10 @@ If Redis cannot be reached the limits are skipped: generating slower to police i
 letting an editor through.
 """
 
+import asyncio
 import logging
 import uuid
+import weakref
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -61,9 +63,19 @@ def _keys(user_id: int) -> list[str]:
     return [f"blogsite:aiwriter:rate:{user_id}", f"blogsite:aiwriter:active:{user_id}"]
 
 
-def _connect() -> redis.Redis:
-    """A connection for one operation; a pooled client would be tied to one event loop."""
-    return redis.Redis.from_url(settings.REDIS_URL, socket_timeout=0.5, socket_connect_timeout=0.5)
+# One pooled client per event loop: redis-py's asyncio connections belong to the loop that opened
+# them, and opening a connection for every acquire and release cost a TCP handshake each time.
+_clients: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, tuple[str, redis.Redis]]" = weakref.WeakKeyDictionary()
+
+
+def _client() -> redis.Redis:
+    """The running loop's shared client; its pool reconnects on its own after Redis comes back."""
+    loop = asyncio.get_running_loop()
+    url, client = _clients.get(loop, ("", None))
+    if client is None or url != settings.REDIS_URL:
+        client = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=0.5, socket_connect_timeout=0.5)
+        _clients[loop] = (settings.REDIS_URL, client)
+    return client
 
 
 def _stale_after() -> float:
@@ -73,8 +85,7 @@ def _stale_after() -> float:
 async def _acquire(user_id: int, slot: str) -> None:
     concurrent = settings.AIWRITER_MAX_CONCURRENT_PER_USER
     args = [RATE_WINDOW_SECONDS, settings.AIWRITER_RATE_LIMIT, concurrent, _stale_after(), slot]
-    async with _connect() as connection:
-        verdict, wait = await connection.eval(_ACQUIRE, 2, *_keys(user_id), *args)
+    verdict, wait = await _client().eval(_ACQUIRE, 2, *_keys(user_id), *args)
     if int(verdict) == 1:
         raise LimitExceeded(too_many_running_message())
     if int(verdict) == 2:
@@ -85,8 +96,7 @@ async def _acquire(user_id: int, slot: str) -> None:
 
 
 async def _release(user_id: int, slot: str) -> None:
-    async with _connect() as connection:
-        await connection.zrem(_keys(user_id)[1], slot)
+    await _client().zrem(_keys(user_id)[1], slot)
 
 
 @asynccontextmanager
