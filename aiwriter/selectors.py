@@ -1,20 +1,50 @@
 """Reads for the AI writer: prompts, posts an editor may work on, chat history."""
 
+import time
+
 from django.conf import settings
+from django.db.models.signals import post_delete, post_save
 
 from posts.models import Post
 
 from .default_prompts import DEFAULT_PROMPTS
 from .models import ChatMessage, PromptTemplate
 
+# Every generation needs its prompt before the first token, and a query for it queues behind every
+# other editor's on Django's one sync thread. The prompts change rarely (staff, in the admin), so
+# each process keeps them for a few seconds; a save in this process drops them at once.
+PROMPT_CACHE_SECONDS = 10
+_prompt_cache: dict[str, tuple[float, tuple[str, str]]] = {}
+
 
 def prompt_for_action(*, action: str) -> tuple[str, str]:
     """The (system, template) pair for an action: the admin's row, else the built-in default."""
+    cached = prompt_for_action_cached(action=action)
+    if cached is not None:
+        return cached
     row = PromptTemplate.objects.filter(action=action).values_list("system", "template").first()
-    if row is not None:
-        return row
-    default = DEFAULT_PROMPTS[action]
-    return default["system"], default["template"]
+    if row is None:
+        default = DEFAULT_PROMPTS[action]
+        row = default["system"], default["template"]
+    _prompt_cache[action] = (time.monotonic() + PROMPT_CACHE_SECONDS, tuple(row))
+    return tuple(row)
+
+
+def prompt_for_action_cached(*, action: str) -> tuple[str, str] | None:
+    """The action's prompt if this process read it in the last few seconds, without a query; else None."""
+    entry = _prompt_cache.get(action)
+    if entry is None or entry[0] < time.monotonic():
+        return None
+    return entry[1]
+
+
+def prompt_cache_clear(**kwargs) -> None:
+    """Forget the cached prompts, so the next generation reads the admin's current text."""
+    _prompt_cache.clear()
+
+
+post_save.connect(prompt_cache_clear, sender=PromptTemplate, dispatch_uid="aiwriter-prompt-cache-save")
+post_delete.connect(prompt_cache_clear, sender=PromptTemplate, dispatch_uid="aiwriter-prompt-cache-delete")
 
 
 def post_for_ai(*, user, post_id: int) -> Post | None:

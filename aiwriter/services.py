@@ -12,12 +12,14 @@ import hashlib
 import json
 import logging
 import time
+import weakref
 from collections.abc import AsyncIterator
 from contextlib import aclosing
 from dataclasses import dataclass, field
 
 from channels.db import database_sync_to_async
 from django.conf import settings
+from django.core.exceptions import SynchronousOnlyOperation
 from django.db import transaction
 
 from posts.models import Post
@@ -163,7 +165,7 @@ async def generation_events(*, user, request: GenerationRequest) -> AsyncIterato
     """The events of one generation, ending with a done or an error event (or cancellation)."""
     run = GenerationRun()
     try:
-        prepared = await database_sync_to_async(generation_prepare)(user=user, request=request)
+        prepared = await _prepare(user=user, request=request)
         async with (
             limits.generation_slot(user_id=user.pk),
             aclosing(_stream(user=user, prepared=prepared, run=run)) as events,
@@ -174,6 +176,41 @@ async def generation_events(*, user, request: GenerationRequest) -> AsyncIterato
         yield error_event(request.request_id, code=error.code, message=error.message)
     except limits.LimitExceeded as error:
         yield error_event(request.request_id, code=error.code, message=error.message)
+
+
+async def _prepare(*, user, request: GenerationRequest) -> PreparedGeneration:
+    """Prepare in the event loop when nothing needs the database, else on Django's sync thread.
+
+    That thread is one per process: a hop to it waits behind every other editor's queries, which
+    is most of the time to first token when many editors start at once. With the user's
+    permissions loaded at connect and the prompt cached, a request about no saved post and without
+    chat history needs no query.
+    """
+    if _prepare_needs_database(request=request):
+        return await database_sync_to_async(generation_prepare)(user=user, request=request)
+    try:
+        return generation_prepare(user=user, request=request)
+    except SynchronousOnlyOperation:
+        # Something was not loaded after all (permissions of a user object loaded elsewhere);
+        # the query raised before running, so preparing again on the sync thread repeats nothing.
+        return await database_sync_to_async(generation_prepare)(user=user, request=request)
+
+
+def _prepare_needs_database(*, request: GenerationRequest) -> bool:
+    spec = ACTIONS.get(request.action)
+    return (
+        spec is None
+        or request.post_id is not None
+        or spec.keeps_history
+        or spec.action == "tags"
+        or selectors.prompt_for_action_cached(action=spec.action) is None
+    )
+
+
+def user_permissions_load(*, user) -> None:
+    """Read the user's permissions once (Django keeps them on the user object) for later checks."""
+    if user.is_authenticated and user.is_active:
+        user.get_all_permissions()
 
 
 async def _stream(*, user, prepared: PreparedGeneration, run: GenerationRun) -> AsyncIterator[dict]:
@@ -230,9 +267,70 @@ def _done_stats(run: GenerationRun) -> dict:
 async def _record(
     *, user, prepared: PreparedGeneration, run: GenerationRun, outcome: str, error_code: str = ""
 ) -> None:
-    await database_sync_to_async(generation_record)(
-        user=user, prepared=prepared, run=run, outcome=outcome, error_code=error_code
-    )
+    if prepared.spec.keeps_history and outcome == Outcome.DONE and run.text:
+        # A chat turn joins the history the editor's next question reads, so it is written at once.
+        await database_sync_to_async(generation_record)(
+            user=user, prepared=prepared, run=run, outcome=outcome, error_code=error_code
+        )
+        return
+    row = _generation_row(user=user, prepared=prepared, run=run, outcome=outcome, error_code=error_code)
+    await _record_writer().write(row)
+
+
+class GenerationRecordWriter:
+    """Writes the audit records of one event loop in batches, one sync-thread hop for many.
+
+    Every hop to Django's one sync thread per process opens and closes an SQLite connection and
+    waits behind the other editors' queries; when hundreds of generations end together, one
+    INSERT each kept the thread from preparing the next editors' requests. A record joins the
+    batch being gathered while the previous one is written, and `write` returns once its batch
+    is committed, so a generation still ends only after its record exists.
+    """
+
+    def __init__(self) -> None:
+        self.pending: list[tuple[Generation, asyncio.Future]] = []
+        self.flushing: asyncio.Task | None = None
+
+    async def write(self, row: Generation) -> None:
+        loop = asyncio.get_running_loop()
+        written = loop.create_future()
+        self.pending.append((row, written))
+        if self.flushing is None or self.flushing.done():
+            # A task of its own: a cancelled generation must not stop the other records in its batch.
+            self.flushing = loop.create_task(self._flush(), name="aiwriter:generation-records")
+        await written
+
+    async def _flush(self) -> None:
+        while self.pending:
+            batch, self.pending = self.pending[:RECORD_BATCH_SIZE], self.pending[RECORD_BATCH_SIZE:]
+            try:
+                await database_sync_to_async(generation_records_save)(rows=[row for row, _ in batch])
+            except Exception as error:
+                logger.exception("%d AI generation records were not written", len(batch))
+                for _, written in batch:
+                    if not written.done():
+                        written.set_exception(error)
+            else:
+                for _, written in batch:
+                    if not written.done():
+                        written.set_result(None)
+
+
+RECORD_BATCH_SIZE = 500
+_writers: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, GenerationRecordWriter]" = weakref.WeakKeyDictionary()
+
+
+def _record_writer() -> GenerationRecordWriter:
+    loop = asyncio.get_running_loop()
+    writer = _writers.get(loop)
+    if writer is None:
+        writer = _writers[loop] = GenerationRecordWriter()
+    return writer
+
+
+def generation_records_save(*, rows: list[Generation]) -> None:
+    """Insert audit records made by `_generation_row` in one statement."""
+    Generation.objects.bulk_create(rows)
 
 
 @transaction.atomic
@@ -240,11 +338,23 @@ def generation_record(
     *, user, prepared: PreparedGeneration, run: GenerationRun, outcome: str, error_code: str = ""
 ) -> Generation:
     """The audit record of a finished generation; a finished chat turn also joins the history."""
+    generation = _generation_row(user=user, prepared=prepared, run=run, outcome=outcome, error_code=error_code)
+    generation.save(force_insert=True)
+    text = "".join(run.text)
+    if prepared.spec.keeps_history and outcome == Outcome.DONE and text:
+        chat_turn_save(user=user, post=prepared.post, question=prepared.request.text, answer=text)
+    return generation
+
+
+def _generation_row(
+    *, user, prepared: PreparedGeneration, run: GenerationRun, outcome: str, error_code: str = ""
+) -> Generation:
+    """The unsaved audit record; building it needs no query."""
     stats = run.stats or GenerationStats()
     text = "".join(run.text)
-    generation = Generation.objects.create(
+    return Generation(
         request_id=prepared.request.request_id,
-        user=user,
+        user_id=user.pk,
         post=prepared.post,
         action=prepared.spec.action,
         model=prepared.completion.model,
@@ -259,9 +369,6 @@ def generation_record(
         error_code=error_code,
         cached=run.cached,
     )
-    if prepared.spec.keeps_history and outcome == Outcome.DONE and text:
-        chat_turn_save(user=user, post=prepared.post, question=prepared.request.text, answer=text)
-    return generation
 
 
 def chat_turn_save(*, user, post: Post | None, question: str, answer: str) -> None:

@@ -447,3 +447,42 @@ async def test_one_socket_cannot_start_more_generations_than_the_limit(author, s
             "message": "You already have 2 AI generations running. Wait for one to finish, or stop one.",
         }
     ]
+
+
+async def test_generations_ending_together_are_all_recorded(author, ollama_sim):
+    async with websocket(author) as socket:
+        for request_id in ("a", "b", "c"):
+            await socket.send_json_to(generate_message(request_id, text=f"Notes {request_id}", options={"title": "T"}))
+        outcomes = {}
+        while len(outcomes) < 3:
+            event = await receive(socket)
+            if event["type"] in ("done", "error"):
+                outcomes[event["request_id"]] = event["type"]
+    assert outcomes == {"a": "done", "b": "done", "c": "done"}
+    records = [g async for g in Generation.objects.filter(user=author).order_by("request_id")]
+    assert [(g.request_id, g.outcome, g.action) for g in records] == [
+        ("a", Outcome.DONE, "draft"),
+        ("b", Outcome.DONE, "draft"),
+        ("c", Outcome.DONE, "draft"),
+    ]
+
+
+async def test_a_prompt_saved_by_staff_is_used_by_the_next_generation(author, ollama_sim):
+    async with websocket(author) as socket:
+        await socket.send_json_to(generate_message("r1", text="First notes.", options={"title": "T"}))
+        await collect(socket, "r1")
+        await sync_to_async(_set_draft_template)("Write it as a limerick: {title}")
+        await socket.send_json_to(generate_message("r2", text="Second notes.", options={"title": "Hello"}))
+        events = await collect(socket, "r2")
+    assert events[-1]["type"] == "done"
+    first, second = ollama_sim.requests_to("/api/chat")
+    assert "limerick" not in first.body["messages"][-1]["content"]
+    assert second.body["messages"][-1]["content"] == "Write it as a limerick: Hello"
+
+
+def _set_draft_template(template):
+    from aiwriter.models import PromptTemplate
+
+    prompt = PromptTemplate.objects.get(action="draft")
+    prompt.template = template
+    prompt.save()
