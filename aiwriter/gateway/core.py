@@ -35,6 +35,7 @@ class Gateway:
             failures=settings.AIWRITER_BREAKER_FAILURES,
             cooldown=settings.AIWRITER_BREAKER_COOLDOWN,
             interval=settings.AIWRITER_HEALTH_INTERVAL,
+            per_host_limit=settings.AIWRITER_MAX_IN_FLIGHT_PER_HOST,
         )
         self.admission = Admission(limit=settings.AIWRITER_MAX_IN_FLIGHT, queue_size=settings.AIWRITER_QUEUE_SIZE)
         self.per_host_limit = settings.AIWRITER_MAX_IN_FLIGHT_PER_HOST

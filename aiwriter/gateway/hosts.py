@@ -18,6 +18,8 @@ from .breaker import STATE_VALUES, CircuitBreaker
 logger = logging.getLogger(__name__)
 
 HEALTH_DEADLINE_SECONDS = 2.0
+# Connections per host and event loop when the per-host limit is lower (the Ollama client's default).
+DEFAULT_MAX_CONNECTIONS = 100
 
 
 @dataclass(eq=False)
@@ -69,8 +71,21 @@ class HostState:
 class HostRegistry:
     """The hosts of one process (one event loop), and their background refresh."""
 
-    def __init__(self, urls: list[str], *, timeouts: Timeouts, failures: int, cooldown: float, interval: float) -> None:
+    def __init__(
+        self,
+        urls: list[str],
+        *,
+        timeouts: Timeouts,
+        failures: int,
+        cooldown: float,
+        interval: float,
+        per_host_limit: int = 0,
+    ) -> None:
         self.timeouts = timeouts
+        # The gateway already bounds the streams per host; a smaller connection pool would be a
+        # second, hidden bound where admitted generations wait for a connection before their
+        # first token. One spare connection is for the health check.
+        self.max_connections = max(DEFAULT_MAX_CONNECTIONS, per_host_limit + 1)
         self.interval = interval
         self.hosts = [
             HostState(url=normalize_base_url(url), breaker=CircuitBreaker(failures=failures, cooldown=cooldown))
@@ -81,7 +96,7 @@ class HostRegistry:
         self._stopped = False
 
     def client(self, host: HostState):
-        return get_client(host.url, timeouts=self.timeouts)
+        return get_client(host.url, timeouts=self.timeouts, max_connections=self.max_connections)
 
     def start(self) -> None:
         """Refresh now and then every `interval` seconds while the loop runs."""
