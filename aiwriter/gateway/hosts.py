@@ -6,11 +6,13 @@ refresh is scheduled with `call_later`, so nothing is left running when the even
 """
 
 import asyncio
+import itertools
 import logging
+import math
 import time
 from dataclasses import dataclass, field
 
-from ..ollama import OllamaError, Timeouts, get_client
+from ..ollama import OllamaClient, OllamaError, Timeouts, get_client
 from ..ollama.client import normalize_base_url
 from . import metrics
 from .breaker import STATE_VALUES, CircuitBreaker
@@ -20,6 +22,10 @@ logger = logging.getLogger(__name__)
 HEALTH_DEADLINE_SECONDS = 2.0
 # Connections per host and event loop when the per-host limit is lower (the Ollama client's default).
 DEFAULT_MAX_CONNECTIONS = 100
+# Streams per HTTP client above the default pool: httpx's pool scans every waiting request
+# against every connection whenever a stream opens or closes, a cost that grows with the square
+# of its connections, so a host's streams are spread over several clients of about this size.
+STREAMS_PER_CLIENT = 64
 
 
 @dataclass(eq=False)
@@ -94,9 +100,34 @@ class HostRegistry:
         self._handle: asyncio.TimerHandle | None = None
         self._refreshing: asyncio.Task | None = None
         self._stopped = False
+        self._extra_clients = math.ceil(self.max_connections / STREAMS_PER_CLIENT) - 1
+        self._stream_clients: dict[str, tuple[list[OllamaClient], itertools.cycle]] = {}
 
-    def client(self, host: HostState):
+    def client(self, host: HostState) -> OllamaClient:
         return get_client(host.url, timeouts=self.timeouts, max_connections=self.max_connections)
+
+    def stream_client(self, host: HostState) -> OllamaClient:
+        """The client for the next stream to `host`: the shared one, or in turn one of several under a high limit.
+
+        Each of them may open as many connections as the limit allows, so none is a bound of its own.
+        """
+        if not self._extra_clients:
+            return self.client(host)
+        entry = self._stream_clients.get(host.url)
+        if entry is None or any(client.is_closed for client in entry[0]):
+            clients = [self.client(host)] + [
+                OllamaClient(host.url, timeouts=self.timeouts, max_connections=self.max_connections)
+                for _ in range(self._extra_clients)
+            ]
+            entry = self._stream_clients[host.url] = (clients, itertools.cycle(clients))
+        return next(entry[1])
+
+    async def aclose(self) -> None:
+        """Closes the extra stream clients (the shared ones are closed with the others of the loop)."""
+        extra = [client for clients, _ in self._stream_clients.values() for client in clients[1:]]
+        self._stream_clients.clear()
+        for client in extra:
+            await client.aclose()
 
     def start(self) -> None:
         """Refresh now and then every `interval` seconds while the loop runs."""

@@ -101,3 +101,19 @@ async def test_no_retry_once_text_has_been_sent(hosts, first_of_ties):
     assert caught.value.code == "upstream"
     assert chat_requests(second) == []
     assert time.monotonic() - started < 2
+
+
+async def test_a_high_per_host_limit_lets_every_admitted_stream_run_at_once(hosts, gateway_settings):
+    gateway_settings.AIWRITER_MAX_IN_FLIGHT = 150
+    gateway_settings.AIWRITER_MAX_IN_FLIGHT_PER_HOST = 150
+    gateway_settings.AIWRITER_QUEUE_SIZE = 150
+    (simulator,) = hosts(1, tokens_per_second=5, num_parallel=200)
+    tasks = [asyncio.create_task(complete(chat(f"Prompt {n}"))) for n in range(120)]
+    try:
+        # More than one HTTP client's default 100 connections, all streaming before any ends.
+        await simulator.wait_for_in_flight_async(120, timeout=5)
+        assert hosts_state()[0]["in_flight"] == 120
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
