@@ -101,7 +101,8 @@ class HostRegistry:
         self._refreshing: asyncio.Task | None = None
         self._stopped = False
         self._extra_clients = math.ceil(self.max_connections / STREAMS_PER_CLIENT) - 1
-        self._stream_clients: dict[str, tuple[list[OllamaClient], itertools.cycle]] = {}
+        self._stream_clients: dict[str, list[OllamaClient | None]] = {}
+        self._turns = itertools.count()
 
     def client(self, host: HostState) -> OllamaClient:
         return get_client(host.url, timeouts=self.timeouts, max_connections=self.max_connections)
@@ -110,21 +111,26 @@ class HostRegistry:
         """The client for the next stream to `host`: the shared one, or in turn one of several under a high limit.
 
         Each of them may open as many connections as the limit allows, so none is a bound of its own.
+        They are made on first use (each costs milliseconds).
         """
         if not self._extra_clients:
             return self.client(host)
-        entry = self._stream_clients.get(host.url)
-        if entry is None or any(client.is_closed for client in entry[0]):
-            clients = [self.client(host)] + [
-                OllamaClient(host.url, timeouts=self.timeouts, max_connections=self.max_connections)
-                for _ in range(self._extra_clients)
-            ]
-            entry = self._stream_clients[host.url] = (clients, itertools.cycle(clients))
-        return next(entry[1])
+        clients = self._stream_clients.setdefault(host.url, [None] * (self._extra_clients + 1))
+        # As many clients in turn as the streams now open need, so a limit far above the load costs nothing.
+        in_use = min(len(clients), host.in_flight // STREAMS_PER_CLIENT + 1)
+        turn = next(self._turns) % in_use
+        client = clients[turn]
+        if client is None or client.is_closed:
+            if turn == 0:
+                client = self.client(host)
+            else:
+                client = OllamaClient(host.url, timeouts=self.timeouts, max_connections=self.max_connections)
+            clients[turn] = client
+        return client
 
     async def aclose(self) -> None:
         """Closes the extra stream clients (the shared ones are closed with the others of the loop)."""
-        extra = [client for clients, _ in self._stream_clients.values() for client in clients[1:]]
+        extra = [client for clients in self._stream_clients.values() for client in clients[1:] if client is not None]
         self._stream_clients.clear()
         for client in extra:
             await client.aclose()
