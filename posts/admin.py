@@ -46,17 +46,7 @@ class Publication(models.TextChoices):
 
 def publications_for(post: Post | None) -> list[str]:
     """The status changes that make sense for a post in its current state (None: not saved yet)."""
-    status = post.status if post is not None else PostStatus.DRAFT
-    choices = [Publication.KEEP]
-    if status != PostStatus.PUBLISHED:
-        choices.append(Publication.PUBLISH)
-    if status in (PostStatus.DRAFT, PostStatus.REVIEW, PostStatus.SCHEDULED):
-        choices.append(Publication.SCHEDULE)
-    if status in (PostStatus.PUBLISHED, PostStatus.SCHEDULED):
-        choices.append(Publication.UNPUBLISH)
-    if post is not None and status != PostStatus.ARCHIVED:
-        choices.append(Publication.ARCHIVE)
-    return choices
+    return [Publication.KEEP, *services.status_changes_for(post)]
 
 
 def _lf(text: str) -> str:

@@ -12,7 +12,7 @@ from django.utils.text import slugify
 
 from . import permissions
 from .models import Post, PostStatus
-from .services import EDITABLE_FIELDS
+from .services import EDITABLE_FIELDS, status_changes_for
 
 TITLE_REQUIRED = "A post needs a title that is not only spaces."
 MAX_TAGS = 20
@@ -39,18 +39,9 @@ PUBLISHER_ACTIONS = frozenset(
 def actions_for(*, user, post: Post | None) -> list[str]:
     """The buttons a person gets for a post in its current state (None: a post not yet saved)."""
     status = post.status if post is not None else PostStatus.DRAFT
-    actions = [EditorAction.SAVE]
     if not permissions.can_publish(user):
-        return [*actions, EditorAction.SUBMIT] if status == PostStatus.DRAFT else actions
-    if status != PostStatus.PUBLISHED:
-        actions.append(EditorAction.PUBLISH)
-    if status in (PostStatus.DRAFT, PostStatus.REVIEW, PostStatus.SCHEDULED):
-        actions.append(EditorAction.SCHEDULE)
-    if status in (PostStatus.PUBLISHED, PostStatus.SCHEDULED):
-        actions.append(EditorAction.UNPUBLISH)
-    if post is not None and status != PostStatus.ARCHIVED:
-        actions.append(EditorAction.ARCHIVE)
-    return actions
+        return [EditorAction.SAVE, EditorAction.SUBMIT] if status == PostStatus.DRAFT else [EditorAction.SAVE]
+    return [EditorAction.SAVE, *status_changes_for(post)]
 
 
 def validate_body_size(body: str) -> None:

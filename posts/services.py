@@ -135,6 +135,25 @@ def post_update(
     return current
 
 
+def status_changes_for(post: Post | None) -> list[str]:
+    """The status changes that make sense for a post in its state (None: not saved yet).
+
+    Values are "publish", "schedule", "unpublish" and "archive", in that order; the editor and
+    the admin offer these and no others.
+    """
+    status = post.status if post is not None else PostStatus.DRAFT
+    changes = []
+    if status != PostStatus.PUBLISHED:
+        changes.append("publish")
+    if status in (PostStatus.DRAFT, PostStatus.REVIEW, PostStatus.SCHEDULED):
+        changes.append("schedule")
+    if status in (PostStatus.PUBLISHED, PostStatus.SCHEDULED):
+        changes.append("unpublish")
+    if post is not None and status != PostStatus.ARCHIVED:
+        changes.append("archive")
+    return changes
+
+
 def _set_status(post: Post, *, by, status: str, published_at: datetime | None, note: str) -> Post:
     current = Post.objects.select_for_update().get(pk=post.pk)
     current.status = status
