@@ -403,6 +403,24 @@ def _mark(*, item_id: int, token: str, outcome: ItemOutcome) -> bool:
 
 def progress_update(*, job_id: int, item_id: int | None = None) -> BatchJob | None:
     """Recount the job's items, finish the job when none is left, and tell its owner."""
+    _job_recount(job_id=job_id)
+    job = BatchJob.objects.filter(pk=job_id).first()
+    if job is not None:
+        item = BatchItem.objects.filter(pk=item_id).first() if item_id else None
+        progress_publish(job=job, item=item)
+    return job
+
+
+@transaction.atomic
+def _job_recount(*, job_id: int) -> None:
+    """Store the item counts, one recount of a job at a time.
+
+    Workers finishing items at once would otherwise race: a recount read before another
+    item finished could be written after that item's recount and leave a count behind.
+    The job's row lock (a write lock from the start of the transaction on SQLite) orders them.
+    """
+    if not list(BatchJob.objects.select_for_update().filter(pk=job_id).values_list("pk", flat=True)):
+        return
     counts = dict(
         BatchItem.objects.filter(job_id=job_id).values_list("status").annotate(n=Count("pk")).values_list("status", "n")
     )
@@ -414,11 +432,6 @@ def progress_update(*, job_id: int, item_id: int | None = None) -> BatchJob | No
     )
     if not any(counts.get(status, 0) for status in UNFINISHED_ITEM):
         _job_finish(job_id=job_id, counts=counts)
-    job = BatchJob.objects.filter(pk=job_id).first()
-    if job is not None:
-        item = BatchItem.objects.filter(pk=item_id).first() if item_id else None
-        progress_publish(job=job, item=item)
-    return job
 
 
 def _job_finish(*, job_id: int, counts: dict[str, int]) -> None:
