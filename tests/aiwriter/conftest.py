@@ -3,6 +3,7 @@
 from collections.abc import Callable, Iterator
 
 import pytest
+from channels.layers import channel_layers
 
 from tests.ollama_simulator import OllamaSimulator
 
@@ -33,3 +34,16 @@ def ollama_settings(settings, ollama_sim) -> OllamaSimulator:
     """Points the site's OLLAMA_URLS at the simulator for the duration of a test."""
     settings.OLLAMA_URLS = [ollama_sim.url]
     return ollama_sim
+
+
+@pytest.fixture(autouse=True)
+def _fresh_channel_layer() -> Iterator[None]:
+    """Each test gets its own channel layer.
+
+    channels-redis binds its receive lock to the event loop that first receives on it, and
+    a receive cancelled at a socket's disconnect leaves that lock held; tests run their own
+    event loops, so a layer shared between them would fail in whichever test comes next.
+    """
+    channel_layers.backends = {}
+    yield
+    channel_layers.backends = {}
