@@ -34,10 +34,9 @@ from django.utils import timezone
 from posts.models import Post
 from posts.services import PostConflict, PostError, post_update
 
-from . import gateway, services
+from . import services
 from .models import BatchAction, BatchItem, BatchJob, ItemStatus, JobStatus, Outcome
-from .ollama import Done, GenerationStats, OllamaError, close_clients
-from .output import OutputShaper
+from .ollama import OllamaError, close_clients
 from .permissions import can_use_aiwriter
 from .protocol import GenerationRequest, RequestRefused
 
@@ -287,27 +286,10 @@ def generate_for_post(*, user, post: Post, action: str, job_id: int) -> str:
 async def completion_text(*, user, prepared: services.PreparedGeneration) -> str:
     """Stream a prepared completion to its end and record it, as the editor's generations are."""
     run = services.GenerationRun()
-    shaper = OutputShaper(limit=prepared.max_output_chars)
     try:
-        completion = gateway.completion_open(prepared.completion)
-        try:
-            async with aclosing(completion.events) as events:
-                async for event in events:
-                    if isinstance(event, Done):
-                        run.stats = event.stats
-                        continue
-                    piece = shaper.feed(event.text)
-                    if piece:
-                        run.add(piece)
-                    if shaper.full:
-                        run.stats = GenerationStats(done_reason="length")
-                        break
-        finally:
-            # Known once the stream ends: the gateway may have moved it to another host.
-            run.host, run.cached = completion.host, completion.cached
-        tail = shaper.finish()
-        if tail:
-            run.add(tail)
+        async with aclosing(services.completion_pieces(prepared=prepared, run=run)) as pieces:
+            async for _piece in pieces:
+                pass  # run keeps the text
     except OllamaError as error:
         await _record(user=user, prepared=prepared, run=run, outcome=Outcome.ERROR, error_code=error.code)
         raise

@@ -213,33 +213,43 @@ def user_permissions_load(*, user) -> None:
         user.get_all_permissions()
 
 
+async def completion_pieces(*, prepared: PreparedGeneration, run: GenerationRun) -> AsyncIterator[str]:
+    """The shaped text of a completion piece by piece, noted in `run` as it comes.
+
+    Raises the client's OllamaError; the editor's stream and batch jobs each report it their way.
+    """
+    shaper = OutputShaper(limit=prepared.max_output_chars)
+    completion = gateway.completion_open(prepared.completion)
+    try:
+        async with aclosing(completion.events) as events:
+            async for item in events:
+                if isinstance(item, Done):
+                    run.stats = item.stats
+                    continue
+                piece = shaper.feed(item.text)
+                if piece:
+                    run.add(piece)
+                    yield piece
+                if shaper.full:
+                    # Leaving the block closes the upstream response, so the model stops here.
+                    run.stats = GenerationStats(done_reason="length")
+                    break
+    finally:
+        # Known once the stream ends: a retry may have moved it to another host.
+        run.host, run.cached = completion.host, completion.cached
+    tail = shaper.finish()
+    if tail:
+        run.add(tail)
+        yield tail
+
+
 async def _stream(*, user, prepared: PreparedGeneration, run: GenerationRun) -> AsyncIterator[dict]:
     request_id = prepared.request.request_id
-    shaper = OutputShaper(limit=prepared.max_output_chars)
     yield start_event(request_id, model=prepared.completion.model)
     try:
-        completion = gateway.completion_open(prepared.completion)
-        try:
-            async with aclosing(completion.events) as events:
-                async for item in events:
-                    if isinstance(item, Done):
-                        run.stats = item.stats
-                        continue
-                    piece = shaper.feed(item.text)
-                    if piece:
-                        run.add(piece)
-                        yield chunk_event(request_id, text=piece)
-                    if shaper.full:
-                        # Leaving the block closes the upstream response, so the model stops here.
-                        run.stats = GenerationStats(done_reason="length")
-                        break
-        finally:
-            # Known once the stream ends: a retry may have moved it to another host.
-            run.host, run.cached = completion.host, completion.cached
-        tail = shaper.finish()
-        if tail:
-            run.add(tail)
-            yield chunk_event(request_id, text=tail)
+        async with aclosing(completion_pieces(prepared=prepared, run=run)) as pieces:
+            async for piece in pieces:
+                yield chunk_event(request_id, text=piece)
     except OllamaError as error:
         await _record(user=user, prepared=prepared, run=run, outcome=Outcome.ERROR, error_code=error.code)
         yield error_event(request_id, code=error.code, message=error.message)

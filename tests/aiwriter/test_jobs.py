@@ -8,7 +8,7 @@ from channels.layers import get_channel_layer
 from django.core.management import call_command
 from django.utils import timezone
 
-from aiwriter import jobs
+from aiwriter import gateway, jobs
 from aiwriter.models import BatchItem, BatchJob, Generation, ItemStatus, JobStatus
 from posts import cache_keys
 from posts import services as post_services
@@ -318,13 +318,13 @@ def test_a_changed_public_post_has_its_pages_refreshed(author, django_capture_on
 
 def test_batch_requests_queue_behind_editors_at_the_gateway(author, monkeypatch):
     seen = []
-    open_completion = jobs.gateway.completion_open
+    open_completion = gateway.completion_open
 
     def recording(request, **kwargs):
         seen.append(request)
         return open_completion(request, **kwargs)
 
-    monkeypatch.setattr(jobs.gateway, "completion_open", recording)
+    monkeypatch.setattr(gateway, "completion_open", recording)
     run_all(start(author, post_ids=[draft(author, excerpt="").pk]))
 
     assert [request.interactive for request in seen] == [False]
