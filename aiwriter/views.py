@@ -12,6 +12,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
 from . import gateway, jobs, protocol, services
+from .models import BatchJob
 from .permissions import can_use_aiwriter
 
 # An error found before anything streamed gets a status that says what kind it is.
@@ -157,27 +158,32 @@ def job_start(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"job": jobs.job_summary(job)}, status=202)
 
 
+def _owned_job(request: HttpRequest, job_id: int) -> tuple[BatchJob | None, JsonResponse | None]:
+    """The signed-in user's job with this id, or the refusal to send instead."""
+    refusal = _job_user_refusal(request.user)
+    if refusal:
+        return None, refusal
+    job = jobs.job_for_user(user=request.user, job_id=job_id)
+    if job is None:
+        return None, _refusal("not_found", "There is no such job among yours.", 404)
+    return job, None
+
+
 @never_cache
 @require_GET
 def job_detail(request: HttpRequest, job_id: int) -> JsonResponse:
-    refusal = _job_user_refusal(request.user)
+    job, refusal = _owned_job(request, job_id)
     if refusal:
         return refusal
-    job = jobs.job_for_user(user=request.user, job_id=job_id)
-    if job is None:
-        return _refusal("not_found", "There is no such job among yours.", 404)
     return JsonResponse({"job": jobs.job_state(job)})
 
 
 @never_cache
 @require_POST
 def job_cancel(request: HttpRequest, job_id: int) -> JsonResponse:
-    refusal = _job_user_refusal(request.user)
+    job, refusal = _owned_job(request, job_id)
     if refusal:
         return refusal
-    job = jobs.job_for_user(user=request.user, job_id=job_id)
-    if job is None:
-        return _refusal("not_found", "There is no such job among yours.", 404)
     try:
         job = jobs.batch_cancel(job=job, by=request.user)
     except jobs.JobError as error:
