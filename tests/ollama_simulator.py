@@ -49,6 +49,9 @@ DEFAULT_ERROR_MESSAGES = {
     503: BUSY_MESSAGE,
 }
 DEFAULT_KEEP_ALIVE = 300.0
+# Ollama's Go server listens with the kernel's largest backlog; asyncio's default of 100 would drop
+# the SYNs of a burst of new connections, and each dropped one costs the client a 1 s retransmit.
+LISTEN_BACKLOG = 4096
 MAX_HEADER_BYTES = 64 * 1024
 MAX_BODY_BYTES = 32 * 1024 * 1024
 REASONS = {
@@ -302,7 +305,9 @@ class OllamaSimulator:
         asyncio.set_event_loop(loop)
         try:
             self._server = loop.run_until_complete(
-                asyncio.start_server(self._serve_connection, self.host, self.port, limit=MAX_HEADER_BYTES)
+                asyncio.start_server(
+                    self._serve_connection, self.host, self.port, limit=MAX_HEADER_BYTES, backlog=LISTEN_BACKLOG
+                )
             )
         except OSError as exc:
             failure.append(exc)
