@@ -15,9 +15,10 @@ import weakref
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-import redis.asyncio as redis
 from django.conf import settings
 from redis.exceptions import RedisError
+
+from blogsite.pipelined_redis import PipelinedRedis
 
 logger = logging.getLogger(__name__)
 
@@ -63,18 +64,19 @@ def _keys(user_id: int) -> list[str]:
     return [f"blogsite:aiwriter:rate:{user_id}", f"blogsite:aiwriter:active:{user_id}"]
 
 
-# One pooled client per event loop: redis-py's asyncio connections belong to the loop that opened
-# them, and opening a connection for every acquire and release cost a TCP handshake each time.
-_clients: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, tuple[str, redis.Redis]]" = weakref.WeakKeyDictionary()
+# One pipelined connection per event loop (its connections belong to the loop that opened them).
+# Every generation takes a slot before its first token; with redis-py's pooled client, a burst of
+# editors made the pool open new connections and the slot took tens of milliseconds at 200 streams.
+_clients: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, PipelinedRedis]" = weakref.WeakKeyDictionary()
+REDIS_TIMEOUT_SECONDS = 0.5
 
 
-def _client() -> redis.Redis:
-    """The running loop's shared client; its pool reconnects on its own after Redis comes back."""
+def _client() -> PipelinedRedis:
+    """The running loop's shared client; it connects again on the next command after Redis comes back."""
     loop = asyncio.get_running_loop()
-    url, client = _clients.get(loop, ("", None))
-    if client is None or url != settings.REDIS_URL:
-        client = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=0.5, socket_connect_timeout=0.5)
-        _clients[loop] = (settings.REDIS_URL, client)
+    client = _clients.get(loop)
+    if client is None or client.url != settings.REDIS_URL:
+        client = _clients[loop] = PipelinedRedis(settings.REDIS_URL, timeout=REDIS_TIMEOUT_SECONDS)
     return client
 
 
@@ -85,7 +87,7 @@ def _stale_after() -> float:
 async def _acquire(user_id: int, slot: str) -> None:
     concurrent = settings.AIWRITER_MAX_CONCURRENT_PER_USER
     args = [RATE_WINDOW_SECONDS, settings.AIWRITER_RATE_LIMIT, concurrent, _stale_after(), slot]
-    verdict, wait = await _client().eval(_ACQUIRE, 2, *_keys(user_id), *args)
+    verdict, wait = await _client().execute("EVAL", _ACQUIRE, 2, *_keys(user_id), *args)
     if int(verdict) == 1:
         raise LimitExceeded(too_many_running_message())
     if int(verdict) == 2:
@@ -96,7 +98,7 @@ async def _acquire(user_id: int, slot: str) -> None:
 
 
 async def _release(user_id: int, slot: str) -> None:
-    await _client().zrem(_keys(user_id)[1], slot)
+    await _client().execute("ZREM", _keys(user_id)[1], slot)
 
 
 @asynccontextmanager
