@@ -20,6 +20,9 @@ logger = logging.getLogger(__name__)
 CLOSE_UNAUTHENTICATED = 4401
 # How long a closing socket waits for its generations to stop and be recorded.
 SHUTDOWN_SECONDS = 5
+# Pauses before the batch-job progress relay subscribes again after a channel-layer failure.
+RELAY_RETRY_FIRST_SECONDS = 1.0
+RELAY_RETRY_LONGEST_SECONDS = 30.0
 
 
 class AiwriterConsumer(AsyncJsonWebsocketConsumer):
@@ -115,23 +118,34 @@ class AiwriterConsumer(AsyncJsonWebsocketConsumer):
             self.cancelled.discard(request.request_id)
 
     async def _relay_job_progress(self) -> None:
-        """Pass the user's batch-job progress (sent to their group by aiwriter/jobs.py) to this socket."""
-        layer, group = get_channel_layer(), jobs.user_group(self.scope["user"].pk)
-        try:
-            channel = await layer.new_channel()
-            await layer.group_add(group, channel)
+        """Pass the user's batch-job progress (sent to their group by aiwriter/jobs.py) to this socket.
+
+        A channel-layer failure (Redis away or slow) pauses the relay, which subscribes again after a
+        growing pause, instead of leaving the socket without progress for the rest of its life.
+        """
+        pause = RELAY_RETRY_FIRST_SECONDS
+        while True:
             try:
-                while True:
-                    message = await layer.receive(channel)
-                    if message.get("type") == "aiwriter.job_progress":
-                        await self.aiwriter_job_progress(message)
-            finally:
-                with contextlib.suppress(Exception):
-                    await layer.group_discard(group, channel)
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            logger.warning("Batch job progress is not relayed to this socket", exc_info=True)
+                await self._relay_job_progress_once()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                logger.warning("Batch job progress paused on this socket; retrying in %g s", pause, exc_info=True)
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, RELAY_RETRY_LONGEST_SECONDS)
+
+    async def _relay_job_progress_once(self) -> None:
+        layer, group = get_channel_layer(), jobs.user_group(self.scope["user"].pk)
+        channel = await layer.new_channel()
+        await layer.group_add(group, channel)
+        try:
+            while True:
+                message = await layer.receive(channel)
+                if message.get("type") == "aiwriter.job_progress":
+                    await self.aiwriter_job_progress(message)
+        finally:
+            with contextlib.suppress(Exception):
+                await layer.group_discard(group, channel)
 
     async def aiwriter_job_progress(self, event: dict) -> None:
         message = {"type": "job_progress", "job": event["job"]}

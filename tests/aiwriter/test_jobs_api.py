@@ -1,5 +1,6 @@
 """Batch jobs over HTTP, the admin, the dashboard panel and the AI writer's socket."""
 
+import asyncio
 import json
 
 import pytest
@@ -164,5 +165,37 @@ async def test_the_socket_relays_the_users_job_progress(author):
                 break
             except TimeoutError:
                 continue
+    assert message["type"] == "job_progress"
+    assert message["job"]["id"] == job.pk
+
+
+@transactional
+@pytest.mark.usefixtures("shared_clients")
+async def test_the_socket_keeps_relaying_progress_after_the_channel_layer_fails(author, monkeypatch):
+    from channels.layers import get_channel_layer
+    from redis.exceptions import ConnectionError as RedisConnectionError
+
+    from aiwriter import consumers
+
+    monkeypatch.setattr(consumers, "RELAY_RETRY_FIRST_SECONDS", 0.05)
+    layer = get_channel_layer()
+    receive, failures = layer.receive, []
+
+    async def receive_failing_once(channel):
+        if not failures:
+            failures.append(channel)
+            raise RedisConnectionError("Redis went away")
+        return await receive(channel)
+
+    monkeypatch.setattr(layer, "receive", receive_failing_once)
+    post = await sync_to_async(draft)(author)
+    job = await sync_to_async(jobs.batch_start)(user=author, action="summarize", post_ids=[post.pk])
+    async with websocket(author) as socket:
+        # The relay fails at once, pauses 0.05 s and subscribes again. (A receive that times out
+        # stops the application under test, so the socket is given time instead of retries.)
+        await asyncio.sleep(0.5)
+        await sync_to_async(jobs.progress_publish)(job=job)
+        message = await socket.receive_json_from(timeout=3)
+    assert failures, "the relay never met the failure"
     assert message["type"] == "job_progress"
     assert message["job"]["id"] == job.pk
