@@ -255,7 +255,7 @@ class Gateway:
             ) from None
 
     async def _stream_from(self, host: HostState, flight: Flight, request: CompletionRequest) -> Done:
-        client = self.registry.stream_client(host)
+        client = self.registry.client(host)
         events = client.chat(model=request.model, messages=request.messages, options=dict(request.options))
         async with aclosing(events) as events:
             async for item in events:

@@ -6,9 +6,7 @@ refresh is scheduled with `call_later`, so nothing is left running when the even
 """
 
 import asyncio
-import itertools
 import logging
-import math
 import time
 from dataclasses import dataclass, field
 
@@ -22,10 +20,6 @@ logger = logging.getLogger(__name__)
 HEALTH_DEADLINE_SECONDS = 2.0
 # Connections per host and event loop when the per-host limit is lower (the Ollama client's default).
 DEFAULT_MAX_CONNECTIONS = 100
-# Streams per HTTP client above the default pool: httpx's pool scans every waiting request
-# against every connection whenever a stream opens or closes, a cost that grows with the square
-# of its connections, so a host's streams are spread over several clients of about this size.
-STREAMS_PER_CLIENT = 64
 
 
 @dataclass(eq=False)
@@ -100,40 +94,17 @@ class HostRegistry:
         self._handle: asyncio.TimerHandle | None = None
         self._refreshing: asyncio.Task | None = None
         self._stopped = False
-        self._extra_clients = math.ceil(self.max_connections / STREAMS_PER_CLIENT) - 1
-        self._stream_clients: dict[str, list[OllamaClient | None]] = {}
-        self._turns = itertools.count()
 
     def client(self, host: HostState) -> OllamaClient:
+        """The one shared client for `host` in this loop, for streams and health checks alike.
+
+        Its transport takes and gives back pooled connections in constant time, so a single pool
+        holds all of a host's streams however many are open.
+        """
         return get_client(host.url, timeouts=self.timeouts, max_connections=self.max_connections)
 
-    def stream_client(self, host: HostState) -> OllamaClient:
-        """The client for the next stream to `host`: the shared one, or in turn one of several under a high limit.
-
-        Each of them may open as many connections as the limit allows, so none is a bound of its own.
-        They are made on first use (each costs milliseconds).
-        """
-        if not self._extra_clients:
-            return self.client(host)
-        clients = self._stream_clients.setdefault(host.url, [None] * (self._extra_clients + 1))
-        # As many clients in turn as the streams now open need, so a limit far above the load costs nothing.
-        in_use = min(len(clients), host.in_flight // STREAMS_PER_CLIENT + 1)
-        turn = next(self._turns) % in_use
-        client = clients[turn]
-        if client is None or client.is_closed:
-            if turn == 0:
-                client = self.client(host)
-            else:
-                client = OllamaClient(host.url, timeouts=self.timeouts, max_connections=self.max_connections)
-            clients[turn] = client
-        return client
-
     async def aclose(self) -> None:
-        """Closes the extra stream clients (the shared ones are closed with the others of the loop)."""
-        extra = [client for clients in self._stream_clients.values() for client in clients[1:] if client is not None]
-        self._stream_clients.clear()
-        for client in extra:
-            await client.aclose()
+        """Nothing of the registry's own to close: its clients are the loop's shared ones (`close_clients()`)."""
 
     def start(self) -> None:
         """Refresh now and then every `interval` seconds while the loop runs."""

@@ -13,6 +13,7 @@ from .errors import (
     Timeout,
     Unavailable,
 )
+from .transport import StreamTransport
 from .types import Chunk, Done, GenerationStats, ModelInfo, Timeouts
 
 __all__ = [
@@ -29,6 +30,7 @@ __all__ = [
     "ServerBusy",
     "ServerError",
     "StreamError",
+    "StreamTransport",
     "Timeout",
     "Unavailable",
     "Timeouts",

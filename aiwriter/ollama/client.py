@@ -26,6 +26,7 @@ from .errors import (
     error_for_status,
 )
 from .ndjson import LineTooLong, NDJSONLineBuffer
+from .transport import StreamTransport
 from .types import Chunk, Done, GenerationStats, ModelInfo, Timeouts
 
 DEFAULT_TAGS_TTL = 5.0
@@ -37,7 +38,7 @@ StreamEvent = Chunk | Done
 
 
 class OllamaClient:
-    """One Ollama host: a pooled `httpx.AsyncClient` plus the time limits of ollama-api.md.
+    """One Ollama host: an `httpx.AsyncClient` over a pooled `StreamTransport` plus the time limits of ollama-api.md.
 
     `chat()` and `generate()` return async generators. Close them when you stop early, best with
     `async with contextlib.aclosing(client.chat(...)) as stream:`; closing (or cancelling the task
@@ -62,8 +63,8 @@ class OllamaClient:
             base_url=self.base_url,
             # Reads are timed around the stream (first token, idle gap, total), not per socket read.
             timeout=httpx.Timeout(connect=timeouts.connect, read=None, write=timeouts.idle, pool=None),
-            limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections),
-            transport=transport,
+            transport=transport
+            or StreamTransport(max_connections=max_connections, max_keepalive_connections=max_connections),
             headers={"Accept": "application/x-ndjson, application/json", "User-Agent": "blogsite-aiwriter"},
             # Ollama hosts are addressed directly; an HTTP_PROXY meant for the internet must not catch them.
             trust_env=False,
@@ -283,7 +284,8 @@ class _LineReader:
 
     def __init__(self, response: httpx.Response) -> None:
         self._response = response
-        self._chunks = response.aiter_bytes()
+        # Ollama never compresses; without a Content-Encoding the raw bytes skip httpx's decoders per piece.
+        self._chunks = response.aiter_bytes() if "content-encoding" in response.headers else response.aiter_raw()
         self._buffer = NDJSONLineBuffer()
         self._ready: list[bytes] = []
         self._ended = False

@@ -1,0 +1,449 @@
+import asyncio
+import contextlib
+import json
+import socket
+import time
+
+import httpx
+import pytest
+
+from aiwriter.ollama import StreamTransport
+
+MODEL = "llama3.2:1b"
+
+
+class RawServer:
+    """A loopback HTTP server whose every byte the test writes, counting the connections it accepts."""
+
+    def __init__(self, handler) -> None:
+        self.handler = handler
+        self.accepted = 0
+        self.closed_by_client = asyncio.Event()
+
+    async def start(self) -> "RawServer":
+        self.server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        self.url = f"http://127.0.0.1:{self.server.sockets[0].getsockname()[1]}"
+        return self
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.accepted += 1
+        try:
+            await self.handler(reader, writer)
+        except (ConnectionError, asyncio.IncompleteReadError):
+            pass
+        finally:
+            writer.close()
+
+
+@pytest.fixture
+async def serve():
+    servers = []
+
+    async def start(handler) -> RawServer:
+        server = await RawServer(handler).start()
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.server.close()
+
+
+@pytest.fixture
+async def make_client():
+    clients = []
+
+    def make(url: str, **limits) -> httpx.AsyncClient:
+        client = httpx.AsyncClient(base_url=url, transport=StreamTransport(**limits), timeout=5)
+        clients.append(client)
+        return client
+
+    yield make
+    for client in clients:
+        await client.aclose()
+
+
+async def read_request(reader: asyncio.StreamReader) -> bytes | None:
+    """One request's head (its body, if any, is read and dropped); None when the client closed."""
+    try:
+        head = await reader.readuntil(b"\r\n\r\n")
+    except asyncio.IncompleteReadError:
+        return None
+    for line in head.split(b"\r\n"):
+        if line.lower().startswith(b"content-length:"):
+            await reader.readexactly(int(line.split(b":")[1]))
+    return head
+
+
+def answer(body: bytes, *, extra: bytes = b"") -> bytes:
+    return b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n%s\r\n%s" % (len(body), extra, body)
+
+
+async def keep_answering(reader, writer, body=b"ok"):
+    while await read_request(reader) is not None:
+        writer.write(answer(body))
+        await writer.drain()
+
+
+async def test_chunked_pieces_reach_the_caller_before_the_next_is_sent(serve, make_client):
+    next_piece = asyncio.Event()
+
+    async def handler(reader, writer):
+        await read_request(reader)
+        writer.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n6\r\nfirst\n\r\n")
+        await writer.drain()
+        await next_piece.wait()
+        writer.write(b"7\r\nsecond\n\r\n0\r\n\r\n")
+        await writer.drain()
+        await read_request(reader)
+
+    server = await serve(handler)
+    client = make_client(server.url)
+    async with client.stream("POST", "/api/chat", content=b"{}") as response:
+        pieces = response.aiter_raw()
+        assert await asyncio.wait_for(anext(pieces), 1) == b"first\n"
+        next_piece.set()
+        assert [piece async for piece in pieces] == [b"second\n"]
+    assert response.http_version == "HTTP/1.1"
+
+
+async def test_chunk_split_across_reads_is_yielded_as_it_arrives(serve, make_client):
+    async def handler(reader, writer):
+        await read_request(reader)
+        for part in (
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n",
+            b"a\r\nhello",
+            b" tea\n\r",
+            b"\n0\r\n\r\n",
+        ):
+            writer.write(part)
+            await writer.drain()
+            await asyncio.sleep(0.02)
+        await read_request(reader)
+
+    server = await serve(handler)
+    response = await make_client(server.url).get("/")
+
+    assert response.content == b"hello tea\n"
+
+
+async def test_content_length_body_and_request_framing(serve, make_client):
+    seen = []
+
+    async def handler(reader, writer):
+        head = await reader.readuntil(b"\r\n\r\n")
+        seen.append(head)
+        seen.append(await reader.readexactly(13))
+        writer.write(answer(b'{"version":"0.13.1"}', extra=b"Content-Type: application/json\r\n"))
+        await writer.drain()
+        await read_request(reader)
+
+    server = await serve(handler)
+    response = await make_client(server.url).post("/api/show?verbose=1", content=b'{"model":"x"}')
+
+    assert response.status_code == 200 and response.json() == {"version": "0.13.1"}
+    head = seen[0].decode()
+    assert head.startswith("POST /api/show?verbose=1 HTTP/1.1\r\n")
+    assert f"Host: {server.url.removeprefix('http://')}\r\n" in head and "Content-Length: 13\r\n" in head
+    assert seen[1] == b'{"model":"x"}'
+
+
+async def test_sequential_requests_reuse_one_connection(serve, make_client):
+    server = await serve(keep_answering)
+    client = make_client(server.url)
+
+    for _ in range(3):
+        assert (await client.get("/")).text == "ok"
+
+    assert server.accepted == 1
+
+
+async def test_streams_to_the_simulator_reuse_its_connection(ollama_sim, make_client):
+    client = make_client(ollama_sim.url)
+    for prompt in ("one", "two"):
+        async with client.stream("POST", "/api/generate", json={"model": MODEL, "prompt": prompt}) as response:
+            lines = [json.loads(line) async for line in response.aiter_lines()]
+        assert lines[-1]["done"] is True and len(lines) > 2
+
+    first, second = ollama_sim.requests
+    assert first.connection_id == second.connection_id
+
+
+async def test_idle_connection_closed_by_the_server_is_not_used(serve, make_client):
+    async def answer_once(reader, writer):
+        await read_request(reader)
+        writer.write(answer(b"ok"))
+        await writer.drain()
+
+    server = await serve(answer_once)
+    client = make_client(server.url)
+
+    assert (await client.get("/")).text == "ok"
+    await asyncio.sleep(0.05)  # the server's close has arrived
+    assert (await client.get("/")).text == "ok"
+    assert server.accepted == 2
+
+
+async def test_request_on_a_connection_the_server_dropped_is_retried_once(serve, make_client):
+    requests = []
+
+    async def drop_the_second_request(reader, writer):
+        while (head := await read_request(reader)) is not None:
+            requests.append(head)
+            if len(requests) == 2:
+                return  # closed without a byte of response
+            writer.write(answer(b"ok"))
+            await writer.drain()
+
+    server = await serve(drop_the_second_request)
+    client = make_client(server.url)
+
+    assert (await client.get("/")).text == "ok"
+    assert (await client.get("/")).text == "ok"
+    assert len(requests) == 3 and server.accepted == 2
+
+
+async def test_fresh_connection_closed_before_a_response_is_not_retried(serve, make_client):
+    async def close_at_once(reader, writer):
+        await read_request(reader)
+
+    server = await serve(close_at_once)
+
+    with pytest.raises(httpx.RemoteProtocolError, match="Server disconnected without sending a response"):
+        await make_client(server.url).get("/")
+    assert server.accepted == 1
+
+
+async def test_connection_refused_is_a_connect_error(make_client):
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+
+    with pytest.raises(httpx.ConnectError):
+        await make_client(f"http://127.0.0.1:{port}").get("/")
+
+
+async def test_connect_timeout(make_client):
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(0)
+    port = server.getsockname()[1]
+    # Fill the accept queue: further connection attempts get no answer.
+    fillers = [socket.socket() for _ in range(4)]
+    for filler in fillers:
+        filler.setblocking(False)
+        filler.connect_ex(("127.0.0.1", port))
+    await asyncio.sleep(0.05)
+    client = make_client(f"http://127.0.0.1:{port}")
+    started = time.monotonic()
+    try:
+        with pytest.raises(httpx.ConnectTimeout):
+            await client.get("/", timeout=httpx.Timeout(5, connect=0.2))
+    finally:
+        for sock in [*fillers, server]:
+            sock.close()
+    assert time.monotonic() - started < 2
+
+
+async def test_read_timeout(serve, make_client):
+    async def never_answer(reader, writer):
+        await read_request(reader)
+        await asyncio.sleep(5)
+
+    server = await serve(never_answer)
+
+    with pytest.raises(httpx.ReadTimeout):
+        await make_client(server.url).get("/", timeout=httpx.Timeout(5, read=0.1))
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n10\r\nonly part",
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nwhole\r\n",
+        b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nshort",
+    ],
+    ids=["mid-chunk", "between-chunks", "content-length"],
+)
+async def test_body_cut_short_is_a_protocol_error(serve, make_client, reply):
+    async def cut(reader, writer):
+        await read_request(reader)
+        writer.write(reply)
+        await writer.drain()
+
+    server = await serve(cut)
+
+    with pytest.raises(httpx.RemoteProtocolError, match="peer closed connection"):
+        await make_client(server.url).get("/")
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        b"HTTP/1.1 200 OK\r\nX-Big: " + b"a" * (70 * 1024) + b"\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + b"0" * 2000,
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n0\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nContent-Length: 2, 3\r\n\r\nok",
+        b"HTTP/1.1 200 OK\r\nBad Header: x\r\nContent-Length: 2\r\n\r\nok",
+        b"ICY 200 OK\r\nContent-Length: 2\r\n\r\nok",
+    ],
+    ids=["headers-too-large", "chunk-size-line-too-long", "bad-chunk-size", "bad-length", "bad-header", "status"],
+)
+async def test_malformed_responses_are_protocol_errors(serve, make_client, reply):
+    async def send(reader, writer):
+        await read_request(reader)
+        writer.write(reply)
+        await writer.drain()
+        await read_request(reader)
+
+    server = await serve(send)
+
+    with pytest.raises(httpx.RemoteProtocolError):
+        await make_client(server.url).get("/")
+
+
+async def test_closing_a_response_early_closes_its_socket(ollama_sim, make_client):
+    ollama_sim.tokens_per_second = 50
+    client = make_client(ollama_sim.url)
+
+    async with client.stream("POST", "/api/generate", json={"model": MODEL, "prompt": "long"}) as response:
+        lines = response.aiter_lines()
+        await anext(lines)
+        closed_at = time.monotonic()
+    disconnect = await ollama_sim.wait_for_disconnect_async(timeout=1.0)
+    assert disconnect.at - closed_at < 0.1 and disconnect.chunks_sent < 10
+
+    assert (await client.get("/api/version")).status_code == 200
+    first, second = ollama_sim.requests
+    assert first.connection_id != second.connection_id
+
+
+async def test_server_that_says_close_is_not_reused(serve, make_client):
+    async def answer_and_close(reader, writer):
+        while await read_request(reader) is not None:
+            writer.write(answer(b"ok", extra=b"Connection: close\r\n"))
+            await writer.drain()
+
+    server = await serve(answer_and_close)
+    client = make_client(server.url)
+
+    assert (await client.get("/")).text == "ok"
+    assert (await client.get("/")).text == "ok"
+    assert server.accepted == 2
+
+
+async def test_a_full_pool_makes_the_next_request_wait_for_a_release(serve, make_client):
+    release = asyncio.Event()
+
+    async def hold_first_answer(reader, writer):
+        await read_request(reader)
+        writer.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nab\n\r\n")
+        await writer.drain()
+        await release.wait()
+        writer.write(b"0\r\n\r\n")
+        await keep_answering(reader, writer, body=b"second")
+
+    server = await serve(hold_first_answer)
+    client = make_client(server.url, max_connections=1)
+
+    async with client.stream("GET", "/") as first:
+        pieces = first.aiter_raw()
+        await anext(pieces)
+        waiting = asyncio.create_task(client.get("/"))
+        await asyncio.sleep(0.1)
+        assert not waiting.done()
+        release.set()
+        assert [piece async for piece in pieces] == []
+    assert (await asyncio.wait_for(waiting, 1)).text == "second"
+    assert server.accepted == 1
+
+
+async def test_a_full_pool_gives_a_closed_connections_slot_to_the_waiter(serve, make_client):
+    async def hold_the_first(reader, writer):
+        if server.accepted == 1:
+            await read_request(reader)
+            writer.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nab\n\r\n")
+        await keep_answering(reader, writer)
+
+    server = await serve(hold_the_first)
+    client = make_client(server.url, max_connections=1)
+
+    async with client.stream("GET", "/") as first:
+        pieces = first.aiter_raw()
+        await anext(pieces)
+        waiting = asyncio.create_task(client.get("/"))
+        await asyncio.sleep(0.05)
+        assert not waiting.done()
+    assert (await asyncio.wait_for(waiting, 1)).status_code == 200
+    assert server.accepted == 2
+
+
+async def test_pool_timeout(serve, make_client):
+    async def hold(reader, writer):
+        await read_request(reader)
+        writer.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nab\n\r\n")
+        await asyncio.sleep(5)
+
+    server = await serve(hold)
+    client = make_client(server.url, max_connections=1)
+
+    async with client.stream("GET", "/") as first:
+        pieces = first.aiter_raw()
+        await anext(pieces)
+        with pytest.raises(httpx.PoolTimeout):
+            await client.get("/", timeout=httpx.Timeout(5, pool=0.1))
+
+
+async def test_idle_connections_beyond_the_keepalive_limit_are_closed(serve, make_client):
+    server = await serve(keep_answering)
+    client = make_client(server.url, max_connections=3, max_keepalive_connections=1)
+
+    await asyncio.gather(*(client.get("/") for _ in range(3)))
+    await asyncio.gather(*(client.get("/") for _ in range(3)))
+
+    # Of three connections, one stayed idle and was reused by the second round.
+    assert server.accepted == 5
+
+
+async def test_no_body_responses_are_complete_without_reading(serve, make_client):
+    async def no_content(reader, writer):
+        while await read_request(reader) is not None:
+            writer.write(b"HTTP/1.1 204 No Content\r\n\r\n")
+            await writer.drain()
+
+    server = await serve(no_content)
+    client = make_client(server.url)
+
+    for _ in range(2):
+        response = await client.delete("/")
+        assert response.status_code == 204 and response.content == b""
+    assert server.accepted == 1
+
+
+async def test_closing_the_transport_closes_its_connections(serve, make_client):
+    eofs = []
+
+    async def hold(reader, writer):
+        await read_request(reader)
+        writer.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nab\n\r\n")
+        await writer.drain()
+        eofs.append(await reader.read())
+
+    server = await serve(hold)
+    transport = StreamTransport()
+    client = httpx.AsyncClient(base_url=server.url, transport=transport)
+    response = await client.send(client.build_request("GET", "/"), stream=True)
+    pieces = response.aiter_raw()
+    await anext(pieces)
+    await asyncio.sleep(0.05)
+    assert eofs == []
+
+    await transport.aclose()
+
+    for _ in range(50):
+        if eofs:
+            break
+        await asyncio.sleep(0.01)
+    assert eofs == [b""]
+    with contextlib.suppress(httpx.HTTPError):
+        await response.aclose()
