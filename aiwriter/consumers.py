@@ -5,6 +5,7 @@ import contextlib
 import logging
 from contextlib import aclosing
 
+from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from channels.layers import get_channel_layer
@@ -44,9 +45,24 @@ class AiwriterConsumer(AsyncJsonWebsocketConsumer):
         if not self.scope["user"].is_authenticated:
             await self.close(code=CLOSE_UNAUTHENTICATED, reason="Sign in to use the AI writer.")
             return
-        # Once per socket, so a generation's permission check needs no query before its first token.
-        await database_sync_to_async(services.user_permissions_load)(user=self.scope["user"])
+        # Once per socket, so a generation's permission check needs no query before its first token
+        # (aiwriter.auth has normally read them with the user already).
+        if not services.user_permissions_loaded(user=self.scope["user"]):
+            await database_sync_to_async(services.user_permissions_load)(user=self.scope["user"])
         self.job_progress = asyncio.create_task(self._relay_job_progress(), name="aiwriter:job-progress")
+
+    async def dispatch(self, message: dict) -> None:
+        """Channels' dispatch, without its hop to the sync thread before every message.
+
+        Channels closes stale database connections before each message, on Django's one sync
+        thread per process, so every generate waited there behind the other editors' queries before
+        it was even read. This consumer makes no query on the event loop: its queries run through
+        database_sync_to_async, which closes stale connections around each of them.
+        """
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
 
     async def disconnect(self, code: int) -> None:
         tasks = list(getattr(self, "generations", {}).values())

@@ -8,10 +8,10 @@ from django.core.asgi import get_asgi_application
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "blogsite.settings.base")
 django_asgi_app = get_asgi_application()  # set up Django before importing consumers
 
-from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
+from aiwriter.auth import AiwriterAuthMiddlewareStack  # noqa: E402
 from aiwriter.routing import websocket_urlpatterns  # noqa: E402
 from blogsite.page_cache import PageCacheMiddleware  # noqa: E402
 from blogsite.server_timing import ServerTimingMiddleware  # noqa: E402
@@ -21,7 +21,7 @@ application = ServerTimingMiddleware(
     ProtocolTypeRouter(
         {
             "http": PageCacheMiddleware(django_asgi_app),
-            "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
+            "websocket": AllowedHostsOriginValidator(AiwriterAuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
         }
     )
 )

@@ -1,9 +1,12 @@
+import asyncio
+import threading
 import time
 
 import pytest
 from asgiref.sync import sync_to_async
 from channels.testing import WebsocketCommunicator
 
+from aiwriter import selectors
 from aiwriter.models import Generation, Outcome
 from blogsite.asgi import application
 from tests.aiwriter.fixtures import (  # noqa: F401 (fixtures)
@@ -486,3 +489,23 @@ def _set_draft_template(template):
     prompt = PromptTemplate.objects.get(action="draft")
     prompt.template = template
     prompt.save()
+
+
+async def test_a_draft_streams_while_djangos_sync_thread_is_busy(author, ollama_sim):
+    """Reading the message and preparing a draft about no saved post never wait for the sync thread,
+    which other editors' queries can keep busy; only the audit record at the end needs it."""
+    await sync_to_async(selectors.prompt_for_action)(action="draft")  # as after any earlier draft
+    async with websocket(author) as socket:
+        release = threading.Event()
+        busy = asyncio.ensure_future(sync_to_async(release.wait)(timeout=30))
+        try:
+            await socket.send_json_to(generate_message(options={"title": "A busy afternoon"}))
+            start = await receive(socket)
+            first = await receive(socket)
+        finally:
+            release.set()
+            await busy
+        rest = await collect(socket)
+    assert start["type"] == "start"
+    assert first["type"] == "chunk"
+    assert rest[-1]["type"] == "done"
