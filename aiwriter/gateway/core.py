@@ -45,6 +45,7 @@ class Gateway:
         shortest, longest = settings.AIWRITER_FRAME_INTERVAL_MS
         self.frame_shortest, self.frame_longest = shortest / 1000, longest / 1000
         self.frame_load = settings.AIWRITER_FRAME_LOAD_STREAMS
+        self.frame_ceiling = settings.AIWRITER_FRAME_INTERVAL_CEILING_MS / 1000
         # Timeouts longer than the longest blocking read of a followed stream.
         self.redis = redis.Redis.from_url(
             settings.REDIS_URL, socket_connect_timeout=0.5, socket_timeout=max(self.heartbeat * 2, 2.0)
@@ -74,7 +75,11 @@ class Gateway:
 
     def frame_interval(self) -> float:
         return frame_interval(
-            active=self.streams, shortest=self.frame_shortest, longest=self.frame_longest, load=self.frame_load
+            active=self.streams,
+            shortest=self.frame_shortest,
+            longest=self.frame_longest,
+            load=self.frame_load,
+            ceiling=self.frame_ceiling,
         )
 
     def open(self, request: CompletionRequest, *, priority: Priority | None = None) -> CompletionStream:

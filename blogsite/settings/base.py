@@ -205,7 +205,10 @@ AIWRITER_CACHE_TTL = env.int("AIWRITER_CACHE_TTL", default=3600)  # seconds a ca
 AIWRITER_CACHE_TTLS = env.dict("AIWRITER_CACHE_TTLS", cast={"value": int}, default={})  # per action, e.g. tags=86400
 AIWRITER_COALESCE_HEARTBEAT = env.float("AIWRITER_COALESCE_HEARTBEAT", default=5.0)  # owner gone after this
 AIWRITER_FRAME_INTERVAL_MS = env.tuple("AIWRITER_FRAME_INTERVAL_MS", cast=float, default=(25.0, 50.0))
-AIWRITER_FRAME_LOAD_STREAMS = env.int("AIWRITER_FRAME_LOAD_STREAMS", default=500)  # streams at the longest interval
+# Streams at the longest interval; beyond them the interval grows so frames per second stay level
+# (load / longest: 2,000 a second), up to the ceiling.
+AIWRITER_FRAME_LOAD_STREAMS = env.int("AIWRITER_FRAME_LOAD_STREAMS", default=100)
+AIWRITER_FRAME_INTERVAL_CEILING_MS = env.float("AIWRITER_FRAME_INTERVAL_CEILING_MS", default=150.0)
 
 # Celery (blogsite/celery.py): AI work on the `ai` queue, everything else on `default`.
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL)

@@ -32,6 +32,15 @@ async def test_frames_are_paced_while_the_first_text_goes_out_at_once(hosts, gat
 
 
 def test_the_interval_grows_with_the_streams_held():
-    assert frame_interval(active=1, shortest=0.025, longest=0.05, load=500) < 0.026
-    assert math.isclose(frame_interval(active=250, shortest=0.025, longest=0.05, load=500), 0.0375)
-    assert frame_interval(active=5000, shortest=0.025, longest=0.05, load=500) == 0.05
+    pacing = {"shortest": 0.025, "longest": 0.05, "load": 200, "ceiling": 0.15}
+    assert frame_interval(active=1, **pacing) < 0.026
+    assert math.isclose(frame_interval(active=100, **pacing), 0.0375)
+    assert math.isclose(frame_interval(active=200, **pacing), 0.05)
+
+
+def test_beyond_the_load_frames_per_second_stay_level_up_to_the_ceiling():
+    pacing = {"shortest": 0.025, "longest": 0.05, "load": 200, "ceiling": 0.15}
+    for active in (200, 400, 600):
+        assert math.isclose(active / frame_interval(active=active, **pacing), 4000)
+    assert frame_interval(active=1000, **pacing) == 0.15
+    assert frame_interval(active=100_000, **pacing) == 0.15
