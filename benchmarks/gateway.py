@@ -25,6 +25,7 @@ import asyncio
 import base64
 import json
 import os
+import random
 import signal
 import struct
 import sys
@@ -38,8 +39,15 @@ import reader  # the shared process helpers of the reader benchmark
 
 TOKENS_PER_SECOND = 20
 REPLY_WORDS = 40  # about 2 s of text at 20 tokens per second
+STREAM_SECONDS = REPLY_WORDS / TOKENS_PER_SECOND
 SWEEP = (50, 200, 1000)
-RUN_LIMIT_SECONDS = 240
+BURST = (200,)
+# Generations each editor runs back to back in a steady point.
+ROUNDS = 2
+# Editors opening their pages at once, and the pause between the last one and the first generation.
+CONNECTS_AT_ONCE = 50
+SETTLE_SECONDS = 1.0
+RUN_LIMIT_SECONDS = 480
 IDENTICAL_EDITORS = 100
 
 
@@ -103,20 +111,24 @@ class WebSocket:
         self.writer.close()
 
 
-async def editor(port: int, cookie: str, *, text: str, action: str = "draft") -> StreamResult:
+async def generate(socket: WebSocket, *, text: str, request_id: str, action: str = "draft") -> StreamResult:
+    """One generation on an open socket: its time to first token and the gaps between its chunks."""
     result = StreamResult()
     try:
-        socket = await WebSocket.connect(port, "/ws/aiwriter/", cookie=cookie)
-    except (OSError, ConnectionError, asyncio.IncompleteReadError) as error:
-        result.error = f"connect: {error}"
-        return result
-    try:
-        message = {"type": "generate", "request_id": "b1", "action": action, "text": text, "options": {"title": text}}
+        message = {
+            "type": "generate",
+            "request_id": request_id,
+            "action": action,
+            "text": text,
+            "options": {"title": text},
+        }
         started = time.monotonic()
         await socket.send_json(message)
         last = None
         while True:
             event = await asyncio.wait_for(socket.receive_json(), 30)
+            if event.get("request_id") != request_id:
+                continue
             now = time.monotonic()
             if event["type"] == "chunk":
                 if last is None:
@@ -132,6 +144,16 @@ async def editor(port: int, cookie: str, *, text: str, action: str = "draft") ->
     except (OSError, ConnectionError, asyncio.IncompleteReadError, TimeoutError) as error:
         result.error = type(error).__name__
         return result
+
+
+async def editor(port: int, cookie: str, *, text: str, action: str = "draft") -> StreamResult:
+    """An editor who opens the page and generates at once (warm-up, identical requests)."""
+    try:
+        socket = await WebSocket.connect(port, "/ws/aiwriter/", cookie=cookie)
+    except (OSError, ConnectionError, asyncio.IncompleteReadError) as error:
+        return StreamResult(error=f"connect: {error}")
+    try:
+        return await generate(socket, text=text, request_id="b1", action=action)
     finally:
         socket.close()
 
@@ -202,33 +224,108 @@ def author_cookie(env: dict) -> str:
     return f"sessionid={result.stdout.strip().splitlines()[-1]}"
 
 
-async def sweep_point(port: int, cookie: str, count: int, launcher_pid: int) -> dict:
-    pids = daphne_pids(launcher_pid)
-    idle = sum(rss_kib(pid) for pid in pids)
-    peak = idle
-    tasks = [
-        asyncio.create_task(editor(port, cookie, text=f"Editor {count}-{n} writes about tea")) for n in range(count)
-    ]
-    while not all(task.done() for task in tasks):
-        await asyncio.sleep(0.25)
-        peak = max(peak, sum(rss_kib(pid) for pid in pids))
-    results = [task.result() for task in tasks]
+def staggered(count: int, *, seed: int) -> list[float]:
+    """When each of `count` editors starts its first generation: spread evenly over one stream's length,
+    so that about `count` streams are open at any moment from the first second on."""
+    rng = random.Random(seed)
+    return [rng.uniform(0, STREAM_SECONDS) for _ in range(count)]
+
+
+async def direct_editor(port: int, *, name: str, offset: float) -> list[StreamResult]:
+    await asyncio.sleep(offset)
+    return [await direct(port, text=f"{name} round {n}") for n in range(ROUNDS)]
+
+
+async def site_editor(
+    socket: WebSocket, *, name: str, offset: float, burst: asyncio.Event | None
+) -> list[StreamResult]:
+    if burst is not None:
+        await burst.wait()
+    else:
+        await asyncio.sleep(offset)
+    rounds = 1 if burst is not None else ROUNDS
+    return [await generate(socket, text=f"{name} round {n}", request_id=f"r{n}") for n in range(rounds)]
+
+
+async def connect_all(port: int, cookie: str, count: int) -> tuple[list[WebSocket], list[float], list[str]]:
+    """Opens `count` editor sockets, at most CONNECTS_AT_ONCE at a time, as editors opening their pages."""
+    gate = asyncio.Semaphore(CONNECTS_AT_ONCE)
+
+    async def one() -> tuple[WebSocket | None, float, str]:
+        async with gate:
+            started = time.monotonic()
+            try:
+                socket = await asyncio.wait_for(WebSocket.connect(port, "/ws/aiwriter/", cookie=cookie), 30)
+            except (OSError, ConnectionError, asyncio.IncompleteReadError, TimeoutError) as error:
+                return None, 0.0, f"connect: {type(error).__name__}"
+            return socket, time.monotonic() - started, ""
+
+    opened = await asyncio.gather(*(one() for _ in range(count)))
+    return [s for s, _, _ in opened if s is not None], [t for s, t, _ in opened if s], [e for _, _, e in opened if e]
+
+
+def summary(results: list[StreamResult]) -> dict:
     ttfts = [r.ttft for r in results if r.ttft is not None]
     gaps = [gap for r in results for gap in r.gaps]
     errors = [r.error for r in results if r.error]
     return {
-        "streams": count,
         "errors": len(errors),
         "error_kinds": sorted(set(errors))[:5],
         "ttft_p50_ms": percentile(ttfts, 0.5) * 1000,
         "ttft_p99_ms": percentile(ttfts, 0.99) * 1000,
         "gap_p50_ms": percentile(gaps, 0.5) * 1000,
         "gap_p99_ms": percentile(gaps, 0.99) * 1000,
-        "kib_per_stream": (peak - idle) / count,
     }
 
 
-async def measure(args: argparse.Namespace, *, port: int, sim_port: int, cookie: str, launcher_pid: int, log: Path):
+async def sweep_point(port: int, cookie: str, count: int, server: reader.Server, *, burst: bool) -> dict:
+    """`count` editors connect, then keep `count` streams open (or, with burst, all ask at the same instant)."""
+    pids = daphne_pids(server.launcher_pid)
+    idle = sum(rss_kib(pid) for pid in pids)
+    sockets, connect_times, connect_errors = await connect_all(port, cookie, count)
+    await asyncio.sleep(SETTLE_SECONDS)
+    peak = sum(rss_kib(pid) for pid in pids)
+    start = asyncio.Event() if burst else None
+    offsets = staggered(len(sockets), seed=count)
+    tasks = [
+        asyncio.create_task(site_editor(socket, name=f"Editor {count}-{n}", offset=offset, burst=start))
+        for n, (socket, offset) in enumerate(zip(sockets, offsets, strict=True))
+    ]
+    cpu_before, streaming_since = server.cpu_seconds(), time.monotonic()
+    if start is not None:
+        start.set()
+    while not all(task.done() for task in tasks):
+        await asyncio.sleep(0.25)
+        peak = max(peak, sum(rss_kib(pid) for pid in pids))
+    cpu_after, streaming_for = server.cpu_seconds(), time.monotonic() - streaming_since
+    for socket in sockets:
+        socket.close()
+    point = summary([result for task in tasks for result in task.result()])
+    point["errors"] += len(connect_errors)
+    point["error_kinds"] = sorted(set(point["error_kinds"]) | set(connect_errors))[:5]
+    point["streams"] = count
+    point["connect_p50_ms"] = percentile(connect_times, 0.5) * 1000
+    point["connect_p99_ms"] = percentile(connect_times, 0.99) * 1000
+    point["kib_per_stream"] = (peak - idle) / count
+    point["cpu_percent"] = (
+        (cpu_after - cpu_before) / streaming_for * 100 if None not in (cpu_before, cpu_after) else float("nan")
+    )
+    return point
+
+
+async def direct_point(sim_port: int, count: int, *, burst: bool) -> dict:
+    offsets = [0.0] * count if burst else staggered(count, seed=count)
+    if burst:
+        results = await asyncio.gather(*(direct(sim_port, text=f"Direct {count}-{n}") for n in range(count)))
+    else:
+        rounds = await asyncio.gather(
+            *(direct_editor(sim_port, name=f"Direct {count}-{n}", offset=offset) for n, offset in enumerate(offsets))
+        )
+        results = [result for editor_results in rounds for result in editor_results]
+    return summary(results)
+
+
+async def measure(args: argparse.Namespace, *, port: int, sim_port: int, cookie: str, server: reader.Server, log: Path):
     # Warm-up: the first generations pay for imports, connections and prompt lookups.
     await asyncio.gather(*(editor(port, cookie, text=f"Warm-up {n}") for n in range(10)))
     # First, while nothing else runs: the simulator logs a request when it ends, so stragglers would count.
@@ -248,36 +345,47 @@ async def measure(args: argparse.Namespace, *, port: int, sim_port: int, cookie:
         flush=True,
     )
     held = 0
-    print("streams  errors  TTFT p50/p99 ms  added p50/p99 ms  gap p50/p99 ms  KiB/stream", flush=True)
-    for count in args.sweep:
-        baseline = await asyncio.gather(*(direct(sim_port, text=f"Direct {count}-{n}") for n in range(count)))
-        base_ttft = [r.ttft for r in baseline if r.ttft is not None]
-        base_gaps = [gap for r in baseline for gap in r.gaps]
+    print(
+        "mode       streams  errors  connect p50/p99 ms  TTFT p50/p99 ms  added p50/p99 ms  gap p50/p99 ms"
+        "  KiB/stream  server CPU %",
+        flush=True,
+    )
+    points = [(count, False) for count in args.sweep] + [(count, True) for count in args.burst]
+    for count, burst in points:
+        mode = "burst" if burst else "steady"
+        base = await direct_point(sim_port, count, burst=burst)
         print(
-            f"  simulator direct, {count} streams: TTFT p50 {percentile(base_ttft, 0.5) * 1000:.1f} ms, "
-            f"p99 {percentile(base_ttft, 0.99) * 1000:.1f} ms; gap between tokens p50 "
-            f"{percentile(base_gaps, 0.5) * 1000:.1f} ms, p99 {percentile(base_gaps, 0.99) * 1000:.1f} ms",
+            f"  simulator direct, {mode}, {count} streams: TTFT p50 {base['ttft_p50_ms']:.1f} ms, "
+            f"p99 {base['ttft_p99_ms']:.1f} ms; gap between tokens p50 {base['gap_p50_ms']:.1f} ms, "
+            f"p99 {base['gap_p99_ms']:.1f} ms",
             flush=True,
         )
-        point = await sweep_point(port, cookie, count, launcher_pid)
-        added50 = point["ttft_p50_ms"] - percentile(base_ttft, 0.5) * 1000
-        added99 = point["ttft_p99_ms"] - percentile(base_ttft, 0.99) * 1000
+        point = await sweep_point(port, cookie, count, server, burst=burst)
+        added50 = point["ttft_p50_ms"] - base["ttft_p50_ms"]
+        added99 = point["ttft_p99_ms"] - base["ttft_p99_ms"]
         print(
-            f"{count:7d}  {point['errors']:6d}  {point['ttft_p50_ms']:6.1f}/{point['ttft_p99_ms']:6.1f}   "
-            f"{added50:6.1f}/{added99:6.1f}     {point['gap_p50_ms']:6.1f}/{point['gap_p99_ms']:6.1f}  "
-            f"{point['kib_per_stream']:8.1f}  {' '.join(point['error_kinds'])}",
+            f"{mode:8s} {count:7d}  {point['errors']:6d}  {point['connect_p50_ms']:7.1f}/{point['connect_p99_ms']:7.1f}"
+            f"   {point['ttft_p50_ms']:6.1f}/{point['ttft_p99_ms']:6.1f}   {added50:6.1f}/{added99:6.1f}"
+            f"     {point['gap_p50_ms']:6.1f}/{point['gap_p99_ms']:6.1f}  {point['kib_per_stream']:8.1f}"
+            f"  {point['cpu_percent']:10.0f}"
+            f"  {' '.join(point['error_kinds'])}",
             flush=True,
         )
-        if point["errors"] == 0:
+        if point["errors"] == 0 and not burst:
             held = max(held, count)
     print(f"largest number of concurrent streams held with zero errors: {held}", flush=True)
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--sweep", default=",".join(map(str, SWEEP)), help="concurrent editors per point")
+    parser.add_argument("--sweep", default=",".join(map(str, SWEEP)), help="concurrent streams per steady point")
+    parser.add_argument(
+        "--burst", default=",".join(map(str, BURST)), help="editors asking at the same instant per burst point"
+    )
+    parser.add_argument("--workers", type=int, default=1, help="daphne processes serving the site")
     args = parser.parse_args()
     args.sweep = [int(value) for value in args.sweep.split(",") if value.strip()]
+    args.burst = [int(value) for value in args.burst.split(",") if value.strip()]
     signal.signal(signal.SIGALRM, reader._run_limit_reached)
     signal.alarm(RUN_LIMIT_SECONDS)
     with tempfile.TemporaryDirectory(prefix="gateway-bench-") as folder:
@@ -323,19 +431,17 @@ def main() -> int:
             reader.prepare_database(env)
             cookie = author_cookie(env)
             server = reader.start_server(
-                processes, app="blogsite.asgi:application", workers=1, env=env, workdir=workdir
+                processes, app="blogsite.asgi:application", workers=args.workers, env=env, workdir=workdir
             )
             reader.wait_for(server.url + "/healthz", timeout=30)
             reader.wait_for(sim_url + "/api/version", timeout=10)
             port = int(server.url.rsplit(":", 1)[1])
             print(
                 f"machine: {os.cpu_count()} cores; simulator at {TOKENS_PER_SECOND} tokens/s, "
-                f"{REPLY_WORDS}-word replies; one daphne process",
+                f"{REPLY_WORDS}-word replies; {args.workers} daphne process(es)",
                 flush=True,
             )
-            asyncio.run(
-                measure(args, port=port, sim_port=sim_port, cookie=cookie, launcher_pid=server.launcher_pid, log=log)
-            )
+            asyncio.run(measure(args, port=port, sim_port=sim_port, cookie=cookie, server=server, log=log))
         finally:
             processes.stop_all()
     return 0
