@@ -62,7 +62,6 @@ class Gateway:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-        await self.registry.aclose()
         await self.redis.aclose()
 
     @property

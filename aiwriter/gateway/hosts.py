@@ -103,9 +103,6 @@ class HostRegistry:
         """
         return get_client(host.url, timeouts=self.timeouts, max_connections=self.max_connections)
 
-    async def aclose(self) -> None:
-        """Nothing of the registry's own to close: its clients are the loop's shared ones (`close_clients()`)."""
-
     def start(self) -> None:
         """Refresh now and then every `interval` seconds while the loop runs."""
         if self._refreshing is None and self.interval > 0 and not self._stopped:
