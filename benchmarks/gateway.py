@@ -187,6 +187,15 @@ async def direct(port: int, *, text: str) -> StreamResult:
         writer.close()
 
 
+def pinned_cores() -> tuple[set[int] | None, set[int] | None]:
+    """The site's cores and the load's: the last core for the load, as if it ran on another machine."""
+    cores = sorted(os.sched_getaffinity(0))
+    if len(cores) < 2:
+        print("--pin needs at least 2 cores; running unpinned", flush=True)
+        return None, None
+    return set(cores[:-1]), {cores[-1]}
+
+
 def percentile(values: list[float], q: float) -> float:
     if not values:
         return float("nan")
@@ -383,6 +392,11 @@ def main() -> int:
         "--burst", default=",".join(map(str, BURST)), help="editors asking at the same instant per burst point"
     )
     parser.add_argument("--workers", type=int, default=1, help="daphne processes serving the site")
+    parser.add_argument(
+        "--pin",
+        action="store_true",
+        help="run the site on all cores but the last, and the editors, the simulator and Redis on the last",
+    )
     args = parser.parse_args()
     args.sweep = [int(value) for value in args.sweep.split(",") if value.strip()]
     args.burst = [int(value) for value in args.burst.split(",") if value.strip()]
@@ -392,6 +406,9 @@ def main() -> int:
         workdir = Path(folder)
         processes = reader.Processes(workdir)
         try:
+            server_cores, client_cores = pinned_cores() if args.pin else (None, None)
+            if client_cores:
+                os.sched_setaffinity(0, client_cores)  # this process and what it starts, but the site
             redis_url = reader.start_redis(processes, workdir)
             sim_port = reader.free_port()
             sim_url = f"http://127.0.0.1:{sim_port}"
@@ -430,9 +447,13 @@ def main() -> int:
             )
             reader.prepare_database(env)
             cookie = author_cookie(env)
+            if server_cores:
+                os.sched_setaffinity(0, server_cores)
             server = reader.start_server(
                 processes, app="blogsite.asgi:application", workers=args.workers, env=env, workdir=workdir
             )
+            if client_cores:
+                os.sched_setaffinity(0, client_cores)
             reader.wait_for(server.url + "/healthz", timeout=30)
             reader.wait_for(sim_url + "/api/version", timeout=10)
             port = int(server.url.rsplit(":", 1)[1])
@@ -441,6 +462,12 @@ def main() -> int:
                 f"{REPLY_WORDS}-word replies; {args.workers} daphne process(es)",
                 flush=True,
             )
+            if server_cores:
+                print(
+                    f"pinned: the site on cores {sorted(server_cores)}; editors, simulator and Redis on "
+                    f"{sorted(client_cores)}",
+                    flush=True,
+                )
             asyncio.run(measure(args, port=port, sim_port=sim_port, cookie=cookie, server=server, log=log))
         finally:
             processes.stop_all()
