@@ -11,6 +11,8 @@ import redis.asyncio as redis
 from django.conf import settings
 from redis.exceptions import RedisError
 
+from blogsite.pipelined_redis import PipelinedRedis
+
 from ..ollama import Chunk, Done, OllamaError, Timeouts, Unavailable
 from . import metrics
 from .admission import Admission, Priority
@@ -23,6 +25,9 @@ from .retry import backoff_delay, counts_against_host, may_retry
 from .routing import NoHealthyHost, least_busy
 
 logger = logging.getLogger(__name__)
+
+# A cache lookup that takes longer counts as a miss.
+CACHE_REDIS_TIMEOUT_SECONDS = 0.5
 
 
 class Gateway:
@@ -50,7 +55,7 @@ class Gateway:
         self.redis = redis.Redis.from_url(
             settings.REDIS_URL, socket_connect_timeout=0.5, socket_timeout=max(self.heartbeat * 2, 2.0)
         )
-        self.cache = ResponseCache(self.redis)
+        self.cache = ResponseCache(PipelinedRedis(settings.REDIS_URL, timeout=CACHE_REDIS_TIMEOUT_SECONDS))
         self.flights: dict[str, Flight] = {}
         self.streams = 0
         self._tasks: set[asyncio.Task] = set()
@@ -63,6 +68,7 @@ class Gateway:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         await self.redis.aclose()
+        await self.cache.redis.aclose()
 
     @property
     def hosts(self) -> list[HostState]:

@@ -11,9 +11,10 @@ import json
 import logging
 from dataclasses import dataclass
 
-import redis.asyncio as redis
 from django.conf import settings
 from redis.exceptions import RedisError
+
+from blogsite.pipelined_redis import PipelinedRedis
 
 from ..ollama import GenerationStats
 from .request import CompletionRequest
@@ -49,12 +50,18 @@ class CachedAnswer:
 
 
 class ResponseCache:
-    def __init__(self, connection: redis.Redis) -> None:
+    """Finished answers in Redis, over one pipelined connection per event loop.
+
+    Every cacheable generation looks here before its first token; with redis-py's pool, a burst
+    of them (100 editors asking at once) opened a connection each, a handshake apiece.
+    """
+
+    def __init__(self, connection: PipelinedRedis) -> None:
         self.redis = connection
 
     async def get(self, key: str) -> CachedAnswer | None:
         try:
-            raw = await self.redis.get(KEY_PREFIX + key)
+            raw = await self.redis.execute("GET", KEY_PREFIX + key)
         except RedisError:
             logger.warning("AI response cache lookup failed: Redis is unreachable", exc_info=True)
             return None
@@ -71,6 +78,8 @@ class ResponseCache:
             return
         stats_data = {name: getattr(stats, name) for name in GenerationStats.__dataclass_fields__}
         try:
-            await self.redis.set(KEY_PREFIX + key, json.dumps({"text": text, "stats": stats_data}), ex=ttl)
+            await self.redis.execute(
+                "SET", KEY_PREFIX + key, json.dumps({"text": text, "stats": stats_data}), "EX", ttl
+            )
         except RedisError:
             logger.warning("AI response not cached: Redis is unreachable", exc_info=True)

@@ -6,6 +6,7 @@ from asgiref.sync import sync_to_async
 from aiwriter.models import Generation
 from tests.aiwriter.fixtures import collect, generate_message, streamed_text, websocket
 from tests.aiwriter.fixtures import transactional as transactional_db
+from tests.redis_server import free_port
 
 pytestmark = [transactional_db, pytest.mark.usefixtures("gateway_settings")]
 
@@ -81,4 +82,18 @@ async def test_cancelled_generations_are_not_cached(hosts, author):
         second = await collect(socket, "r2")
     assert cancelled[-1]["code"] == "cancelled"
     assert second[-1]["type"] == "done" and second[-1]["cached"] is False
+    assert len(simulator.requests_to("/api/chat")) == 2
+
+
+async def test_an_unreachable_cache_is_a_miss_and_the_editor_still_gets_the_text(hosts, author, gateway_settings):
+    (simulator,) = hosts(1)
+    gateway_settings.REDIS_URL = f"redis://127.0.0.1:{free_port()}/0"
+    async with websocket(author) as socket:
+        await socket.send_json_to(summarize("r1"))
+        first = await collect(socket, "r1")
+        await socket.send_json_to(summarize("r2"))
+        second = await collect(socket, "r2")
+    assert first[-1]["type"] == second[-1]["type"] == "done"
+    assert first[-1]["cached"] is False and second[-1]["cached"] is False
+    assert streamed_text(second) == streamed_text(first)
     assert len(simulator.requests_to("/api/chat")) == 2
