@@ -171,7 +171,9 @@ POSTS_PER_PAGE = 10
 CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
-        "CONFIG": {"hosts": [REDIS_URL]},
+        # channels-redis blocks 5 s in BZPOPMIN while a channel is idle, and redis-py's default read
+        # timeout is also 5 s, so an idle receive could fail with "Timeout reading"; reads get longer.
+        "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": 15}]},
     }
 }
 
