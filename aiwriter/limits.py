@@ -64,7 +64,7 @@ def _keys(user_id: int) -> list[str]:
     return [f"blogsite:aiwriter:rate:{user_id}", f"blogsite:aiwriter:active:{user_id}"]
 
 
-# One pipelined connection per event loop (its connections belong to the loop that opened them).
+# One pipelined connection per event loop (a connection belongs to the loop that opened it).
 # Every generation takes a slot before its first token; with redis-py's pooled client, a burst of
 # editors made the pool open new connections and the slot took tens of milliseconds at 200 streams.
 _clients: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, PipelinedRedis]" = weakref.WeakKeyDictionary()

@@ -299,7 +299,7 @@ class GenerationRecordWriter:
     waits behind the other editors' queries; when hundreds of generations end together, one
     INSERT each kept the thread from preparing the next editors' requests. A batch gathers the
     records that end within `RECORD_GATHER_SECONDS` of its first (at 200 streams, one hop for
-    about ten records instead of one each; the thread's Python work also holds the interpreter
+    about five records instead of one each; the thread's Python work also holds the interpreter
     lock the event loop needs), and `write` returns once its batch is committed, so a generation
     still ends only after its record exists.
     """
