@@ -6,7 +6,6 @@ import logging
 from contextlib import aclosing
 
 from channels.consumer import get_handler_name
-from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from channels.layers import get_channel_layer
 from django.conf import settings
@@ -45,10 +44,6 @@ class AiwriterConsumer(AsyncJsonWebsocketConsumer):
         if not self.scope["user"].is_authenticated:
             await self.close(code=CLOSE_UNAUTHENTICATED, reason="Sign in to use the AI writer.")
             return
-        # Once per socket, so a generation's permission check needs no query before its first token
-        # (aiwriter.auth has normally read them with the user already).
-        if not services.user_permissions_loaded(user=self.scope["user"]):
-            await database_sync_to_async(services.user_permissions_load)(user=self.scope["user"])
         self.job_progress = asyncio.create_task(self._relay_job_progress(), name="aiwriter:job-progress")
 
     async def dispatch(self, message: dict) -> None:

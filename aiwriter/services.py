@@ -183,8 +183,8 @@ async def _prepare(*, user, request: GenerationRequest) -> PreparedGeneration:
 
     That thread is one per process: a hop to it waits behind every other editor's queries, which
     is most of the time to first token when many editors start at once. With the user's
-    permissions loaded at connect and the prompt cached, a request about no saved post and without
-    chat history needs no query.
+    permissions loaded at connect (aiwriter.auth) and the prompt cached, a request about no saved
+    post and without chat history needs no query.
     """
     if _prepare_needs_database(request=request):
         return await database_sync_to_async(generation_prepare)(user=user, request=request)
@@ -211,11 +211,6 @@ def user_permissions_load(*, user) -> None:
     """Read the user's permissions once (Django keeps them on the user object) for later checks."""
     if user.is_authenticated and user.is_active:
         user.get_all_permissions()
-
-
-def user_permissions_loaded(*, user) -> bool:
-    """Whether checking the user's permissions needs no query (ModelBackend's cache on the user)."""
-    return not (user.is_authenticated and user.is_active) or hasattr(user, "_perm_cache")
 
 
 async def completion_pieces(*, prepared: PreparedGeneration, run: GenerationRun) -> AsyncIterator[str]:
