@@ -210,13 +210,6 @@ def rss_kib(pid: int) -> int:
     return 0
 
 
-def daphne_pids(launcher_pid: int) -> list[int]:
-    children = []
-    for task in Path(f"/proc/{launcher_pid}/task").iterdir():
-        children += [int(pid) for pid in (task / "children").read_text().split()]
-    return children
-
-
 def upstream_chat_requests(log: Path) -> int:
     return sum(1 for line in log.read_text(errors="replace").splitlines() if "POST /api/chat" in line)
 
@@ -289,7 +282,7 @@ def summary(results: list[StreamResult]) -> dict:
 
 async def sweep_point(port: int, cookie: str, count: int, server: reader.Server, *, burst: bool) -> dict:
     """`count` editors connect, then keep `count` streams open (or, with burst, all ask at the same instant)."""
-    pids = daphne_pids(server.launcher_pid)
+    pids = server.pids()
     idle = sum(rss_kib(pid) for pid in pids)
     sockets, connect_times, connect_errors = await connect_all(port, cookie, count)
     await asyncio.sleep(SETTLE_SECONDS)
@@ -323,10 +316,10 @@ async def sweep_point(port: int, cookie: str, count: int, server: reader.Server,
 
 
 async def direct_point(sim_port: int, count: int, *, burst: bool) -> dict:
-    offsets = [0.0] * count if burst else staggered(count, seed=count)
     if burst:
         results = await asyncio.gather(*(direct(sim_port, text=f"Direct {count}-{n}") for n in range(count)))
     else:
+        offsets = staggered(count, seed=count)
         rounds = await asyncio.gather(
             *(direct_editor(sim_port, name=f"Direct {count}-{n}", offset=offset) for n, offset in enumerate(offsets))
         )

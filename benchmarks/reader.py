@@ -157,14 +157,18 @@ class Server:
     url: str
     launcher_pid: int
 
+    def pids(self) -> list[int]:
+        """The daphne processes: the launcher's children (Linux /proc)."""
+        children = []
+        for task in Path(f"/proc/{self.launcher_pid}/task").iterdir():
+            children += [int(pid) for pid in (task / "children").read_text().split()]
+        return children
+
     def cpu_seconds(self) -> float | None:
         """CPU time used so far by the daphne processes (Linux /proc; None elsewhere)."""
         try:
-            children = []
-            for task in Path(f"/proc/{self.launcher_pid}/task").iterdir():
-                children += (task / "children").read_text().split()
             ticks = 0
-            for pid in children:
+            for pid in self.pids():
                 fields = Path(f"/proc/{pid}/stat").read_text().rsplit(") ", 1)[1].split()
                 ticks += int(fields[11]) + int(fields[12])  # utime, stime
         except OSError:
