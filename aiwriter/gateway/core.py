@@ -68,7 +68,7 @@ class Gateway:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         await self.redis.aclose()
-        await self.cache.redis.aclose()
+        await self.cache.aclose()
 
     @property
     def hosts(self) -> list[HostState]:

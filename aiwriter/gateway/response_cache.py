@@ -59,6 +59,9 @@ class ResponseCache:
     def __init__(self, connection: PipelinedRedis) -> None:
         self.redis = connection
 
+    async def aclose(self) -> None:
+        await self.redis.aclose()
+
     async def get(self, key: str) -> CachedAnswer | None:
         try:
             raw = await self.redis.execute("GET", KEY_PREFIX + key)

@@ -73,6 +73,7 @@ class OllamaClient:
             connect=timeouts.connect, read=None, write=timeouts.idle, pool=None
         ).as_dict()
         self._headers = {"Accept": "application/x-ndjson, application/json", "User-Agent": "blogsite-aiwriter"}
+        self._json_headers = {**self._headers, "Content-Type": "application/json"}
         self._urls: dict[str, httpx.URL] = {}
 
     def __repr__(self) -> str:
@@ -143,7 +144,7 @@ class OllamaClient:
         url = self._urls.get(path)
         if url is None:
             url = self._urls[path] = httpx.URL(self.base_url + path)
-        headers = self._headers if body is None else {**self._headers, "Content-Type": "application/json"}
+        headers = self._headers if body is None else self._json_headers
         return httpx.Request(method, url, headers=headers, content=body, extensions={"timeout": self._timeout_limits})
 
     def _fresh_tags(self) -> list[ModelInfo] | None:
