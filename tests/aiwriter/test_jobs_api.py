@@ -5,11 +5,13 @@ import json
 
 import pytest
 from asgiref.sync import sync_to_async
+from channels.layers import get_channel_layer
 from django.contrib.messages import get_messages
 from django.test import Client
 from django.urls import reverse
+from redis.exceptions import ConnectionError as RedisConnectionError
 
-from aiwriter import jobs
+from aiwriter import consumers, jobs
 from aiwriter.models import BatchJob, JobStatus
 from posts import services as post_services
 from tests.aiwriter.fixtures import shared_clients, transactional, websocket  # noqa: F401 (fixtures)
@@ -172,11 +174,6 @@ async def test_the_socket_relays_the_users_job_progress(author):
 @transactional
 @pytest.mark.usefixtures("shared_clients")
 async def test_the_socket_keeps_relaying_progress_after_the_channel_layer_fails(author, monkeypatch):
-    from channels.layers import get_channel_layer
-    from redis.exceptions import ConnectionError as RedisConnectionError
-
-    from aiwriter import consumers
-
     monkeypatch.setattr(consumers, "RELAY_RETRY_FIRST_SECONDS", 0.05)
     layer = get_channel_layer()
     receive, failures = layer.receive, []
