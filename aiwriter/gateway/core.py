@@ -5,7 +5,6 @@ import logging
 import threading
 import time
 from collections.abc import AsyncIterator
-from contextlib import aclosing
 
 import redis.asyncio as redis
 from django.conf import settings
@@ -266,13 +265,9 @@ class Gateway:
 
     async def _stream_from(self, host: HostState, flight: Flight, request: CompletionRequest) -> Done:
         client = self.registry.client(host)
-        events = client.chat(model=request.model, messages=request.messages, options=dict(request.options))
-        async with aclosing(events) as events:
-            async for item in events:
-                if isinstance(item, Done):
-                    return item
-                flight.add(item.text)
-        raise OllamaError("The Ollama server ended the reply without finishing it.", host=host.url)
+        return await client.chat_into(
+            flight.add, model=request.model, messages=request.messages, options=dict(request.options)
+        )
 
     async def _finish(self, flight: Flight, request: CompletionRequest, done: Done) -> None:
         stats = done.stats

@@ -13,7 +13,7 @@ import functools
 import json
 import threading
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import httpx
@@ -28,12 +28,11 @@ from .errors import (
     error_for_status,
 )
 from .ndjson import LineTooLong, NDJSONLineBuffer
-from .transport import StreamTransport
+from .transport import ResponseStream, StreamTransport
 from .types import Chunk, Done, GenerationStats, ModelInfo, Timeouts
 
 DEFAULT_TAGS_TTL = 5.0
-# After the done line only the end of the chunked body is left; waiting for it lets the
-# connection go back to the pool, but never for long.
+# How long the end of the body may take after the done line before the connection is dropped.
 _DRAIN_SECONDS = 1.0
 
 StreamEvent = Chunk | Done
@@ -93,7 +92,25 @@ class OllamaClient:
     ) -> AsyncIterator[StreamEvent]:
         """Streams a chat completion: `Chunk`s with text, then one `Done`."""
         payload = _payload(model=model, messages=messages, options=options, keep_alive=keep_alive)
-        return self._stream("/api/chat", payload, model=model, piece=_chat_piece)
+        return self._events("/api/chat", payload, model=model, piece=_chat_piece)
+
+    async def chat_into(
+        self,
+        receive: Callable[[str], None],
+        *,
+        model: str,
+        messages: list[dict],
+        options: dict | None = None,
+        keep_alive: str | int | None = None,
+    ) -> Done:
+        """Streams a chat completion into `receive`, called with each piece of text as it arrives.
+
+        `receive` runs in the socket's own callback: no task wakes up per piece, which is what a
+        process streaming to many editors at once needs. It must not block. Returns the `Done`;
+        cancelling the caller closes the response at once.
+        """
+        payload = _payload(model=model, messages=messages, options=options, keep_alive=keep_alive)
+        return await self._stream_into("/api/chat", payload, model=model, piece=_chat_piece, receive=receive)
 
     def generate(
         self,
@@ -106,7 +123,7 @@ class OllamaClient:
     ) -> AsyncIterator[StreamEvent]:
         """Streams a plain completion: `Chunk`s with text, then one `Done`."""
         payload = _payload(model=model, prompt=prompt, system=system, options=options, keep_alive=keep_alive)
-        return self._stream("/api/generate", payload, model=model, piece=_generate_piece)
+        return self._events("/api/generate", payload, model=model, piece=_generate_piece)
 
     async def tags(self) -> list[ModelInfo]:
         """The installed models, cached for `tags_ttl` seconds because every editor page asks."""
@@ -152,30 +169,85 @@ class OllamaClient:
             return None
         return list(self._tags_cache[1])
 
-    async def _stream(
+    async def _events(
         self, path: str, payload: dict, *, model: str, piece: Callable[[dict], str]
     ) -> AsyncIterator[StreamEvent]:
-        deadlines = _Deadlines(self.timeouts)
-        response = await self._open(path, _encode(payload, host=self.base_url), model=model, deadlines=deadlines)
-        lines = _LineReader(response)
+        """The pieces of `_stream_into` as an async generator; closing it closes the response."""
+        pieces: collections.deque[str] = collections.deque()
+        arrived = asyncio.Event()
+
+        def receive(text: str) -> None:
+            pieces.append(text)
+            arrived.set()
+
+        streaming = asyncio.ensure_future(self._stream_into(path, payload, model=model, piece=piece, receive=receive))
+        streaming.add_done_callback(lambda _task: arrived.set())
         try:
             while True:
-                line = await self._read_line(lines, deadlines)
-                if line is None:
-                    raise MalformedResponse(
-                        "The Ollama server ended the reply without finishing it.", host=self.base_url
-                    )
-                text, done = _parse_stream_line(line, piece=piece, host=self.base_url)
-                deadlines.line_received()
-                if text:
-                    deadlines.output_started = True
-                    yield Chunk(text)
-                if done is not None:
-                    await _drain(lines)
-                    yield done
+                await arrived.wait()
+                arrived.clear()
+                while pieces:
+                    yield Chunk(pieces.popleft())
+                if streaming.done():
+                    yield streaming.result()
                     return
         finally:
-            await lines.aclose()
+            if not streaming.done():
+                streaming.cancel()
+                # The response is closed by the time the generator is.
+                await asyncio.wait([streaming])
+            if not streaming.cancelled():
+                streaming.exception()  # seen, even when the caller stopped listening first
+
+    async def _stream_into(
+        self, path: str, payload: dict, *, model: str, piece: Callable[[dict], str], receive: Callable[[str], None]
+    ) -> Done:
+        deadlines = _Deadlines(self.timeouts)
+        response = await self._open(path, _encode(payload, host=self.base_url), model=model, deadlines=deadlines)
+        lines = _StreamLines(piece=piece, receive=receive, deadlines=deadlines, host=self.base_url)
+        try:
+            await self._within(deadlines, _stream_body(response, lines.feed))
+            lines.end()
+        except TimeoutError:
+            if lines.done is None:
+                raise self._timeout(deadlines.expired, output_started=deadlines.output_started) from None
+            # Only the end of the body was late: the reply is complete; the connection is not reused.
+        except LineTooLong as exc:
+            raise MalformedResponse(f"The Ollama server sent an oversized line ({exc}).", host=self.base_url) from exc
+        except httpx.HTTPError as exc:
+            if lines.done is None:
+                raise self._transport_error(exc, output_started=deadlines.output_started) from exc
+            # A bad tail after the last line only means the connection is not reused.
+        finally:
+            await response.aclose()
+        if lines.done is None:
+            raise MalformedResponse("The Ollama server ended the reply without finishing it.", host=self.base_url)
+        return lines.done
+
+    @staticmethod
+    async def _within(deadlines: _Deadlines, awaitable: Awaitable[None]) -> None:
+        """Awaits under the stream's moving time limits; raises TimeoutError, with `deadlines.expired` set.
+
+        One timer per limit, checked when it fires and armed again if the limit moved meanwhile,
+        instead of a timer armed and cancelled for every line.
+        """
+        loop = asyncio.get_running_loop()
+        async with asyncio.timeout(None) as limit:
+
+            def check() -> None:
+                nonlocal watch
+                when, phase = deadlines.next()
+                if when <= loop.time():
+                    deadlines.expired = phase
+                    limit.reschedule(when)
+                else:
+                    watch = loop.call_at(when, check)
+
+            watch = loop.call_at(deadlines.next()[0], check)
+            try:
+                await awaitable
+            finally:
+                watch.cancel()
 
     async def _open(self, path: str, body: bytes, *, model: str, deadlines: _Deadlines) -> httpx.Response:
         """Sends the request and returns the streaming response once Ollama answered 200."""
@@ -201,22 +273,6 @@ class OllamaClient:
         finally:
             await response.aclose()
         raise error_for_status(response.status_code, body, model=model, host=self.base_url)
-
-    async def _read_line(self, lines: _LineReader, deadlines: _Deadlines) -> bytes | None:
-        if lines.ready:
-            # Read along with an earlier line (under load one read brings several): nothing to wait
-            # for, so no time limit to arm. Per line, arming one cost about a fifth of the reading.
-            return lines.pop()
-        deadline, phase = deadlines.next()
-        try:
-            async with asyncio.timeout_at(deadline):
-                return await lines.next()
-        except TimeoutError:
-            raise self._timeout(phase, output_started=deadlines.output_started) from None
-        except LineTooLong as exc:
-            raise MalformedResponse(f"The Ollama server sent an oversized line ({exc}).", host=self.base_url) from exc
-        except httpx.HTTPError as exc:
-            raise self._transport_error(exc, output_started=deadlines.output_started) from exc
 
     async def _get_json(self, path: str) -> Any:
         deadline, phase = _Deadlines(self.timeouts).next()
@@ -287,9 +343,14 @@ class _Deadlines:
         # Connecting counts towards the first token: it is part of what the editor waits for.
         self._first_token_at = now + timeouts.first_token
         self._idle_at = now + timeouts.idle
+        self._drain_at: float | None = None
         self.output_started = False
+        # The phase whose limit ran out, once one has.
+        self.expired = ""
 
     def next(self) -> tuple[float, str]:
+        if self._drain_at is not None:
+            return self._drain_at, "drain"
         phase_at, phase = (self._idle_at, "idle") if self.output_started else (self._first_token_at, "first_token")
         if self._total_at <= phase_at:
             return self._total_at, "total"
@@ -298,56 +359,60 @@ class _Deadlines:
     def line_received(self) -> None:
         self._idle_at = self._clock() + self._timeouts.idle
 
+    def last_line_received(self) -> None:
+        """After the done line only the end of the body is left; waiting for it lets the connection
+        go back to the pool, but never for long."""
+        self._drain_at = self._clock() + _DRAIN_SECONDS
 
-class _LineReader:
-    """Whole NDJSON lines from a streaming response, however the bytes were split on the way."""
 
-    def __init__(self, response: httpx.Response) -> None:
-        self._response = response
-        # Ollama never compresses; without a Content-Encoding the raw bytes skip httpx's decoders per piece.
-        self._chunks = response.aiter_bytes() if "content-encoding" in response.headers else response.aiter_raw()
+class _StreamLines:
+    """A streaming body's NDJSON lines, parsed as the bytes arrive; each piece of text goes to `receive`."""
+
+    def __init__(
+        self, *, piece: Callable[[dict], str], receive: Callable[[str], None], deadlines: _Deadlines, host: str
+    ) -> None:
         self._buffer = NDJSONLineBuffer()
-        self._ready: collections.deque[bytes] = collections.deque()
-        self._ended = False
+        self._piece = piece
+        self._receive = receive
+        self._deadlines = deadlines
+        self._host = host
+        self.done: Done | None = None
 
-    @property
-    def ready(self) -> bool:
-        """Whether a whole line is already buffered."""
-        return bool(self._ready)
+    def feed(self, data: bytes) -> None:
+        if self.done is not None:
+            return  # only the end of the body is left
+        for line in self._buffer.feed(data):
+            self._line(line)
+            if self.done is not None:
+                return
 
-    def pop(self) -> bytes:
-        return self._ready.popleft()
+    def end(self) -> None:
+        """The body ended: a last line without a newline still counts."""
+        tail = self._buffer.flush()
+        if tail and self.done is None:
+            self._line(tail)
 
-    async def next(self) -> bytes | None:
-        """The next line, or None at the end of the body."""
-        while not self._ready and not self._ended:
-            try:
-                data = await anext(self._chunks)
-            except StopAsyncIteration:
-                self._ended = True
-                tail = self._buffer.flush()
-                if tail:
-                    self._ready.append(tail)
-            else:
-                self._ready.extend(self._buffer.feed(data))
-        return self._ready.popleft() if self._ready else None
-
-    async def aclose(self) -> None:
-        try:
-            await self._chunks.aclose()
-        finally:
-            await self._response.aclose()
+    def _line(self, line: bytes) -> None:
+        text, done = _parse_stream_line(line, piece=self._piece, host=self._host)
+        self._deadlines.line_received()
+        if text:
+            self._deadlines.output_started = True
+            self._receive(text)
+        if done is not None:
+            self.done = done
+            self._deadlines.last_line_received()
 
 
-async def _drain(lines: _LineReader) -> None:
-    """Reads what follows the done line (normally just the end of the body) so the connection is reused."""
-    try:
-        async with asyncio.timeout(_DRAIN_SECONDS):
-            while await lines.next() is not None:
-                pass
-    except (TimeoutError, LineTooLong, httpx.HTTPError):
-        # The reply is complete; a bad tail only means this connection is not reused.
-        pass
+async def _stream_body(response: httpx.Response, receive: Callable[[bytes], None]) -> None:
+    """The body's bytes into `receive`: straight from the socket with `StreamTransport`, else as httpx reads them."""
+    stream = response.stream
+    if isinstance(stream, ResponseStream) and "content-encoding" not in response.headers:
+        await stream.stream_to(receive)
+        return
+    # Ollama never compresses; without a Content-Encoding the raw bytes skip httpx's decoders.
+    chunks = response.aiter_bytes() if "content-encoding" in response.headers else response.aiter_raw()
+    async for data in chunks:
+        receive(data)
 
 
 def _payload(**fields: Any) -> dict:

@@ -4,7 +4,7 @@ import time
 
 import pytest
 
-from aiwriter.ollama import Chunk, Done, OllamaClient, Timeouts, close_clients, get_client
+from aiwriter.ollama import Chunk, Done, OllamaClient, Timeout, Timeouts, close_clients, get_client
 from tests.ollama_simulator import deterministic_reply
 
 MODEL = "llama3.2:1b"
@@ -39,6 +39,45 @@ async def test_chat_streams_the_reply_token_by_token(client, ollama_sim):
     assert done.stats.eval_count == len(chunks)
     sent = ollama_sim.requests_to("/api/chat")[0].body
     assert sent == {"model": MODEL, "messages": USER_MESSAGES, "options": {"temperature": 0}, "stream": True}
+
+
+async def test_chat_into_hands_each_piece_to_the_receiver_and_returns_done(client):
+    pieces: list[str] = []
+
+    done = await client.chat_into(pieces.append, model=MODEL, messages=USER_MESSAGES, options={"temperature": 0})
+
+    expected = deterministic_reply("You write short blog posts.\nWrite about tea.")
+    assert "".join(pieces) == expected and len(pieces) == len(expected.split())
+    assert done.stats.done_reason == "stop" and done.stats.eval_count == len(pieces)
+
+
+async def test_a_stream_longer_than_the_idle_limit_runs_while_text_keeps_coming(ollama_sim):
+    ollama_sim.tokens_per_second = 20
+    client = OllamaClient(ollama_sim.url, timeouts=Timeouts(first_token=2, idle=0.25, total=10))
+    pieces: list[str] = []
+    started = time.monotonic()
+    try:
+        done = await client.chat_into(pieces.append, model=MODEL, messages=USER_MESSAGES)
+    finally:
+        await client.aclose()
+
+    assert time.monotonic() - started > 0.5, "the reply took several idle limits"
+    assert done.stats.done_reason == "stop" and len(pieces) == done.stats.eval_count
+
+
+async def test_chat_into_stops_at_the_idle_limit_keeping_what_arrived(ollama_sim):
+    ollama_sim.stall_after(2)
+    client = OllamaClient(ollama_sim.url, timeouts=Timeouts(first_token=5, idle=0.2))
+    pieces: list[str] = []
+    try:
+        with pytest.raises(Timeout) as caught:
+            await client.chat_into(pieces.append, model=MODEL, messages=USER_MESSAGES)
+    finally:
+        await client.aclose()
+
+    assert len(pieces) == 2
+    assert caught.value.phase == "idle" and caught.value.output_started
+    assert ollama_sim.wait_for_disconnect(timeout=1.0).chunks_sent == 2
 
 
 async def test_generate_streams_with_system_prompt_and_keep_alive(client, ollama_sim):

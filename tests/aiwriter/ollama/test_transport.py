@@ -447,3 +447,83 @@ async def test_closing_the_transport_closes_its_connections(serve, make_client):
     assert eofs == [b""]
     with contextlib.suppress(httpx.HTTPError):
         await response.aclose()
+
+
+@pytest.fixture
+async def direct():
+    """Transports used without httpx's client, as the Ollama client uses them; closed after the test."""
+    transports = []
+
+    async def use(transport: StreamTransport) -> StreamTransport:
+        transports.append(transport)
+        return transport
+
+    yield use
+    for transport in transports:
+        await transport.aclose()
+
+
+async def test_a_body_streamed_to_a_receiver_arrives_piece_by_piece_and_frees_its_connection(serve, direct):
+    next_piece = asyncio.Event()
+
+    async def handler(reader, writer):
+        await read_request(reader)
+        writer.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n6\r\nfirst\n\r\n")
+        await writer.drain()
+        await next_piece.wait()
+        writer.write(b"7\r\nsecond\n\r\n0\r\n\r\n")
+        await writer.drain()
+        await keep_answering(reader, writer)
+
+    server = await serve(handler)
+    transport = await direct(StreamTransport())
+    received = []
+
+    def receive(piece: bytes) -> None:
+        received.append(piece)
+        next_piece.set()
+
+    response = await transport.handle_async_request(httpx.Request("POST", f"{server.url}/api/chat", content=b"{}"))
+    await asyncio.wait_for(response.stream.stream_to(receive), 2)
+
+    assert received == [b"first\n", b"second\n"], "each piece reaches the receiver before the next is sent"
+    assert await (await transport.handle_async_request(httpx.Request("GET", server.url))).aread() == b"ok"
+    assert server.accepted == 1, "the connection went back to the pool"
+
+
+async def test_a_receiver_that_fails_ends_the_stream_and_its_connection(serve, direct):
+    async def handler(reader, writer):
+        if server.accepted == 1:
+            await read_request(reader)
+            writer.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n4\r\nbad\n\r\n")
+            await writer.drain()
+        await keep_answering(reader, writer)
+
+    server = await serve(handler)
+    transport = await direct(StreamTransport())
+
+    def receive(piece: bytes) -> None:
+        raise ValueError(f"cannot use {piece!r}")
+
+    response = await transport.handle_async_request(httpx.Request("POST", f"{server.url}/api/chat", content=b"{}"))
+    with pytest.raises(ValueError, match="cannot use"):
+        await asyncio.wait_for(response.stream.stream_to(receive), 2)
+
+    assert await (await transport.handle_async_request(httpx.Request("GET", server.url))).aread() == b"ok"
+    assert server.accepted == 2, "a body left half read is never reused"
+
+
+async def test_a_body_cut_off_while_streaming_to_a_receiver_is_an_error(serve, direct):
+    async def handler(reader, writer):
+        await read_request(reader)
+        writer.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n6\r\nfirst\n\r\n")
+        await writer.drain()
+
+    server = await serve(handler)
+    transport = await direct(StreamTransport())
+    received = []
+
+    response = await transport.handle_async_request(httpx.Request("POST", f"{server.url}/api/chat", content=b"{}"))
+    with pytest.raises(httpx.RemoteProtocolError, match="incomplete chunked read"):
+        await asyncio.wait_for(response.stream.stream_to(received.append), 2)
+    assert received == [b"first\n"]
