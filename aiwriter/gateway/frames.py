@@ -26,31 +26,43 @@ def frame_interval(*, active: int, shortest: float, longest: float, load: int, c
 
 
 async def frames(flight: Flight, *, interval: Callable[[], float]) -> AsyncIterator[Chunk | Done]:
-    """The flight's events as one subscriber sees them, text merged into frames; raises the flight's error."""
+    """The flight's events as one subscriber sees them, text merged into frames; raises the flight's error.
+
+    Frames keep a cadence: the next one is due an interval after this one was due, not after it
+    went out, so a frame that a busy event loop sent late does not push back the ones after it.
+    To catch up, two frames may come as close as half an interval; on average there is one per
+    interval. After a frame the stream sleeps until the next is due, so text arriving meanwhile
+    waits for it without waking the stream for each piece. When no text is waiting at that time,
+    the next text goes out as soon as it arrives and the cadence starts again from there.
+    """
     loop = asyncio.get_running_loop()
     index = 0
-    last_frame: float | None = None
+    due: float | None = None  # when the next frame is due, while the cadence holds
     while True:
-        changed = flight.changed
-        if index == len(flight.items) and not flight.finished:
-            await changed.wait()
-            continue
-        if last_frame is not None and index < len(flight.items):
-            pause = last_frame + interval() - loop.time()
-            if pause > 0:
-                await asyncio.sleep(pause)
-        if index < len(flight.items) and interval() <= 0:
-            # Pacing switched off: one frame per piece, as Ollama sent them.
-            index += 1
-            yield Chunk(flight.items[index - 1])
-            continue
-        if index < len(flight.items):
-            pieces = flight.items[index:]
+        items = flight.items
+        if index < len(items):
+            pace = interval()
+            if pace <= 0:
+                # Pacing switched off: one frame per piece, as Ollama sent them.
+                index += 1
+                yield Chunk(items[index - 1])
+                continue
+            pieces = items[index:]
             index += len(pieces)
-            last_frame = loop.time()
+            now = loop.time()
+            due = max(now if due is None else due, now - pace / 2) + pace
             yield Chunk("".join(pieces))
-        if flight.finished and index == len(flight.items):
+        elif flight.finished:
             if flight.error is not None:
                 raise flight.error
             yield flight.done
             return
+        else:
+            due = None
+            await flight.changed.wait()
+            continue
+        if flight.finished and index == len(flight.items):
+            continue  # nothing left to pace: the end goes out at once
+        pause = due - loop.time()
+        if pause > 0:
+            await asyncio.sleep(pause)
