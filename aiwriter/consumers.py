@@ -6,6 +6,7 @@ import logging
 from contextlib import aclosing
 
 from channels.consumer import get_handler_name
+from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from channels.layers import get_channel_layer
 from django.conf import settings
@@ -45,6 +46,21 @@ class AiwriterConsumer(AsyncJsonWebsocketConsumer):
             await self.close(code=CLOSE_UNAUTHENTICATED, reason="Sign in to use the AI writer.")
             return
         self.job_progress = asyncio.create_task(self._relay_job_progress(), name="aiwriter:job-progress")
+
+    async def __call__(self, scope, receive, send) -> None:
+        """Channels' consumer entry point, reading the socket's messages directly.
+
+        This consumer has no channel of its own on the channel layer (the batch-job progress comes
+        through the user's group, read by a task of its own), so the socket is its only source of
+        messages. Channels' `await_many_dispatch` passes each message through a task and
+        `asyncio.wait` first: two more event-loop turns before a generate is even read.
+        """
+        self.scope = scope
+        self.channel_layer = None
+        self.base_send = send
+        with contextlib.suppress(StopConsumer):
+            while True:
+                await self.dispatch(await receive())
 
     async def dispatch(self, message: dict) -> None:
         """Channels' dispatch, without its hop to the sync thread before every message.
