@@ -221,6 +221,7 @@ class OllamaSimulator:
         tests fast; lower it where pacing is the point.
     first_token_delay: seconds of "prompt processing" before the first token.
     load_delay: extra seconds the first request for a model that is not loaded waits.
+    keep_records: how many of the latest requests and disconnects to remember (None: all).
     reply: None (a deterministic reply derived from the prompt), a fixed text, or a callable that
         receives the request's JSON body and returns the text.
     num_parallel, max_queue: like OLLAMA_NUM_PARALLEL and OLLAMA_MAX_QUEUE, for the whole server.
@@ -239,6 +240,7 @@ class OllamaSimulator:
         num_parallel: int = 1,
         max_queue: int = 512,
         version: str = "0.12.6",
+        keep_records: int | None = None,
     ) -> None:
         self.host = host
         self.port = port
@@ -253,8 +255,12 @@ class OllamaSimulator:
         self._lock = threading.Lock()
         self._changed = threading.Condition(self._lock)
         self._faults: list[Fault] = []
-        self._requests: list[RequestRecord] = []
-        self._disconnects: list[DisconnectRecord] = []
+        # The latest requests and disconnects, all of them by default (tests look back at them); a
+        # long-running simulator keeps a bounded number, or its memory and collector pauses grow
+        # with every request it has served.
+        self._requests: collections.deque[RequestRecord] = collections.deque(maxlen=keep_records)
+        self._disconnects: collections.deque[DisconnectRecord] = collections.deque(maxlen=keep_records)
+        self._request_ids = itertools.count(1)
         self._in_flight = 0
         self.max_in_flight = 0
         self._loaded: dict[str, float | None] = {}
@@ -490,7 +496,7 @@ class OllamaSimulator:
         except ValueError:
             body = None
         with self._changed:
-            record_id = len(self._requests) + 1
+            record_id = next(self._request_ids)
             record = RequestRecord(record_id, request.method, request.path, body, time.monotonic(), connection_id)
             self._requests.append(record)
             self._changed.notify_all()
@@ -1043,6 +1049,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--num-parallel", type=int, default=1, help="requests served at once")
     parser.add_argument("--max-queue", type=int, default=512, help="queued requests before 503")
     parser.add_argument("--reply", default=None, help="fixed reply text (default: derived from the prompt)")
+    parser.add_argument(
+        "--keep-records", type=int, default=1000, help="latest requests remembered (memory stays bounded)"
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="log every request")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, format="%(asctime)s %(message)s")
@@ -1055,6 +1064,7 @@ def main(argv: list[str] | None = None) -> None:
         reply=args.reply,
         num_parallel=args.num_parallel,
         max_queue=args.max_queue,
+        keep_records=args.keep_records,
     )
     stopping = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())

@@ -8,7 +8,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.ollama_simulator import BUSY_MESSAGE, deterministic_reply, split_tokens
+from tests.ollama_simulator import BUSY_MESSAGE, OllamaSimulator, deterministic_reply, split_tokens
 
 MODEL = "llama3.2:1b"
 CHAT = {"model": MODEL, "messages": [{"role": "user", "content": "Write about tea."}]}
@@ -352,3 +352,13 @@ def _wait_for_answer(url: str, body: dict) -> dict:
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.05)
+
+
+def test_a_long_running_simulator_remembers_only_its_latest_requests():
+    with OllamaSimulator(keep_records=3) as simulator:
+        for n in range(5):
+            httpx.get(f"{simulator.url}/api/version?n={n}", timeout=5)
+        simulator.wait_until(lambda: len(simulator.requests) == 3 and simulator.requests[-1].id == 5)
+
+        assert [record.path for record in simulator.requests] == ["/api/version"] * 3
+        assert [record.id for record in simulator.requests] == [3, 4, 5]
