@@ -210,7 +210,8 @@ class OllamaClient:
             lines.end()
         except TimeoutError:
             if lines.done is None:
-                raise self._timeout(deadlines.expired, output_started=deadlines.output_started) from None
+                phase = deadlines.expired or ("idle" if deadlines.output_started else "first_token")
+                raise self._timeout(phase, output_started=deadlines.output_started) from None
             # Only the end of the body was late: the reply is complete; the connection is not reused.
         except LineTooLong as exc:
             raise MalformedResponse(f"The Ollama server sent an oversized line ({exc}).", host=self.base_url) from exc

@@ -1,4 +1,4 @@
-"""An HTTP/1.1 transport for httpx over asyncio streams, made for many long NDJSON streams.
+"""An HTTP/1.1 transport for httpx on an asyncio protocol, made for many long NDJSON streams.
 
 httpx stays the client API (URLs, requests, responses, exceptions); this replaces only httpcore
 underneath. The reason is measured: profiles of one daphne process streaming 200 concurrent
@@ -6,8 +6,9 @@ generations at 20 tokens per second spent about half of the event loop's busy sa
 httpcore (anyio stream wrappers, h11 event parsing, `current_async_library`, the connection
 pool), and httpcore's pool scans every queued request against every connection on each open and
 release, a cost that grows with the square of the open streams. Here each piece of a body costs
-one socket read and a small chunk parser, and the pool takes and gives back in O(1): idle
-connections in a deque per origin, waiting requests in a FIFO of futures.
+one socket read and a small chunk parser (and, with `ResponseStream.stream_to`, no task wake-up
+either), and the pool takes and gives back in O(1): idle connections in a deque per origin,
+waiting requests in a FIFO of futures.
 
 Only what the Ollama client needs: plain http and https, bodies sent whole, no proxies, no HTTP/2.
 """
@@ -468,7 +469,7 @@ class StreamTransport(httpx.AsyncBaseTransport):
 
 
 class ResponseStream(httpx.AsyncByteStream):
-    """A response body, yielded piece by piece as the socket delivers it."""
+    """A response body, yielded piece by piece as the socket delivers it, or handed to a receiver."""
 
     def __init__(
         self,
