@@ -1,4 +1,4 @@
-"""blogsite.reactor: daphne's Twisted reactor writes to a socket at once when the socket can take it."""
+"""blogsite.reactor: daphne's Twisted reactor sends WebSocket frames at once when the socket can take them."""
 
 import asyncio
 import contextlib
@@ -7,29 +7,37 @@ import subprocess
 import sys
 
 import pytest
+from autobahn.twisted.websocket import WebSocketServerProtocol
 from twisted.internet import protocol
 
 from blogsite.reactor import EagerWriteReactor
 
 
 class Held(protocol.Protocol):
+    """An HTTP connection, as far as the reactor can tell."""
+
+    def connectionMade(self) -> None:
+        self.factory.connections.append(self)
+
+
+class HeldWebSocket(WebSocketServerProtocol):
+    """A WebSocket connection (daphne's protocol is one), without autobahn's handshake."""
+
     def connectionMade(self) -> None:
         self.factory.connections.append(self)
 
 
 class HeldFactory(protocol.ServerFactory):
-    protocol = Held
+    def __init__(self, kind: type[protocol.Protocol]) -> None:
+        self.protocol = kind
+        self.connections: list[protocol.Protocol] = []
 
-    def __init__(self) -> None:
-        self.connections: list[Held] = []
 
-
-@pytest.fixture
-def connected():
+def connect(kind: type[protocol.Protocol]):
     """A server-side Twisted transport on the reactor and the client's socket, both on loopback."""
     loop = asyncio.new_event_loop()
     reactor = EagerWriteReactor(loop)
-    factory = HeldFactory()
+    factory = HeldFactory(kind)
     port = reactor.listenTCP(0, factory, interface="127.0.0.1")
     client = socket.create_connection(("127.0.0.1", port.getHost().port))
     for _ in range(100):
@@ -43,6 +51,16 @@ def connected():
     port.stopListening()
     loop.run_until_complete(asyncio.sleep(0.01))
     loop.close()
+
+
+@pytest.fixture
+def connected():
+    yield from connect(HeldWebSocket)
+
+
+@pytest.fixture
+def connected_http():
+    yield from connect(Held)
 
 
 def test_a_write_leaves_at_once_without_registering_the_socket(connected):
@@ -73,6 +91,18 @@ def test_what_the_socket_cannot_take_yet_is_written_by_the_loop(connected):
     assert received == data
     loop.run_until_complete(asyncio.sleep(0))
     assert transport not in reactor.getWriters()
+
+
+def test_an_http_response_keeps_twisteds_next_turn_write_which_sends_its_pieces_together(connected_http):
+    reactor, loop, transport, client = connected_http
+
+    transport.write(b"HTTP/1.1 200 OK\r\n\r\n")
+    transport.write(b"body")
+
+    assert transport in reactor.getWriters()
+    loop.run_until_complete(asyncio.sleep(0.05))
+    client.settimeout(1)
+    assert client.recv(100) == b"HTTP/1.1 200 OK\r\n\r\nbody"
 
 
 def test_a_connection_with_a_paused_producer_keeps_twisteds_usual_path(connected):
