@@ -406,13 +406,12 @@ class _StreamLines:
 
 async def _stream_body(response: httpx.Response, receive: Callable[[bytes], None]) -> None:
     """The body's bytes into `receive`: straight from the socket with `StreamTransport`, else as httpx reads them."""
-    stream = response.stream
-    if isinstance(stream, ResponseStream) and "content-encoding" not in response.headers:
-        await stream.stream_to(receive)
-        return
     # Ollama never compresses; without a Content-Encoding the raw bytes skip httpx's decoders.
-    chunks = response.aiter_bytes() if "content-encoding" in response.headers else response.aiter_raw()
-    async for data in chunks:
+    encoded = "content-encoding" in response.headers
+    if isinstance(response.stream, ResponseStream) and not encoded:
+        await response.stream.stream_to(receive)
+        return
+    async for data in response.aiter_bytes() if encoded else response.aiter_raw():
         receive(data)
 
 

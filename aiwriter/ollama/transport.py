@@ -59,7 +59,7 @@ class _Connection(asyncio.Protocol):
         self._readable: asyncio.Future[None] | None = None
         self._writing_paused = False
         self._writable: asyncio.Future[None] | None = None
-        self._listener: _Listener | None = None
+        self._listener: _Delivery | None = None
 
     # asyncio.Protocol
 
@@ -134,23 +134,13 @@ class _Connection(asyncio.Protocol):
                 await self._readable
             finally:
                 self._readable = None
-        data = bytes(self._buffer)
-        self._buffer.clear()
-        if self._reading_paused:
-            self._reading_paused = False
-            self.transport.resume_reading()
-        return data
+        return self._take_buffer()
 
-    def listen(self, listener: _Listener) -> None:
+    def listen(self, listener: _Delivery) -> None:
         """From now on, bytes go to `listener`: first those already buffered, then each piece as it arrives."""
         self._listener = listener
         if self._buffer:
-            data = bytes(self._buffer)
-            self._buffer.clear()
-            listener.data(data)
-        if self._reading_paused:
-            self._reading_paused = False
-            self.transport.resume_reading()
+            listener.data(self._take_buffer())
         if self._eof and self._listener is listener:
             self._ended()
 
@@ -171,20 +161,18 @@ class _Connection(asyncio.Protocol):
                 sock.shutdown(socket.SHUT_RDWR)
         transport.abort()
 
+    def _take_buffer(self) -> bytes:
+        data = bytes(self._buffer)
+        self._buffer.clear()
+        if self._reading_paused:
+            self._reading_paused = False
+            self.transport.resume_reading()
+        return data
+
     def _ended(self) -> None:
         _wake(self._readable)
         if self._listener is not None:
             self._listener.ended(self._error)
-
-
-class _Listener:
-    """Where a streaming body's bytes go: `data` with each piece, `ended` once at EOF or loss."""
-
-    def data(self, data: bytes) -> None:
-        raise NotImplementedError
-
-    def ended(self, error: Exception | None) -> None:
-        raise NotImplementedError
 
 
 def _wake(future: asyncio.Future | None) -> None:
@@ -550,8 +538,11 @@ class ResponseStream(httpx.AsyncByteStream):
             self._transport._release(connection, reusable=reusable and self._body.complete)
 
 
-class _Delivery(_Listener):
-    """A body streaming to `receive`: framing undone piece by piece, `finished` resolved at its end."""
+class _Delivery:
+    """A body streaming to `receive`: framing undone piece by piece, `finished` resolved at its end.
+
+    The connection calls `data` with each piece it receives and `ended` once, at EOF or loss.
+    """
 
     def __init__(
         self, body: _Body, receive: Callable[[bytes], None], request: httpx.Request, finished: asyncio.Future[None]
