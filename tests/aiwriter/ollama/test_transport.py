@@ -85,8 +85,8 @@ async def keep_answering(reader, writer, body=b"ok"):
         await writer.drain()
 
 
-async def test_chunked_pieces_reach_the_caller_before_the_next_is_sent(serve, make_client):
-    next_piece = asyncio.Event()
+def two_chunks(next_piece: asyncio.Event, then):
+    """A handler that answers with a chunk, a second one once `next_piece` is set, then calls `then`."""
 
     async def handler(reader, writer):
         await read_request(reader)
@@ -95,9 +95,14 @@ async def test_chunked_pieces_reach_the_caller_before_the_next_is_sent(serve, ma
         await next_piece.wait()
         writer.write(b"7\r\nsecond\n\r\n0\r\n\r\n")
         await writer.drain()
-        await read_request(reader)
+        await then(reader, writer)
 
-    server = await serve(handler)
+    return handler
+
+
+async def test_chunked_pieces_reach_the_caller_before_the_next_is_sent(serve, make_client):
+    next_piece = asyncio.Event()
+    server = await serve(two_chunks(next_piece, lambda reader, writer: read_request(reader)))
     client = make_client(server.url)
     async with client.stream("POST", "/api/chat", content=b"{}") as response:
         pieces = response.aiter_raw()
@@ -450,48 +455,35 @@ async def test_closing_the_transport_closes_its_connections(serve, make_client):
 
 
 @pytest.fixture
-async def direct():
-    """Transports used without httpx's client, as the Ollama client uses them; closed after the test."""
-    transports = []
-
-    async def use(transport: StreamTransport) -> StreamTransport:
-        transports.append(transport)
-        return transport
-
-    yield use
-    for transport in transports:
-        await transport.aclose()
+async def transport():
+    """A transport used without httpx's client, as the Ollama client uses it; closed after the test."""
+    transport = StreamTransport()
+    yield transport
+    await transport.aclose()
 
 
-async def test_a_body_streamed_to_a_receiver_arrives_piece_by_piece_and_frees_its_connection(serve, direct):
+async def send(transport: StreamTransport, method: str, url: str) -> httpx.Response:
+    return await transport.handle_async_request(httpx.Request(method, url, content=b"{}" if method == "POST" else None))
+
+
+async def test_a_body_streamed_to_a_receiver_arrives_piece_by_piece_and_frees_its_connection(serve, transport):
     next_piece = asyncio.Event()
-
-    async def handler(reader, writer):
-        await read_request(reader)
-        writer.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n6\r\nfirst\n\r\n")
-        await writer.drain()
-        await next_piece.wait()
-        writer.write(b"7\r\nsecond\n\r\n0\r\n\r\n")
-        await writer.drain()
-        await keep_answering(reader, writer)
-
-    server = await serve(handler)
-    transport = await direct(StreamTransport())
+    server = await serve(two_chunks(next_piece, keep_answering))
     received = []
 
     def receive(piece: bytes) -> None:
         received.append(piece)
         next_piece.set()
 
-    response = await transport.handle_async_request(httpx.Request("POST", f"{server.url}/api/chat", content=b"{}"))
+    response = await send(transport, "POST", f"{server.url}/api/chat")
     await asyncio.wait_for(response.stream.stream_to(receive), 2)
 
     assert received == [b"first\n", b"second\n"], "each piece reaches the receiver before the next is sent"
-    assert await (await transport.handle_async_request(httpx.Request("GET", server.url))).aread() == b"ok"
+    assert await (await send(transport, "GET", server.url)).aread() == b"ok"
     assert server.accepted == 1, "the connection went back to the pool"
 
 
-async def test_a_receiver_that_fails_ends_the_stream_and_its_connection(serve, direct):
+async def test_a_receiver_that_fails_ends_the_stream_and_its_connection(serve, transport):
     async def handler(reader, writer):
         if server.accepted == 1:
             await read_request(reader)
@@ -500,30 +492,28 @@ async def test_a_receiver_that_fails_ends_the_stream_and_its_connection(serve, d
         await keep_answering(reader, writer)
 
     server = await serve(handler)
-    transport = await direct(StreamTransport())
 
     def receive(piece: bytes) -> None:
         raise ValueError(f"cannot use {piece!r}")
 
-    response = await transport.handle_async_request(httpx.Request("POST", f"{server.url}/api/chat", content=b"{}"))
+    response = await send(transport, "POST", f"{server.url}/api/chat")
     with pytest.raises(ValueError, match="cannot use"):
         await asyncio.wait_for(response.stream.stream_to(receive), 2)
 
-    assert await (await transport.handle_async_request(httpx.Request("GET", server.url))).aread() == b"ok"
+    assert await (await send(transport, "GET", server.url)).aread() == b"ok"
     assert server.accepted == 2, "a body left half read is never reused"
 
 
-async def test_a_body_cut_off_while_streaming_to_a_receiver_is_an_error(serve, direct):
+async def test_a_body_cut_off_while_streaming_to_a_receiver_is_an_error(serve, transport):
     async def handler(reader, writer):
         await read_request(reader)
         writer.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n6\r\nfirst\n\r\n")
         await writer.drain()
 
     server = await serve(handler)
-    transport = await direct(StreamTransport())
     received = []
 
-    response = await transport.handle_async_request(httpx.Request("POST", f"{server.url}/api/chat", content=b"{}"))
+    response = await send(transport, "POST", f"{server.url}/api/chat")
     with pytest.raises(httpx.RemoteProtocolError, match="incomplete chunked read"):
         await asyncio.wait_for(response.stream.stream_to(received.append), 2)
     assert received == [b"first\n"]
