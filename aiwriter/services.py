@@ -12,7 +12,6 @@ import hashlib
 import json
 import logging
 import time
-import weakref
 from collections.abc import AsyncIterator
 from contextlib import aclosing
 from dataclasses import dataclass, field
@@ -41,6 +40,7 @@ from .protocol import (
     error_event,
     start_event,
 )
+from .records import record_writer
 
 logger = logging.getLogger(__name__)
 
@@ -284,67 +284,7 @@ async def _record(
         )
         return
     row = _generation_row(user=user, prepared=prepared, run=run, outcome=outcome, error_code=error_code)
-    await _record_writer().write(row)
-
-
-class GenerationRecordWriter:
-    """Writes the audit records of one event loop in batches, one sync-thread hop for many.
-
-    Every hop to Django's one sync thread per process opens and closes a database connection and
-    waits behind the other editors' queries; when hundreds of generations end together, one
-    INSERT each kept the thread from preparing the next editors' requests. A batch gathers the
-    records that end within `RECORD_GATHER_SECONDS` of its first (at 200 streams, one hop for
-    about five records instead of one each; the thread's Python work also holds the interpreter
-    lock the event loop needs), and `write` returns once its batch is committed, so a generation
-    still ends only after its record exists.
-    """
-
-    def __init__(self) -> None:
-        self.pending: list[tuple[Generation, asyncio.Future]] = []
-        self.flushing: asyncio.Task | None = None
-
-    async def write(self, row: Generation) -> None:
-        loop = asyncio.get_running_loop()
-        written = loop.create_future()
-        self.pending.append((row, written))
-        if self.flushing is None or self.flushing.done():
-            # A task of its own: a cancelled generation must not stop the other records in its batch.
-            self.flushing = loop.create_task(self._flush(), name="aiwriter:generation-records")
-        await written
-
-    async def _flush(self) -> None:
-        await asyncio.sleep(RECORD_GATHER_SECONDS)
-        while self.pending:
-            batch, self.pending = self.pending[:RECORD_BATCH_SIZE], self.pending[RECORD_BATCH_SIZE:]
-            try:
-                await database_sync_to_async(generation_records_save)(rows=[row for row, _ in batch])
-            except Exception as error:
-                logger.exception("%d AI generation records were not written", len(batch))
-                for _, written in batch:
-                    if not written.done():
-                        written.set_exception(error)
-            else:
-                for _, written in batch:
-                    if not written.done():
-                        written.set_result(None)
-
-
-RECORD_BATCH_SIZE = 500
-RECORD_GATHER_SECONDS = 0.05
-_writers: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, GenerationRecordWriter]" = weakref.WeakKeyDictionary()
-
-
-def _record_writer() -> GenerationRecordWriter:
-    loop = asyncio.get_running_loop()
-    writer = _writers.get(loop)
-    if writer is None:
-        writer = _writers[loop] = GenerationRecordWriter()
-    return writer
-
-
-def generation_records_save(*, rows: list[Generation]) -> None:
-    """Insert audit records made by `_generation_row` in one statement."""
-    Generation.objects.bulk_create(rows)
+    await record_writer().write(row)
 
 
 @transaction.atomic
