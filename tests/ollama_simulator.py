@@ -19,6 +19,7 @@ import argparse
 import asyncio
 import collections
 import contextlib
+import functools
 import hashlib
 import itertools
 import json
@@ -205,7 +206,19 @@ def go_json(data: Any) -> bytes:
 
 
 def rfc3339_now() -> str:
-    return rfc3339(datetime.now(UTC))
+    """Now, as Ollama writes `created_at`: UTC to the nanosecond, trailing zeros dropped.
+
+    The date and time of day are formatted once a second, not for every line: at 1,000 streams
+    the simulator writes 20,000 lines a second, and `strftime` for each was a tenth of its time.
+    """
+    seconds, nanoseconds = divmod(time.time_ns(), 1_000_000_000)
+    fraction = f"{nanoseconds:09d}".rstrip("0")
+    return _utc_second(seconds) + (f".{fraction}" if fraction else "") + "Z"
+
+
+@functools.lru_cache(maxsize=4)
+def _utc_second(seconds: int) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds))
 
 
 def rfc3339(moment: datetime) -> str:
@@ -886,12 +899,24 @@ class _StreamOutput:
         self._model = model
         self._stream = stream
         self._headers_sent = False
+        # A piece's line from constant parts around its time and text: encoding the whole message for
+        # every token was a quarter of the simulator's time at 1,000 streams. Same bytes as `_message`.
+        if path == "/api/chat":
+            text_key, end = b'"message":{"role":"assistant","content":', b'},"done":false}'
+        else:
+            text_key, end = b'"response":', b',"done":false}'
+        self._piece_parts = b'{"model":' + go_json(model) + b',"created_at":"', b'",' + text_key, end
+
+    def piece_line(self, text: str) -> bytes:
+        """`go_json(self._message(text, done=False))`, built from its constant parts."""
+        start, middle, end = self._piece_parts
+        return b"".join((start, rfc3339_now().encode(), middle, go_json(text), end))
 
     async def piece(self, text: str) -> None:
         self._record.chunks_sent += 1
         self._record.text_sent += text
         if self._stream:
-            await self._line(self._message(text, done=False))
+            await self._raw_line(self.piece_line(text))
 
     async def finish(self, done_reason: str, stats: dict[str, int]) -> bool:
         final = self._message("" if self._stream else self._record.text_sent, done=True)

@@ -3,11 +3,13 @@ import socket
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
 import pytest
 
+from tests import ollama_simulator
 from tests.ollama_simulator import BUSY_MESSAGE, OllamaSimulator, deterministic_reply, split_tokens
 
 MODEL = "llama3.2:1b"
@@ -65,6 +67,27 @@ def test_generate_lines_carry_the_response_field(http):
     *pieces, done = lines
     assert "".join(line["response"] for line in pieces) == deterministic_reply("Be brief.\nTea?")
     assert done["response"] == "" and done["done_reason"] == "stop" and "message" not in done
+
+
+@pytest.mark.parametrize("path", ["/api/chat", "/api/generate"])
+@pytest.mark.parametrize("text", ["plain", ' "quoted" <b>&amp;</b>\u2028\u2029', "été 🍵\n\t\\"])
+def test_piece_lines_are_the_messages_go_would_encode(monkeypatch, path, text):
+    monkeypatch.setattr(ollama_simulator, "rfc3339_now", lambda: "2026-11-23T16:40:01.5Z")
+    output = ollama_simulator._StreamOutput(None, None, path=path, model='m<"1">', stream=True)
+
+    line = output.piece_line(text)
+
+    assert line == ollama_simulator.go_json(output._message(text, done=False))
+    assert json.loads(line)["created_at"] == "2026-11-23T16:40:01.5Z"
+
+
+def test_created_at_is_utc_with_nanoseconds_and_no_trailing_zeros():
+    stamp = ollama_simulator.rfc3339_now()
+
+    moment = datetime.strptime(stamp[:19], "%Y-%m-%dT%H:%M:%S").replace(tzinfo=UTC)
+    fraction = stamp.removesuffix("Z").partition(".")[2]
+    assert stamp.endswith("Z") and abs((moment - datetime.now(UTC)).total_seconds()) < 2
+    assert len(fraction) <= 9 and not fraction.endswith("0")
 
 
 def test_stream_false_answers_one_json_object(http):
