@@ -7,8 +7,9 @@ each connection took several of them. Here the user and their permissions are re
 and Django keeps the permissions on the user object for the socket's lifetime.
 """
 
-from channels.auth import AuthMiddleware, CookieMiddleware, SessionMiddleware, get_user
+from channels.auth import AuthMiddleware, CookieMiddleware, get_user
 from channels.db import database_sync_to_async
+from channels.sessions import InstanceSessionWrapper, SessionMiddleware
 
 from .services import user_permissions_load
 
@@ -26,5 +27,19 @@ class UserWithPermissionsMiddleware(AuthMiddleware):
         scope["user"]._wrapped = await user_with_permissions(scope)
 
 
+class SocketSessionMiddleware(SessionMiddleware):
+    """Channels' session middleware without its wrapper around every message the socket sends.
+
+    Channels saves a changed session only with an `http.response.start`, which a WebSocket never
+    sends, yet its wrapper looked into the session for every frame: thousands of times a second
+    while many editors stream.
+    """
+
+    async def __call__(self, scope, receive, send):
+        wrapper = InstanceSessionWrapper(scope, send)
+        await wrapper.resolve_session()
+        return await self.inner(wrapper.scope, receive, send)
+
+
 def AiwriterAuthMiddlewareStack(inner):  # named like Channels' AuthMiddlewareStack
-    return CookieMiddleware(SessionMiddleware(UserWithPermissionsMiddleware(inner)))
+    return CookieMiddleware(SocketSessionMiddleware(UserWithPermissionsMiddleware(inner)))

@@ -1,12 +1,13 @@
 """The AI writer socket's sign-in: the session's user, with the permissions every generation checks."""
 
+from channels.db import database_sync_to_async
 from django.conf import settings
 from django.contrib.sessions.backends.base import SessionBase
 from django.utils.module_loading import import_string
 
-from aiwriter.auth import user_with_permissions
+from aiwriter.auth import AiwriterAuthMiddlewareStack, user_with_permissions
 from aiwriter.permissions import can_use_aiwriter
-from tests.aiwriter.fixtures import session_cookie
+from tests.aiwriter.fixtures import session_cookie, transactional
 
 
 def scope_for(key: str) -> dict:
@@ -31,3 +32,22 @@ def test_a_reader_is_signed_in_without_the_ai_writer(reader, django_assert_num_q
 def test_no_session_means_an_anonymous_user(db):
     user = user_with_permissions.func(scope_for("no-such-session"))
     assert not user.is_authenticated
+
+
+@transactional
+async def test_the_socket_is_signed_in_and_sends_straight_to_the_server(author):
+    cookie = await database_sync_to_async(session_cookie)(author)
+    seen = {}
+
+    async def consumer(scope, receive, send):
+        seen.update(user=scope["user"], session=scope["session"], send=send)
+
+    async def server_send(message):
+        raise AssertionError("nothing is sent")
+
+    scope = {"type": "websocket", "path": "/ws/aiwriter/", "headers": [(b"cookie", f"sessionid={cookie}".encode())]}
+    await AiwriterAuthMiddlewareStack(consumer)(scope, None, server_send)
+
+    assert seen["user"].pk == author.pk and seen["session"].session_key == cookie
+    # Channels' session wrapper saves only with HTTP responses; a socket's frames skip it.
+    assert seen["send"] is server_send
