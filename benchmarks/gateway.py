@@ -11,7 +11,9 @@ as its own process on loopback at 20 tokens per second. Then it measures:
 
 - time to first token when calling the simulator directly, and through the site (p50, p99);
   the difference is what the site adds;
-- the delay between chunks as the editor sees it, against the simulator's own pace (p50, p99);
+- the delay between chunks as the editor sees it, against the simulator's own pace (p50, p99),
+  both when called directly and as the simulator kept it during the point (it notes when each
+  token left it);
 - the largest number of concurrent streams held with zero errors;
 - memory per open stream (the daphne process's resident memory while streaming, over idle);
 - upstream requests made for 100 editors asking the identical thing at once.
@@ -293,6 +295,7 @@ async def sweep_point(port: int, cookie: str, count: int, server: reader.Server,
         asyncio.create_task(site_editor(socket, name=f"Editor {count}-{n}", offset=offset, burst=start))
         for n, (socket, offset) in enumerate(zip(sockets, offsets, strict=True))
     ]
+    point = {}
     cpu_before, streaming_since = server.cpu_seconds(), time.monotonic()
     if start is not None:
         start.set()
@@ -300,9 +303,10 @@ async def sweep_point(port: int, cookie: str, count: int, server: reader.Server,
         await asyncio.sleep(0.25)
         peak = max(peak, sum(rss_kib(pid) for pid in pids))
     cpu_after, streaming_for = server.cpu_seconds(), time.monotonic() - streaming_since
+    point["streaming"] = (streaming_since, streaming_since + streaming_for)
     for socket in sockets:
         socket.close()
-    point = summary([result for task in tasks for result in task.result()])
+    point.update(summary([result for task in tasks for result in task.result()]))
     point["errors"] += len(connect_errors)
     point["error_kinds"] = sorted(set(point["error_kinds"]) | set(connect_errors))[:5]
     point["streams"] = count
@@ -327,7 +331,26 @@ async def direct_point(sim_port: int, count: int, *, burst: bool) -> dict:
     return summary(results)
 
 
-async def measure(args: argparse.Namespace, *, port: int, sim_port: int, cookie: str, server: reader.Server, log: Path):
+def simulator_pace(timings: Path, since: float, until: float) -> dict:
+    """The simulator's own time to first token and gaps, for the responses it began in [since, until]."""
+    ttfts, gaps = [], []
+    for line in timings.read_text().splitlines():
+        response = json.loads(line)
+        if since <= response["received"] <= until:
+            pieces = response["pieces"]
+            ttfts.append(pieces[0] - response["received"])
+            gaps += [later - earlier for earlier, later in zip(pieces, pieces[1:], strict=False)]
+    return {
+        "ttft_p50_ms": percentile(ttfts, 0.5) * 1000,
+        "ttft_p99_ms": percentile(ttfts, 0.99) * 1000,
+        "gap_p50_ms": percentile(gaps, 0.5) * 1000,
+        "gap_p99_ms": percentile(gaps, 0.99) * 1000,
+    }
+
+
+async def measure(
+    args: argparse.Namespace, *, port: int, sim_port: int, cookie: str, server: reader.Server, log: Path, timings: Path
+):
     # Warm-up: the first generations pay for imports, connections and prompt lookups.
     await asyncio.gather(*(editor(port, cookie, text=f"Warm-up {n}") for n in range(10)))
     # First, while nothing else runs: the simulator logs a request when it ends, so stragglers would count.
@@ -373,6 +396,14 @@ async def measure(args: argparse.Namespace, *, port: int, sim_port: int, cookie:
             f"  {' '.join(point['error_kinds'])}",
             flush=True,
         )
+        await asyncio.sleep(0.5)  # the simulator notes a response once it has ended
+        own = simulator_pace(timings, *point["streaming"])
+        print(
+            f"  the simulator's own pace during it: request to first token p50 {own['ttft_p50_ms']:.1f} ms, "
+            f"p99 {own['ttft_p99_ms']:.1f} ms; gap between tokens p50 {own['gap_p50_ms']:.1f} ms, "
+            f"p99 {own['gap_p99_ms']:.1f} ms",
+            flush=True,
+        )
         if point["errors"] == 0 and not burst:
             held = max(held, count)
     print(f"largest number of concurrent streams held with zero errors: {held}", flush=True)
@@ -406,6 +437,7 @@ def main() -> int:
             sim_port = reader.free_port()
             sim_url = f"http://127.0.0.1:{sim_port}"
             reply = " ".join(f"word{n}" for n in range(REPLY_WORDS))
+            timings = workdir / "simulator-timings.jsonl"
             simulator = processes.start(
                 [
                     reader.PYTHON,
@@ -423,6 +455,8 @@ def main() -> int:
                     "8000",
                     "--reply",
                     reply,
+                    "--timings",
+                    str(timings),
                     "-v",
                 ],
                 env=os.environ.copy(),
@@ -461,7 +495,9 @@ def main() -> int:
                     f"{sorted(client_cores)}",
                     flush=True,
                 )
-            asyncio.run(measure(args, port=port, sim_port=sim_port, cookie=cookie, server=server, log=log))
+            asyncio.run(
+                measure(args, port=port, sim_port=sim_port, cookie=cookie, server=server, log=log, timings=timings)
+            )
         finally:
             processes.stop_all()
     return 0

@@ -30,9 +30,10 @@ import signal
 import threading
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import formatdate
+from pathlib import Path
 from typing import Any
 
 logger = logging.getLogger("ollama_simulator")
@@ -99,6 +100,8 @@ class RequestRecord:
     # Set once the whole response is handed to the socket, or when the simulator itself closes the
     # connection; an end of file after that is not the client giving up.
     response_complete: bool = False
+    # When each streamed piece was handed to the socket: the simulator's own pace, as it kept it.
+    piece_times: list[float] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -235,6 +238,7 @@ class OllamaSimulator:
     first_token_delay: seconds of "prompt processing" before the first token.
     load_delay: extra seconds the first request for a model that is not loaded waits.
     keep_records: how many of the latest requests and disconnects to remember (None: all).
+    on_request_end: called with each request's record once it is answered (in the simulator's thread).
     reply: None (a deterministic reply derived from the prompt), a fixed text, or a callable that
         receives the request's JSON body and returns the text.
     num_parallel, max_queue: like OLLAMA_NUM_PARALLEL and OLLAMA_MAX_QUEUE, for the whole server.
@@ -254,6 +258,7 @@ class OllamaSimulator:
         max_queue: int = 512,
         version: str = "0.12.6",
         keep_records: int | None = None,
+        on_request_end: Callable[[RequestRecord], None] | None = None,
     ) -> None:
         self.host = host
         self.port = port
@@ -274,6 +279,7 @@ class OllamaSimulator:
         self._requests: collections.deque[RequestRecord] = collections.deque(maxlen=keep_records)
         self._disconnects: collections.deque[DisconnectRecord] = collections.deque(maxlen=keep_records)
         self._request_ids = itertools.count(1)
+        self.on_request_end = on_request_end
         self._in_flight = 0
         self.max_in_flight = 0
         self._loaded: dict[str, float | None] = {}
@@ -499,6 +505,8 @@ class OllamaSimulator:
             keep_alive = await self._route(connection, request, record)
         finally:
             record.finished_at = time.monotonic()
+            if self.on_request_end is not None:
+                self.on_request_end(record)
             self._notify()
             logger.debug("%s %s %s (%d chunks)", request.method, request.path, record.status, record.chunks_sent)
         return keep_alive and request.keep_alive
@@ -916,6 +924,7 @@ class _StreamOutput:
         self._record.chunks_sent += 1
         self._record.text_sent += text
         if self._stream:
+            self._record.piece_times.append(time.monotonic())
             await self._raw_line(self.piece_line(text))
 
     async def finish(self, done_reason: str, stats: dict[str, int]) -> bool:
@@ -1078,6 +1087,12 @@ def main(argv: list[str] | None = None) -> None:
         "--keep-records", type=int, default=1000, help="latest requests remembered (memory stays bounded)"
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log every request")
+    parser.add_argument(
+        "--timings",
+        type=Path,
+        help="append each streamed response's times to this file, a JSON line each "
+        '({"path", "received", "pieces"}: time.monotonic() values, shared by the processes of one machine)',
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, format="%(asctime)s %(message)s")
     simulator = OllamaSimulator(
@@ -1090,6 +1105,7 @@ def main(argv: list[str] | None = None) -> None:
         num_parallel=args.num_parallel,
         max_queue=args.max_queue,
         keep_records=args.keep_records,
+        on_request_end=_timings_writer(args.timings) if args.timings else None,
     )
     stopping = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())
@@ -1103,6 +1119,17 @@ def main(argv: list[str] | None = None) -> None:
         pass
     finally:
         simulator.stop()
+
+
+def _timings_writer(path: Path) -> Callable[[RequestRecord], None]:
+    timings = path.open("a", buffering=1)  # a line at a time: a reader sees every finished response
+
+    def write(record: RequestRecord) -> None:
+        if record.piece_times:
+            line = {"path": record.path, "received": record.received_at, "pieces": record.piece_times}
+            timings.write(json.dumps(line) + "\n")
+
+    return write
 
 
 if __name__ == "__main__":

@@ -347,13 +347,28 @@ def test_several_simulators_run_side_by_side(ollama_sim_factory):
     assert httpx.get(f"{second.url}/api/version").json() == {"version": "0.2.0"}
 
 
-def test_runs_from_the_command_line():
+def test_the_pace_it_kept_is_recorded_for_each_streamed_response():
+    ended = []
+    with OllamaSimulator(tokens_per_second=100, on_request_end=ended.append) as simulator:
+        with httpx.Client(base_url=simulator.url, timeout=5) as http:
+            _, lines = stream_lines(http, "/api/chat", CHAT)
+        simulator.wait_until(lambda: ended, what="the end of the response")
+
+    (record,) = ended
+    pieces = record.piece_times
+    assert len(pieces) == len(lines) - 1 == record.chunks_sent
+    gaps = [later - earlier for earlier, later in zip(pieces, pieces[1:], strict=False)]
+    assert record.received_at < pieces[0] and all(0.005 < gap < 0.05 for gap in gaps)
+
+
+def test_runs_from_the_command_line(tmp_path):
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     root = Path(__file__).resolve().parents[2]
+    timings = tmp_path / "timings.jsonl"
     process = subprocess.Popen(
-        [sys.executable, "-m", "tests.ollama_simulator", "--port", str(port), "--tps", "500"],
+        [sys.executable, "-m", "tests.ollama_simulator", "--port", str(port), "--tps", "500", "--timings", timings],
         cwd=root,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -361,6 +376,15 @@ def test_runs_from_the_command_line():
     try:
         response = _wait_for_answer(f"http://127.0.0.1:{port}", {"model": MODEL, "prompt": "hi", "stream": False})
         assert response["response"] == deterministic_reply("hi")
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=5) as http:
+            _, lines = stream_lines(http, "/api/generate", {"model": MODEL, "prompt": "hi"})
+        deadline = time.monotonic() + 5
+        while (not timings.exists() or not timings.read_text()) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        # Only streamed responses have a pace: one line, for the second request.
+        (timing,) = [json.loads(line) for line in timings.read_text().splitlines()]
+        assert timing["path"] == "/api/generate" and len(timing["pieces"]) == len(lines) - 1
+        assert timing["received"] < timing["pieces"][0] <= time.monotonic()
     finally:
         process.terminate()
         assert process.wait(timeout=5) == 0
