@@ -54,6 +54,7 @@ class Admission:
         self.in_flight = 0
         self._queue: list[_Waiter] = []
         self._seq = itertools.count()
+        self._published_depth: dict[Priority, int] = {}
 
     @property
     def waiting(self) -> int:
@@ -67,7 +68,7 @@ class Admission:
             if host is not None:
                 return self._grant(host, priority=priority, started=started)
         if len(self._queue) >= self.queue_size:
-            metrics.QUEUE_REJECTED.labels(priority=priority.name.lower()).inc()
+            metrics.labelled(metrics.QUEUE_REJECTED, priority=priority.name.lower()).inc()
             raise GatewayBusy(
                 f"The AI writer is busy: {len(self._queue)} requests are already waiting. Try again in a few seconds.",
                 retry_after=5,
@@ -93,7 +94,7 @@ class Admission:
             self.in_flight += 1
             host.started()
             host.breaker.claim()
-        metrics.QUEUE_WAIT.labels(priority=priority.name.lower()).observe(time.monotonic() - started)
+        metrics.labelled(metrics.QUEUE_WAIT, priority=priority.name.lower()).observe(time.monotonic() - started)
         return host
 
     def release(self, host: HostState) -> None:
@@ -129,5 +130,8 @@ class Admission:
         counts = dict.fromkeys(Priority, 0)
         for waiter in self._queue:
             counts[Priority(waiter.priority)] += 1
+        if counts == self._published_depth:
+            return  # every slot released with nobody waiting comes here
+        self._published_depth = counts
         for priority, count in counts.items():
-            metrics.QUEUE_DEPTH.labels(priority=priority.name.lower()).set(count)
+            metrics.labelled(metrics.QUEUE_DEPTH, priority=priority.name.lower()).set(count)

@@ -104,7 +104,7 @@ class Gateway:
         try:
             cached = await self.cache.get(key) if key else None
             if key:
-                metrics.CACHE.labels(result="hit" if cached else "miss").inc()
+                metrics.labelled(metrics.CACHE, result="hit" if cached else "miss").inc()
             if cached is not None:
                 stream.host, stream.cached = "cache", True
                 first_token = time.monotonic()
@@ -133,10 +133,10 @@ class Gateway:
             raise
         finally:
             model = self.model_label(request.model)
-            metrics.GENERATIONS.labels(action=request.action or "-", model=model, outcome=outcome).inc()
+            metrics.labelled(metrics.GENERATIONS, action=request.action or "-", model=model, outcome=outcome).inc()
             if first_token is not None:
-                metrics.TIME_TO_FIRST_TOKEN.labels(model=model).observe(first_token - started)
-            metrics.DURATION.labels(model=model).observe(time.monotonic() - started)
+                metrics.labelled(metrics.TIME_TO_FIRST_TOKEN, model=model).observe(first_token - started)
+            metrics.labelled(metrics.DURATION, model=model).observe(time.monotonic() - started)
 
     def _join_or_start(
         self, request: CompletionRequest, *, key: str | None, priority: Priority, stream: CompletionStream
@@ -144,7 +144,7 @@ class Gateway:
         if key is not None:
             flight = self.flights.get(key)
             if flight is not None and not flight.finished:
-                metrics.COALESCED.labels(where="process").inc()
+                metrics.labelled(metrics.COALESCED, where="process").inc()
                 stream.coalesced = True
                 return flight
         flight = Flight(key)
@@ -211,7 +211,7 @@ class Gateway:
                     self._spawn(mirror.mirror(flight), name="aiwriter:mirror")
                     return False
                 if await follow_remote(self.redis, flight.key, flight, heartbeat=self.heartbeat):
-                    metrics.COALESCED.labels(where="remote").inc()
+                    metrics.labelled(metrics.COALESCED, where="remote").inc()
                     flight.host = "coalesced"
                     return True
         except RedisError:
@@ -229,7 +229,7 @@ class Gateway:
             try:
                 done = await self._stream_from(host, flight, request)
             except OllamaError as error:
-                metrics.UPSTREAM_ERRORS.labels(host=host.url, kind=type(error).__name__).inc()
+                metrics.labelled(metrics.UPSTREAM_ERRORS, host=host.url, kind=type(error).__name__).inc()
                 if counts_against_host(error):
                     host.failed(error)
                 else:
@@ -241,7 +241,7 @@ class Gateway:
                     or len(tried) >= len(self.hosts)
                 ):
                     raise
-                metrics.RETRIES.labels(kind=type(error).__name__).inc()
+                metrics.labelled(metrics.RETRIES, kind=type(error).__name__).inc()
                 attempt += 1
                 await asyncio.sleep(backoff_delay(attempt - 1, base=self.retry_backoff))
                 continue
@@ -273,9 +273,9 @@ class Gateway:
         stats = done.stats
         model = self.model_label(request.model)
         if stats.eval_count:
-            metrics.TOKENS.labels(model=model).inc(stats.eval_count)
+            metrics.labelled(metrics.TOKENS, model=model).inc(stats.eval_count)
         if stats.tokens_per_second:
-            metrics.TOKENS_PER_SECOND.labels(model=model).observe(stats.tokens_per_second)
+            metrics.labelled(metrics.TOKENS_PER_SECOND, model=model).observe(stats.tokens_per_second)
         flight.finish(done)
         if flight.key is not None:
             ttl = ttl_for(request.action)

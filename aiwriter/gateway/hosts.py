@@ -38,11 +38,11 @@ class HostState:
 
     def started(self) -> None:
         self.in_flight += 1
-        metrics.IN_FLIGHT.labels(host=self.url).set(self.in_flight)
+        metrics.labelled(metrics.IN_FLIGHT, host=self.url).set(self.in_flight)
 
     def finished(self) -> None:
         self.in_flight -= 1
-        metrics.IN_FLIGHT.labels(host=self.url).set(self.in_flight)
+        metrics.labelled(metrics.IN_FLIGHT, host=self.url).set(self.in_flight)
 
     def succeeded(self) -> None:
         self.reachable = True
@@ -56,7 +56,7 @@ class HostState:
         self._publish_breaker()
 
     def _publish_breaker(self) -> None:
-        metrics.BREAKER_STATE.labels(host=self.url).set(STATE_VALUES[self.breaker.state])
+        metrics.labelled(metrics.BREAKER_STATE, host=self.url).set(STATE_VALUES[self.breaker.state])
 
     def as_dict(self) -> dict:
         return {

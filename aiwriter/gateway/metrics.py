@@ -4,7 +4,10 @@ Gauges sum over live processes in multiprocess mode (the launcher sets PROMETHEU
 except the breaker state, where the worst state any process sees is the one that matters.
 """
 
+import functools
+
 from prometheus_client import Counter, Gauge, Histogram
+from prometheus_client.metrics import MetricWrapperBase
 
 _SECONDS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300)
 
@@ -60,3 +63,14 @@ BREAKER_STATE = Gauge(
 UPSTREAM_ERRORS = Counter(
     "blogsite_ai_upstream_errors_total", "Failed upstream requests, by host and error kind.", ["host", "kind"]
 )
+
+
+@functools.lru_cache(maxsize=1024)
+def labelled(metric: MetricWrapperBase, **labels: str) -> MetricWrapperBase:
+    """`metric.labels(**labels)`, kept for the next time.
+
+    prometheus_client checks and converts the label values on every `labels()` call; the gateway
+    updates about a dozen metrics per generation, hundreds of generations a second under load.
+    Label values are bounded (models a host lists, hosts, error kinds), and so is this cache.
+    """
+    return metric.labels(**labels)

@@ -3,6 +3,7 @@
 import asyncio
 
 import pytest
+from prometheus_client import REGISTRY
 
 from aiwriter.gateway import Priority, get_gateway
 from aiwriter.ollama import OllamaError
@@ -30,6 +31,24 @@ async def test_full_queue_answers_busy_with_a_retry_hint(hosts, gateway_settings
         waiting.cancel()
         await asyncio.gather(running, waiting, return_exceptions=True)
     assert len(simulator.requests_to("/api/chat")) == 1
+
+
+async def test_queue_depth_shows_who_waits_until_they_are_served(hosts, gateway_settings):
+    gateway_settings.AIWRITER_MAX_IN_FLIGHT = 1
+
+    def depth() -> float | None:
+        return REGISTRY.get_sample_value("blogsite_ai_queue_depth", {"priority": "interactive"})
+
+    (simulator,) = hosts(1, tokens_per_second=200)
+    first = asyncio.create_task(complete(chat("First")))
+    await simulator.wait_for_in_flight_async(1)
+    second = asyncio.create_task(complete(chat("Second")))
+    await asyncio.sleep(0.05)
+    assert depth() == 1
+
+    await asyncio.gather(first, second)
+    assert depth() == 0
+    assert len(simulator.requests_to("/api/chat")) == 2
 
 
 async def test_per_host_limit_sends_the_overflow_to_the_queue(hosts, gateway_settings):
