@@ -300,6 +300,8 @@ def test_every_request_is_recorded_in_order(http, ollama_sim):
     http.post("/api/generate", json={"model": MODEL, "prompt": "x", "stream": False})
 
     first, second = ollama_sim.wait_for_requests(2)
+    # A request is recorded as it arrives and finished just after its answer has gone out.
+    ollama_sim.wait_until(lambda: second.finished_at is not None, what="the second request's end")
     assert (first.method, first.path, first.body, first.status) == ("GET", "/api/version", None, 200)
     assert (second.path, second.body["prompt"], second.status) == ("/api/generate", "x", 200)
     assert first.received_at <= second.received_at <= second.finished_at
