@@ -17,6 +17,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import httpx
+import orjson
 
 from .errors import (
     BadRequest,
@@ -429,9 +430,13 @@ def _encode(payload: dict, *, host: str) -> bytes:
 
 
 def _parse_stream_line(line: bytes, *, piece: Callable[[dict], str], host: str) -> tuple[str, Done | None]:
-    """The text of one stream line, and the `Done` when it is the last line."""
+    """The text of one stream line, and the `Done` when it is the last line.
+
+    orjson, not json: a stream is a line per token, and at 1,000 streams json.loads was a twentieth
+    of the process (3.8 against 0.7 µs a line).
+    """
     try:
-        data = json.loads(line)
+        data = orjson.loads(line)
     except ValueError:
         preview = line[:80].decode("utf-8", errors="replace")
         raise MalformedResponse(f"The Ollama server sent a line that is not JSON: {preview!r}", host=host) from None
