@@ -11,6 +11,7 @@ coming and closes it after `RECORD_CONNECTION_IDLE_SECONDS` without any.
 """
 
 import asyncio
+import contextlib
 import logging
 import weakref
 from concurrent.futures import ThreadPoolExecutor
@@ -69,8 +70,10 @@ class GenerationRecordWriter:
 
 
 def _connection_close() -> None:
-    # Looked up on the writer's thread: Django's connections are per thread.
-    connection.close()
+    # Looked up on the writer's thread: Django's connections are per thread. Nobody awaits the close,
+    # and a connection already broken has nothing left to close.
+    with contextlib.suppress(DatabaseError):
+        connection.close()
 
 
 def _settle(batch: list[tuple[Generation, asyncio.Future]], error: Exception | None) -> None:
