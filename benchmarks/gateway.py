@@ -297,7 +297,6 @@ async def sweep_point(port: int, cookie: str, count: int, server: reader.Server,
         asyncio.create_task(site_editor(socket, name=f"Editor {count}-{n}", offset=offset, burst=start))
         for n, (socket, offset) in enumerate(zip(sockets, offsets, strict=True))
     ]
-    point = {}
     cpu_before, streaming_since = server.cpu_seconds(), time.monotonic()
     if start is not None:
         start.set()
@@ -305,10 +304,10 @@ async def sweep_point(port: int, cookie: str, count: int, server: reader.Server,
         await asyncio.sleep(0.25)
         peak = max(peak, sum(rss_kib(pid) for pid in pids))
     cpu_after, streaming_for = server.cpu_seconds(), time.monotonic() - streaming_since
-    point["streaming"] = (streaming_since, streaming_since + streaming_for)
     for socket in sockets:
         socket.close()
-    point.update(summary([result for task in tasks for result in task.result()]))
+    point = summary([result for task in tasks for result in task.result()])
+    point["streaming"] = (streaming_since, streaming_since + streaming_for)
     point["errors"] += len(connect_errors)
     point["error_kinds"] = sorted(set(point["error_kinds"]) | set(connect_errors))[:5]
     point["streams"] = count

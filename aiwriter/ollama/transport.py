@@ -522,10 +522,10 @@ class ResponseStream(httpx.AsyncByteStream):
                 connection.listen(delivery)
             await delivery.finished
         except BaseException:
-            connection.unlisten()
             self._finish(reusable=False)
             raise
-        connection.unlisten()
+        finally:
+            connection.unlisten()
         self._finish(reusable=self._keep_alive and not self._body.closes_connection)
 
     async def aclose(self) -> None:
