@@ -26,7 +26,8 @@ def start_redis(port: int | None = None) -> tuple[subprocess.Popen, int]:
     if binary is None:
         raise RuntimeError("redis-server is not installed; run deploy/scripts/bootstrap.sh")
     port = port or free_port()
-    workdir = tempfile.mkdtemp(prefix="blogsite-redis-")
+    # With persistence off nothing is written to --dir; the system's temporary folder leaves nothing behind.
+    workdir = tempfile.gettempdir()
     process = subprocess.Popen(
         [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", workdir],
         stdout=subprocess.DEVNULL,

@@ -20,7 +20,7 @@ import uuid
 import redis.asyncio as redis
 from redis.exceptions import RedisError
 
-from ..ollama import Done, GenerationStats, OllamaError, Unavailable
+from ..ollama import Done, GenerationStats, OllamaError, PacedReads, Unavailable
 
 logger = logging.getLogger(__name__)
 
@@ -30,7 +30,12 @@ FINISHED_STREAM_SECONDS = 30
 
 
 class Flight:
-    """One upstream generation and its subscribers in this process. Text pieces, then done or error."""
+    """One upstream generation and its subscribers in this process. Text pieces, then done or error.
+
+    A subscriber that sends text on at intervals may hold the upstream socket's reads meanwhile
+    (`reads`, see `frames()`), so whoever waits for more text calls `reads.pull()` first: it takes
+    in what has arrived, and when nothing has, lets the next piece through as it comes.
+    """
 
     def __init__(self, key: str | None) -> None:
         self.key = key
@@ -44,6 +49,7 @@ class Flight:
         # Set when this process owns the request and mirrors it to Redis for other processes.
         self.mirror: FlightMirror | None = None
         self.changed = asyncio.Event()
+        self.reads = PacedReads()
 
     @property
     def output_started(self) -> bool:
@@ -124,9 +130,10 @@ class FlightMirror:
         index = 0
         try:
             while True:
-                changed = flight.changed
                 if index == len(flight.items) and not flight.finished:
-                    await changed.wait()
+                    flight.reads.pull()
+                    if index == len(flight.items) and not flight.finished:
+                        await flight.changed.wait()
                     continue
                 batch = flight.items[index:]
                 index += len(batch)

@@ -266,7 +266,11 @@ class Gateway:
     async def _stream_from(self, host: HostState, flight: Flight, request: CompletionRequest) -> Done:
         client = self.registry.client(host)
         return await client.chat_into(
-            flight.add, model=request.model, messages=request.messages, options=dict(request.options)
+            flight.add,
+            model=request.model,
+            messages=request.messages,
+            options=dict(request.options),
+            pacing=flight.reads,
         )
 
     async def _finish(self, flight: Flight, request: CompletionRequest, done: Done) -> None:

@@ -31,38 +31,46 @@ async def frames(flight: Flight, *, interval: Callable[[], float]) -> AsyncItera
     Frames keep a cadence: the next one is due an interval after this one was due, not after it
     went out, so a frame that a busy event loop sent late does not push back the ones after it.
     To catch up, two frames may come as close as half an interval; on average there is one per
-    interval. After a frame the stream sleeps until the next is due, so text arriving meanwhile
-    waits for it without waking the stream for each piece. When no text is waiting at that time,
-    the next text goes out as soon as it arrives and the cadence starts again from there.
+    interval. After a frame the stream sleeps until the next is due, and the text arriving
+    meanwhile stays in the upstream socket (`flight.reads`): the next frame takes it in with one
+    read, instead of one socket callback per piece. When no text is waiting at that time, the
+    next text goes out as soon as it arrives and the cadence starts again from there.
     """
     loop = asyncio.get_running_loop()
     index = 0
     due: float | None = None  # when the next frame is due, while the cadence holds
-    while True:
-        items = flight.items
-        if index < len(items):
-            pace = interval()
-            if pace <= 0:
-                # Pacing switched off: one frame per piece, as Ollama sent them.
-                index += 1
-                yield Chunk(items[index - 1])
+    try:
+        while True:
+            items = flight.items
+            if index < len(items):
+                pace = interval()
+                if pace <= 0:
+                    # Pacing switched off: one frame per piece, as Ollama sent them.
+                    index += 1
+                    yield Chunk(items[index - 1])
+                    continue
+                pieces = items[index:]
+                index += len(pieces)
+                now = loop.time()
+                due = max(now if due is None else due, now - pace / 2) + pace
+                yield Chunk("".join(pieces))
+            elif flight.finished:
+                if flight.error is not None:
+                    raise flight.error
+                yield flight.done
+                return
+            else:
+                flight.reads.pull()
+                if index == len(flight.items) and not flight.finished:
+                    due = None
+                    await flight.changed.wait()
                 continue
-            pieces = items[index:]
-            index += len(pieces)
-            now = loop.time()
-            due = max(now if due is None else due, now - pace / 2) + pace
-            yield Chunk("".join(pieces))
-        elif flight.finished:
-            if flight.error is not None:
-                raise flight.error
-            yield flight.done
-            return
-        else:
-            due = None
-            await flight.changed.wait()
-            continue
-        if flight.finished and index == len(flight.items):
-            continue  # nothing left to pace: the end goes out at once
-        pause = due - loop.time()
-        if pause > 0:
-            await asyncio.sleep(pause)
+            if flight.finished and index == len(flight.items):
+                continue  # nothing left to pace: the end goes out at once
+            pause = due - loop.time()
+            if pause > 0:
+                flight.reads.hold()
+                await asyncio.sleep(pause)
+    finally:
+        # Another subscriber may be waiting since before this one held the reads.
+        flight.reads.release()

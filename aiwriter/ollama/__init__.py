@@ -13,7 +13,7 @@ from .errors import (
     Timeout,
     Unavailable,
 )
-from .transport import StreamTransport
+from .transport import PacedReads, StreamTransport
 from .types import Chunk, Done, GenerationStats, ModelInfo, Timeouts
 
 __all__ = [
@@ -26,6 +26,7 @@ __all__ = [
     "ModelNotFound",
     "OllamaClient",
     "OllamaError",
+    "PacedReads",
     "RateLimited",
     "ServerBusy",
     "ServerError",

@@ -29,7 +29,7 @@ from .errors import (
     error_for_status,
 )
 from .ndjson import LineTooLong, NDJSONLineBuffer
-from .transport import ResponseStream, StreamTransport
+from .transport import PacedReads, ResponseStream, StreamTransport
 from .types import Chunk, Done, GenerationStats, ModelInfo, Timeouts
 
 DEFAULT_TAGS_TTL = 5.0
@@ -103,15 +103,19 @@ class OllamaClient:
         messages: list[dict],
         options: dict | None = None,
         keep_alive: str | int | None = None,
+        pacing: PacedReads | None = None,
     ) -> Done:
         """Streams a chat completion into `receive`, called with each piece of text as it arrives.
 
         `receive` runs in the socket's own callback: no task wakes up per piece, which is what a
-        process streaming to many editors at once needs. It must not block. Returns the `Done`;
-        cancelling the caller closes the response at once.
+        process streaming to many editors at once needs. It must not block. With `pacing`, the
+        caller may leave the text in the socket between the moments it wants it (see
+        `PacedReads`). Returns the `Done`; cancelling the caller closes the response at once.
         """
         payload = _payload(model=model, messages=messages, options=options, keep_alive=keep_alive)
-        return await self._stream_into("/api/chat", payload, model=model, piece=_chat_piece, receive=receive)
+        return await self._stream_into(
+            "/api/chat", payload, model=model, piece=_chat_piece, receive=receive, pacing=pacing
+        )
 
     def generate(
         self,
@@ -181,7 +185,9 @@ class OllamaClient:
             pieces.append(text)
             arrived.set()
 
-        streaming = asyncio.ensure_future(self._stream_into(path, payload, model=model, piece=piece, receive=receive))
+        streaming = asyncio.ensure_future(
+            self._stream_into(path, payload, model=model, piece=piece, receive=receive, pacing=None)
+        )
         streaming.add_done_callback(lambda _task: arrived.set())
         try:
             while True:
@@ -201,13 +207,20 @@ class OllamaClient:
                 streaming.exception()  # seen, even when the caller stopped listening first
 
     async def _stream_into(
-        self, path: str, payload: dict, *, model: str, piece: Callable[[dict], str], receive: Callable[[str], None]
+        self,
+        path: str,
+        payload: dict,
+        *,
+        model: str,
+        piece: Callable[[dict], str],
+        receive: Callable[[str], None],
+        pacing: PacedReads | None,
     ) -> Done:
         deadlines = _Deadlines(self.timeouts)
         response = await self._open(path, _encode(payload, host=self.base_url), model=model, deadlines=deadlines)
         lines = _StreamLines(piece=piece, receive=receive, deadlines=deadlines, host=self.base_url)
         try:
-            await self._within(deadlines, _stream_body(response, lines.feed))
+            await self._within(deadlines, _stream_body(response, lines.feed, pacing))
             lines.end()
         except TimeoutError:
             if lines.done is None:
@@ -405,12 +418,12 @@ class _StreamLines:
             self._deadlines.last_line_received()
 
 
-async def _stream_body(response: httpx.Response, receive: Callable[[bytes], None]) -> None:
+async def _stream_body(response: httpx.Response, receive: Callable[[bytes], None], pacing: PacedReads | None) -> None:
     """The body's bytes into `receive`: straight from the socket with `StreamTransport`, else as httpx reads them."""
     # Ollama never compresses; without a Content-Encoding the raw bytes skip httpx's decoders.
     encoded = "content-encoding" in response.headers
     if isinstance(response.stream, ResponseStream) and not encoded:
-        await response.stream.stream_to(receive)
+        await response.stream.stream_to(receive, pacing)
         return
     async for data in response.aiter_bytes() if encoded else response.aiter_raw():
         receive(data)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import re
 import socket
 import ssl
@@ -44,7 +45,8 @@ class _Connection(asyncio.Protocol):
     (`listen()`): then each piece goes to the listener from the socket's own callback, so no task
     wakes up per piece. Under 1,000 streams, that wake-up per NDJSON line (a task resumed through
     the client's and this transport's generators, a future and a timer each) was most of the cost
-    of reading.
+    of reading. A listener may also leave the bytes in the socket for a while (`hold()`) and take
+    them in one read when it wants them (`pull()`); see `PacedReads`.
     """
 
     def __init__(self, origin: Origin) -> None:
@@ -60,11 +62,18 @@ class _Connection(asyncio.Protocol):
         self._writing_paused = False
         self._writable: asyncio.Future[None] | None = None
         self._listener: _Delivery | None = None
+        # The socket's descriptor, for reads taken directly while held: plain TCP only, since
+        # TLS records must go through the transport.
+        self._fd: int | None = None
+        self._held = False
 
     # asyncio.Protocol
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
+        sock = transport.get_extra_info("socket")
+        if sock is not None and transport.get_extra_info("sslcontext") is None:
+            self._fd = sock.fileno()
 
     def data_received(self, data: bytes) -> None:
         if self._listener is not None:
@@ -146,6 +155,42 @@ class _Connection(asyncio.Protocol):
 
     def unlisten(self) -> None:
         self._listener = None
+        self.release()
+
+    def hold(self) -> None:
+        """Leaves what arrives next in the socket until `pull()`, `release()` or `unlisten()`."""
+        if self._fd is not None and not self._held and not self._reading_paused:
+            self._held = True
+            self.transport.pause_reading()
+
+    def pull(self) -> None:
+        """Hands the listener what arrived while held, in one read; when nothing has, stops holding."""
+        if not self._held:
+            return
+        if self.transport.is_closing():
+            # Aborted: the descriptor is about to close (and may then be reused); read nothing from it.
+            self._held = False
+            return
+        try:
+            data = os.read(self._fd, READ_SIZE)
+        except (BlockingIOError, InterruptedError):
+            data = b""
+        except OSError as exc:
+            self._held = False
+            self._error = self._error or exc
+            self.transport.abort()  # connection_lost follows and reports the error to the listener
+            return
+        if data:
+            self.data_received(data)
+        else:
+            # Nothing yet, or the end of the stream: the transport reads again and sees either itself.
+            self.release()
+
+    def release(self) -> None:
+        """Lets pieces through as they arrive again."""
+        if self._held:
+            self._held = False
+            self.transport.resume_reading()
 
     def abort(self) -> None:
         """Closes at once, without flushing: closing is how a server learns to stop a generation.
@@ -503,17 +548,20 @@ class ResponseStream(httpx.AsyncByteStream):
             raise
         self._finish(reusable=self._keep_alive and not body.closes_connection)
 
-    async def stream_to(self, receive: Callable[[bytes], None]) -> None:
+    async def stream_to(self, receive: Callable[[bytes], None], pacing: PacedReads | None = None) -> None:
         """Hands each piece of the body to `receive` as the socket delivers it; returns at its end.
 
-        `receive` runs in the socket's own callback, so it must not block; an exception it raises
-        ends the stream with that exception. The read timeout does not apply here: the caller
-        times the stream as a whole.
+        `receive` runs in the socket's own callback, or in `pacing.pull()`, so it must not block;
+        an exception it raises ends the stream with that exception. With `pacing`, the receiver
+        decides when the socket is read. The read timeout does not apply here: the caller times
+        the stream as a whole.
         """
         connection = self._connection
         if connection is None:
             return
         delivery = _Delivery(self._body, receive, self._request, asyncio.get_running_loop().create_future())
+        if pacing is not None:
+            pacing.connection = connection
         try:
             if self._buffered:
                 data, self._buffered = self._buffered, b""
@@ -525,6 +573,8 @@ class ResponseStream(httpx.AsyncByteStream):
             self._finish(reusable=False)
             raise
         finally:
+            if pacing is not None:
+                pacing.connection = None
             connection.unlisten()
         self._finish(reusable=self._keep_alive and not self._body.closes_connection)
 
@@ -536,6 +586,34 @@ class ResponseStream(httpx.AsyncByteStream):
         connection, self._connection = self._connection, None
         if connection is not None:
             self._transport._release(connection, reusable=reusable and self._body.complete)
+
+
+class PacedReads:
+    """Lets the receiver of a streamed body (`ResponseStream.stream_to`) choose when the socket is read.
+
+    After `hold()`, what the server sends waits in the kernel's socket buffer; `pull()` takes all
+    of it in one read, or, when nothing has come, lets pieces through as they arrive again, as
+    `release()` does. A receiver that passes text on at intervals thus reads each socket once
+    per interval instead of once per piece. Before the body streams, after it ends and on TLS
+    connections, all three do nothing: pieces arrive as they come.
+    """
+
+    __slots__ = ("connection",)
+
+    def __init__(self) -> None:
+        self.connection: _Connection | None = None
+
+    def hold(self) -> None:
+        if self.connection is not None:
+            self.connection.hold()
+
+    def pull(self) -> None:
+        if self.connection is not None:
+            self.connection.pull()
+
+    def release(self) -> None:
+        if self.connection is not None:
+            self.connection.release()
 
 
 class _Delivery:

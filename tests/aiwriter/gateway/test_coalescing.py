@@ -18,6 +18,13 @@ from tests.aiwriter.gateway.conftest import chat, complete
 SHARED = {"temperature": 0}
 
 
+@pytest.fixture(params=["one frame per piece", "paced frames"])
+def frame_pacing(request, gateway_settings) -> None:
+    """Paced frames hold the upstream socket's reads between frames; sharing must not stall on it."""
+    if request.param == "paced frames":
+        gateway_settings.AIWRITER_FRAME_INTERVAL_MS = (25.0, 50.0)
+
+
 async def read_until(events, *, chunks: int) -> str:
     text = []
     async for item in events:
@@ -36,7 +43,7 @@ async def test_a_hundred_identical_requests_make_one_upstream_request(hosts):
     assert sum(stream.coalesced for _, stream in results) == 99
 
 
-async def test_a_late_follower_replays_what_was_sent_before_it_joined(hosts):
+async def test_a_late_follower_replays_what_was_sent_before_it_joined(hosts, frame_pacing):
     (simulator,) = hosts(1, tokens_per_second=100)
     owner = asyncio.create_task(complete(chat(options=SHARED)))
     await until(lambda: any(record.chunks_sent >= 5 for record in simulator.requests))
@@ -46,7 +53,7 @@ async def test_a_late_follower_replays_what_was_sent_before_it_joined(hosts):
     assert follower.coalesced and follower_text == owner_text == record.reply
 
 
-async def test_owner_cancel_keeps_upstream_going_for_followers(hosts):
+async def test_owner_cancel_keeps_upstream_going_for_followers(hosts, frame_pacing):
     (simulator,) = hosts(1, tokens_per_second=100)
     follower = asyncio.create_task(complete(chat(options=SHARED)))
     await asyncio.sleep(0)
@@ -59,7 +66,7 @@ async def test_owner_cancel_keeps_upstream_going_for_followers(hosts):
     assert simulator.disconnects == []
 
 
-async def test_generations_in_two_processes_share_one_upstream_request(hosts):
+async def test_generations_in_two_processes_share_one_upstream_request(hosts, frame_pacing):
     (simulator,) = hosts(1, tokens_per_second=100)
     first, second = Gateway(), Gateway()
     try:
@@ -79,7 +86,7 @@ async def test_generations_in_two_processes_share_one_upstream_request(hosts):
         await second.aclose()
 
 
-async def test_owner_cancel_in_one_process_keeps_the_follower_in_another(hosts):
+async def test_owner_cancel_in_one_process_keeps_the_follower_in_another(hosts, frame_pacing):
     (simulator,) = hosts(1, tokens_per_second=100)
     first, second = Gateway(), Gateway()
     try:

@@ -9,6 +9,7 @@ from aiwriter.gateway import completion_open
 from aiwriter.gateway.coalescing import Flight
 from aiwriter.gateway.frames import frame_interval, frames
 from aiwriter.ollama import Chunk, Done, GenerationStats
+from aiwriter.ollama.transport import _Connection
 from tests.aiwriter.gateway.conftest import chat
 
 REPLY = " ".join(f"word{n}" for n in range(120))
@@ -32,6 +33,28 @@ async def test_frames_are_paced_while_the_first_text_goes_out_at_once(hosts, gat
     assert min(gaps) >= 0.012, "never two frames within half an interval"
     assert len(gaps) <= (arrivals[-1][0] - arrivals[0][0]) / 0.025 + 1, "one frame per interval on average"
     assert len(arrivals) < record.chunks_sent / 3
+
+
+async def test_between_frames_the_upstream_text_waits_in_the_socket(hosts, gateway_settings, monkeypatch):
+    gateway_settings.AIWRITER_FRAME_INTERVAL_MS = (25.0, 50.0)
+    (simulator,) = hosts(1, tokens_per_second=400, reply=REPLY)
+    reads = 0
+    data_received = _Connection.data_received
+
+    def counted(connection, data: bytes) -> None:
+        nonlocal reads
+        reads += 1
+        data_received(connection, data)
+
+    monkeypatch.setattr(_Connection, "data_received", counted)
+    frames_sent = 0
+    async with aclosing(completion_open(chat()).events) as events:
+        async for item in events:
+            frames_sent += isinstance(item, Chunk)
+    (record,) = simulator.requests_to("/api/chat")
+    assert record.chunks_sent > 3 * frames_sent
+    # The response's head, the first token, then one read per frame (and perhaps the end's own).
+    assert reads <= frames_sent + 3
 
 
 async def paced(flight: Flight, *, interval: float, busy_after: int, busy_for: float) -> list[float]:

@@ -7,7 +7,7 @@ import time
 import httpx
 import pytest
 
-from aiwriter.ollama import StreamTransport
+from aiwriter.ollama import PacedReads, StreamTransport
 
 MODEL = "llama3.2:1b"
 
@@ -517,3 +517,89 @@ async def test_a_body_cut_off_while_streaming_to_a_receiver_is_an_error(serve, t
     with pytest.raises(httpx.RemoteProtocolError, match="incomplete chunked read"):
         await asyncio.wait_for(response.stream.stream_to(received.append), 2)
     assert received == [b"first\n"]
+
+
+def chunk(text: bytes) -> bytes:
+    return b"%x\r\n%s\r\n" % (len(text), text)
+
+
+async def test_held_reads_wait_in_the_socket_and_come_in_one_read_when_pulled(serve, transport):
+    sent = asyncio.Queue()
+
+    async def handler(reader, writer):
+        await read_request(reader)
+        writer.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + chunk(b"first\n"))
+        while (piece := await sent.get()) is not None:
+            writer.write(piece)
+            await writer.drain()
+        await keep_answering(reader, writer)
+
+    server = await serve(handler)
+    pacing = PacedReads()
+    received = []
+    holding = True
+
+    def receive(piece: bytes) -> None:
+        received.append(piece)
+        if holding:
+            pacing.hold()
+
+    response = await send(transport, "POST", f"{server.url}/api/chat")
+    streaming = asyncio.create_task(response.stream.stream_to(receive, pacing))
+    await until(lambda: received == [b"first\n"])
+    for text in (b"second\n", b"third\n"):
+        sent.put_nowait(chunk(text))
+        await asyncio.sleep(0.05)
+    assert received == [b"first\n"], "held: the pieces wait in the socket"
+
+    pacing.pull()
+    assert received == [b"first\n", b"second\nthird\n"], "one read takes in everything that waited"
+
+    holding = False
+    pacing.pull()  # nothing waits now: pieces come through as they arrive again
+    received.clear()
+    sent.put_nowait(chunk(b"fourth\n"))
+    await until(lambda: received == [b"fourth\n"])
+    sent.put_nowait(b"0\r\n\r\n")
+    sent.put_nowait(None)
+    await asyncio.wait_for(streaming, 2)
+
+    assert await (await send(transport, "GET", server.url)).aread() == b"ok", "a held connection is read again"
+    assert server.accepted == 1, "the connection went back to the pool"
+
+
+async def test_a_stream_cut_off_while_held_ends_with_an_error_on_the_next_pull(serve, transport):
+    cut = asyncio.Event()
+
+    async def handler(reader, writer):
+        await read_request(reader)
+        writer.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + chunk(b"first\n"))
+        await writer.drain()
+        await cut.wait()
+
+    server = await serve(handler)
+    pacing = PacedReads()
+    received = []
+
+    def receive(piece: bytes) -> None:
+        received.append(piece)
+        pacing.hold()
+
+    response = await send(transport, "POST", f"{server.url}/api/chat")
+    streaming = asyncio.create_task(response.stream.stream_to(receive, pacing))
+    await until(lambda: received)
+    cut.set()  # the server closes the connection mid-body
+    await asyncio.sleep(0.05)
+    assert not streaming.done(), "held: the end waits in the socket too"
+
+    pacing.pull()
+    with pytest.raises(httpx.RemoteProtocolError, match="incomplete chunked read"):
+        await asyncio.wait_for(streaming, 2)
+    assert received == [b"first\n"]
+
+
+async def until(condition, timeout: float = 2.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out waiting"
+        await asyncio.sleep(0.005)
