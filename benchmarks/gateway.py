@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import orjson
+import uvloop
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import reader  # the shared process helpers of the reader benchmark
@@ -422,6 +423,12 @@ def main() -> int:
         action="store_true",
         help="run the site on all cores but the last, and the editors, the simulator and Redis on the last",
     )
+    parser.add_argument(
+        "--harness-loop",
+        choices=("uvloop", "asyncio"),
+        default="uvloop",
+        help="event loop of the editors' client and the simulator (uvloop: they take less of the site's cores)",
+    )
     args = parser.parse_args()
     args.sweep = [int(value) for value in args.sweep.split(",") if value.strip()]
     args.burst = [int(value) for value in args.burst.split(",") if value.strip()]
@@ -459,6 +466,7 @@ def main() -> int:
                     "--timings",
                     str(timings),
                     "-v",
+                    *(["--uvloop"] if args.harness_loop == "uvloop" else []),
                 ],
                 env=os.environ.copy(),
             )
@@ -496,9 +504,12 @@ def main() -> int:
                     f"{sorted(client_cores)}",
                     flush=True,
                 )
-            asyncio.run(
-                measure(args, port=port, sim_port=sim_port, cookie=cookie, server=server, log=log, timings=timings)
-            )
+            with asyncio.Runner(
+                loop_factory=uvloop.new_event_loop if args.harness_loop == "uvloop" else None
+            ) as runner:
+                runner.run(
+                    measure(args, port=port, sim_port=sim_port, cookie=cookie, server=server, log=log, timings=timings)
+                )
         finally:
             processes.stop_all()
     return 0

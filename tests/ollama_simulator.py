@@ -208,6 +208,12 @@ def go_json(data: Any) -> bytes:
     return text.replace("\u2029", "\\u2029").encode()
 
 
+@functools.lru_cache(maxsize=4096)
+def _text_json(text: str) -> bytes:
+    """`go_json` of a token's text: replies repeat their words, so most are encoded once."""
+    return go_json(text)
+
+
 def rfc3339_now() -> str:
     """Now, as Ollama writes `created_at`: UTC to the nanosecond, trailing zeros dropped.
 
@@ -242,6 +248,7 @@ class OllamaSimulator:
     reply: None (a deterministic reply derived from the prompt), a fixed text, or a callable that
         receives the request's JSON body and returns the text.
     num_parallel, max_queue: like OLLAMA_NUM_PARALLEL and OLLAMA_MAX_QUEUE, for the whole server.
+    loop_factory: makes the event loop it runs on (asyncio's own by default).
     """
 
     def __init__(
@@ -259,6 +266,7 @@ class OllamaSimulator:
         version: str = "0.12.6",
         keep_records: int | None = None,
         on_request_end: Callable[[RequestRecord], None] | None = None,
+        loop_factory: Callable[[], asyncio.AbstractEventLoop] = asyncio.new_event_loop,
     ) -> None:
         self.host = host
         self.port = port
@@ -291,6 +299,7 @@ class OllamaSimulator:
         self._server: asyncio.Server | None = None
         self._handlers: set[asyncio.Task] = set()
         self._connection_ids = itertools.count(1)
+        self._loop_factory = loop_factory
 
     # Lifecycle
 
@@ -326,7 +335,7 @@ class OllamaSimulator:
         self.stop()
 
     def _run(self, ready: threading.Event, failure: list[BaseException]) -> None:
-        loop = asyncio.new_event_loop()
+        loop = self._loop_factory()
         asyncio.set_event_loop(loop)
         try:
             self._server = loop.run_until_complete(
@@ -918,7 +927,7 @@ class _StreamOutput:
     def piece_line(self, text: str) -> bytes:
         """`go_json(self._message(text, done=False))`, built from its constant parts."""
         start, middle, end = self._piece_parts
-        return b"".join((start, rfc3339_now().encode(), middle, go_json(text), end))
+        return b"".join((start, rfc3339_now().encode(), middle, _text_json(text), end))
 
     async def piece(self, text: str) -> None:
         self._record.chunks_sent += 1
@@ -1088,6 +1097,11 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log every request")
     parser.add_argument(
+        "--uvloop",
+        action="store_true",
+        help="run on uvloop: a cheaper stand-in leaves more of a shared machine to what it serves (the benchmarks)",
+    )
+    parser.add_argument(
         "--timings",
         type=Path,
         help="append each streamed response's times to this file, a JSON line each "
@@ -1106,6 +1120,7 @@ def main(argv: list[str] | None = None) -> None:
         max_queue=args.max_queue,
         keep_records=args.keep_records,
         on_request_end=_timings_writer(args.timings) if args.timings else None,
+        loop_factory=_uvloop_factory() if args.uvloop else asyncio.new_event_loop,
     )
     stopping = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())
@@ -1119,6 +1134,12 @@ def main(argv: list[str] | None = None) -> None:
         pass
     finally:
         simulator.stop()
+
+
+def _uvloop_factory() -> Callable[[], asyncio.AbstractEventLoop]:
+    import uvloop  # only the benchmarks' simulator needs it
+
+    return uvloop.new_event_loop
 
 
 def _timings_writer(path: Path) -> Callable[[RequestRecord], None]:

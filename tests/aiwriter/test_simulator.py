@@ -363,14 +363,26 @@ def test_the_pace_it_kept_is_recorded_for_each_streamed_response():
     assert record.received_at < pieces[0] and all(0.005 < gap < 0.05 for gap in gaps)
 
 
-def test_runs_from_the_command_line(tmp_path):
+@pytest.mark.parametrize("loop", [[], ["--uvloop"]], ids=["asyncio", "uvloop"])
+def test_runs_from_the_command_line(tmp_path, loop):
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     root = Path(__file__).resolve().parents[2]
     timings = tmp_path / "timings.jsonl"
     process = subprocess.Popen(
-        [sys.executable, "-m", "tests.ollama_simulator", "--port", str(port), "--tps", "500", "--timings", timings],
+        [
+            sys.executable,
+            "-m",
+            "tests.ollama_simulator",
+            "--port",
+            str(port),
+            "--tps",
+            "500",
+            "--timings",
+            timings,
+            *loop,
+        ],
         cwd=root,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
