@@ -307,7 +307,8 @@ async def sweep_point(port: int, cookie: str, count: int, server: reader.Server,
     cpu_after, streaming_for = server.cpu_seconds(), time.monotonic() - streaming_since
     for socket in sockets:
         socket.close()
-    point = summary([result for task in tasks for result in task.result()])
+    results = [result for task in tasks for result in task.result()]
+    point = summary(results)
     point["streaming"] = (streaming_since, streaming_since + streaming_for)
     point["errors"] += len(connect_errors)
     point["error_kinds"] = sorted(set(point["error_kinds"]) | set(connect_errors))[:5]
@@ -315,9 +316,10 @@ async def sweep_point(port: int, cookie: str, count: int, server: reader.Server,
     point["connect_p50_ms"] = percentile(connect_times, 0.5) * 1000
     point["connect_p99_ms"] = percentile(connect_times, 0.99) * 1000
     point["kib_per_stream"] = (peak - idle) / count
-    point["cpu_percent"] = (
-        (cpu_after - cpu_before) / streaming_for * 100 if None not in (cpu_before, cpu_after) else float("nan")
-    )
+    cpu = cpu_after - cpu_before if None not in (cpu_before, cpu_after) else float("nan")
+    point["cpu_percent"] = cpu / streaming_for * 100
+    # Per generation, the CPU compares code even when the points' lengths differ (a faster start ends sooner).
+    point["cpu_ms_per_generation"] = cpu * 1000 / max(len(results), 1)
     return point
 
 
@@ -374,7 +376,7 @@ async def measure(
     held = 0
     print(
         "mode       streams  errors  connect p50/p99 ms  TTFT p50/p99 ms  added p50/p99 ms  gap p50/p99 ms"
-        "  KiB/stream  server CPU %",
+        "  KiB/stream  server CPU %  CPU ms/gen",
         flush=True,
     )
     points = [(count, False) for count in args.sweep] + [(count, True) for count in args.burst]
@@ -394,7 +396,7 @@ async def measure(
             f"{mode:8s} {count:7d}  {point['errors']:6d}  {point['connect_p50_ms']:7.1f}/{point['connect_p99_ms']:7.1f}"
             f"   {point['ttft_p50_ms']:6.1f}/{point['ttft_p99_ms']:6.1f}   {added50:6.1f}/{added99:6.1f}"
             f"     {point['gap_p50_ms']:6.1f}/{point['gap_p99_ms']:6.1f}  {point['kib_per_stream']:8.1f}"
-            f"  {point['cpu_percent']:10.0f}"
+            f"  {point['cpu_percent']:10.0f}  {point['cpu_ms_per_generation']:10.2f}"
             f"  {' '.join(point['error_kinds'])}",
             flush=True,
         )
