@@ -185,9 +185,7 @@ class OllamaClient:
             pieces.append(text)
             arrived.set()
 
-        streaming = asyncio.ensure_future(
-            self._stream_into(path, payload, model=model, piece=piece, receive=receive, pacing=None)
-        )
+        streaming = asyncio.ensure_future(self._stream_into(path, payload, model=model, piece=piece, receive=receive))
         streaming.add_done_callback(lambda _task: arrived.set())
         try:
             while True:
@@ -214,7 +212,7 @@ class OllamaClient:
         model: str,
         piece: Callable[[dict], str],
         receive: Callable[[str], None],
-        pacing: PacedReads | None,
+        pacing: PacedReads | None = None,
     ) -> Done:
         deadlines = _Deadlines(self.timeouts)
         response = await self._open(path, _encode(payload, host=self.base_url), model=model, deadlines=deadlines)

@@ -1,6 +1,7 @@
 import asyncio
 import contextlib
 import json
+import os
 import socket
 import time
 
@@ -596,6 +597,34 @@ async def test_a_stream_cut_off_while_held_ends_with_an_error_on_the_next_pull(s
     with pytest.raises(httpx.RemoteProtocolError, match="incomplete chunked read"):
         await asyncio.wait_for(streaming, 2)
     assert received == [b"first\n"]
+
+
+async def test_a_read_that_fails_while_held_ends_the_stream_with_that_error(serve, transport, monkeypatch):
+    async def handler(reader, writer):
+        await read_request(reader)
+        writer.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + chunk(b"first\n"))
+        await writer.drain()
+        await reader.read()  # until the client closes the connection
+
+    server = await serve(handler)
+    pacing = PacedReads()
+    received = []
+
+    def receive(piece: bytes) -> None:
+        received.append(piece)
+        pacing.hold()
+
+    def reset(fd: int, size: int) -> bytes:
+        raise ConnectionResetError("Connection reset by peer")
+
+    response = await send(transport, "POST", f"{server.url}/api/chat")
+    streaming = asyncio.create_task(response.stream.stream_to(receive, pacing))
+    await until(lambda: received)
+    with monkeypatch.context() as patch:
+        patch.setattr(os, "read", reset)  # only for the pull: the socket itself stays sound
+        pacing.pull()
+    with pytest.raises(httpx.ReadError, match="reset by peer"):
+        await asyncio.wait_for(streaming, 2)
 
 
 async def until(condition, timeout: float = 2.0) -> None:
