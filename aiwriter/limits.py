@@ -8,16 +8,15 @@ If Redis cannot be reached the limits are skipped: generating slower to police i
 letting an editor through.
 """
 
-import asyncio
 import logging
 import uuid
-import weakref
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from django.conf import settings
 from redis.exceptions import RedisError
 
+from blogsite.per_loop import PerLoop
 from blogsite.pipelined_redis import PipelinedRedis
 
 logger = logging.getLogger(__name__)
@@ -67,17 +66,21 @@ def _keys(user_id: int) -> list[str]:
 # One pipelined connection per event loop (a connection belongs to the loop that opened it).
 # Every generation takes a slot before its first token; with redis-py's pooled client, a burst of
 # editors made the pool open new connections and the slot took tens of milliseconds at 200 streams.
-_clients: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, PipelinedRedis]" = weakref.WeakKeyDictionary()
+_clients: PerLoop[PipelinedRedis] = PerLoop()
 REDIS_TIMEOUT_SECONDS = 0.5
 
 
 def _client() -> PipelinedRedis:
     """The running loop's shared client; it connects again on the next command after Redis comes back."""
-    loop = asyncio.get_running_loop()
-    client = _clients.get(loop)
-    if client is None or client.url != settings.REDIS_URL:
-        client = _clients[loop] = PipelinedRedis(settings.REDIS_URL, timeout=REDIS_TIMEOUT_SECONDS)
-    return client
+    return _clients.get(_new_client, usable=_for_current_url)
+
+
+def _new_client() -> PipelinedRedis:
+    return PipelinedRedis(settings.REDIS_URL, timeout=REDIS_TIMEOUT_SECONDS)
+
+
+def _for_current_url(client: PipelinedRedis) -> bool:
+    return client.url == settings.REDIS_URL
 
 
 def _stale_after() -> float:

@@ -13,10 +13,11 @@ coming and closes it after `RECORD_CONNECTION_IDLE_SECONDS` without any.
 import asyncio
 import contextlib
 import logging
-import weakref
 from concurrent.futures import ThreadPoolExecutor
 
 from django.db import DatabaseError, connection
+
+from blogsite.per_loop import PerLoop
 
 from .models import Generation
 
@@ -102,13 +103,9 @@ def generation_records_save(rows: list[Generation]) -> None:
         Generation.objects.bulk_create(rows)
 
 
-_writers: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, GenerationRecordWriter]" = weakref.WeakKeyDictionary()
+_writers: PerLoop[GenerationRecordWriter] = PerLoop()
 
 
 def record_writer() -> GenerationRecordWriter:
     """The running loop's writer (a future belongs to the loop that made it)."""
-    loop = asyncio.get_running_loop()
-    writer = _writers.get(loop)
-    if writer is None:
-        writer = _writers[loop] = GenerationRecordWriter()
-    return writer
+    return _writers.get(GenerationRecordWriter)

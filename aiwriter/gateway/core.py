@@ -2,7 +2,6 @@
 
 import asyncio
 import logging
-import threading
 import time
 from collections.abc import AsyncIterator
 
@@ -10,6 +9,7 @@ import redis.asyncio as redis
 from django.conf import settings
 from redis.exceptions import RedisError
 
+from blogsite.per_loop import PerLoop
 from blogsite.pipelined_redis import PipelinedRedis
 
 from ..ollama import Chunk, Done, OllamaError, Timeouts, Unavailable
@@ -287,33 +287,21 @@ class Gateway:
 
 
 # One gateway per event loop, like the Ollama clients: their connections belong to the loop that opened them.
-_gateways: dict[asyncio.AbstractEventLoop, Gateway] = {}
-_gateways_lock = threading.Lock()
+_gateways: PerLoop[Gateway] = PerLoop()
 
 
 def get_gateway() -> Gateway:
     """This process's gateway (for the running event loop), created on first use."""
-    loop = asyncio.get_running_loop()
-    with _gateways_lock:
-        for stale in [other for other in _gateways if other.is_closed()]:
-            del _gateways[stale]
-        gateway = _gateways.get(loop)
-        if gateway is None:
-            gateway = _gateways[loop] = Gateway()
-        return gateway
+    return _gateways.get(Gateway)
 
 
 async def close_gateway() -> None:
     """Closes the running loop's gateway, if it has one; the next request starts a fresh one."""
-    with _gateways_lock:
-        gateway = _gateways.pop(asyncio.get_running_loop(), None)
+    gateway = _gateways.pop()
     if gateway is not None:
         await gateway.aclose()
 
 
 def current_gateway() -> Gateway | None:
     """The running loop's gateway if one was created, without creating it."""
-    try:
-        return _gateways.get(asyncio.get_running_loop())
-    except RuntimeError:
-        return None
+    return _gateways.current()

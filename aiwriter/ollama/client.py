@@ -11,13 +11,14 @@ import asyncio
 import collections
 import functools
 import json
-import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import httpx
 import orjson
+
+from blogsite.per_loop import PerLoop
 
 from .errors import (
     BadRequest,
@@ -504,8 +505,7 @@ def normalize_base_url(base_url: str) -> str:
 
 # One client per (event loop, host, limits). A client's pooled connections belong to the loop that
 # opened them, so each loop gets its own; the clients of closed loops are dropped.
-_clients: dict[asyncio.AbstractEventLoop, dict[tuple, OllamaClient]] = {}
-_clients_lock = threading.Lock()
+_clients: PerLoop[dict[tuple, OllamaClient]] = PerLoop()
 
 
 def get_client(
@@ -516,24 +516,18 @@ def get_client(
     tags_ttl: float = DEFAULT_TAGS_TTL,
 ) -> OllamaClient:
     """The shared client for `base_url` in the running event loop (call it from async code)."""
-    loop = asyncio.get_running_loop()
     timeouts = timeouts or Timeouts()
     key = (normalize_base_url(base_url), timeouts, max_connections, tags_ttl)
-    with _clients_lock:
-        for stale in [other for other in _clients if other.is_closed()]:
-            del _clients[stale]
-        clients = _clients.setdefault(loop, {})
-        client = clients.get(key)
-        if client is None or client.is_closed:
-            client = clients[key] = OllamaClient(
-                key[0], timeouts=timeouts, max_connections=max_connections, tags_ttl=tags_ttl
-            )
-        return client
+    clients = _clients.get(dict)  # only this loop's thread uses it
+    client = clients.get(key)
+    if client is None or client.is_closed:
+        client = clients[key] = OllamaClient(
+            key[0], timeouts=timeouts, max_connections=max_connections, tags_ttl=tags_ttl
+        )
+    return client
 
 
 async def close_clients() -> None:
     """Closes the shared clients of the running event loop (on shutdown, or at the end of a test)."""
-    with _clients_lock:
-        clients = list(_clients.pop(asyncio.get_running_loop(), {}).values())
-    for client in clients:
+    for client in list((_clients.pop() or {}).values()):
         await client.aclose()
