@@ -90,7 +90,12 @@ def post_search(*, query: str) -> QuerySet[Post]:
             SearchVector("title", weight="A") + SearchVector("excerpt", weight="B") + SearchVector("body", weight="C")
         )
         search = SearchQuery(query, search_type="websearch")
-        return posts.annotate(rank=SearchRank(vector, search)).filter(rank__gt=0).order_by("-rank", "-published_at")
+        # The match (@@) keeps posts with every word; a rank above 0 alone would keep those with any.
+        return (
+            posts.annotate(document=vector, rank=SearchRank(vector, search))
+            .filter(document=search)
+            .order_by("-rank", "-published_at")
+        )
     terms = query.split()[:8]
     condition = Q()
     for term in terms:

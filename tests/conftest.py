@@ -1,8 +1,23 @@
 import pytest
 from django.core.cache import cache
+from django.db import connection
 
 from accounts.roles import Role
 from tests.factories import UserFactory
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _test_database_released(django_db_setup, django_db_blocker):
+    """Threads that used the database (Django's sync thread, `asyncio.to_thread`, the audit
+    records' writer) keep their connections, and PostgreSQL refuses to drop a database still in
+    use: those sessions are ended before the test database is dropped."""
+    yield
+    if connection.vendor == "postgresql":
+        with django_db_blocker.unblock(), connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
 
 
 @pytest.fixture(autouse=True)

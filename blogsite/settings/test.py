@@ -15,9 +15,12 @@ STORAGES = {
 }
 WHITENOISE_AUTOREFRESH = True
 
-# A file rather than memory, so that Celery worker processes in integration tests open the same
-# test database; one file per run, as several runs may share the machine.
-DATABASES["default"]["TEST"] = {"NAME": str(Path(tempfile.gettempdir()) / f"blogsite-test-{os.getpid()}.sqlite3")}
+# One test database per run, as several runs may share the machine. On SQLite a file rather than
+# memory, so that Celery worker processes in integration tests open the same test database.
+if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+    DATABASES["default"]["TEST"] = {"NAME": str(Path(tempfile.gettempdir()) / f"blogsite-test-{os.getpid()}.sqlite3")}
+else:
+    DATABASES["default"]["TEST"] = {"NAME": f"test_{DATABASES['default']['NAME']}_{os.getpid()}"}
 
 # One WebSocket frame per piece of text, so tests see exactly what the model sent; the gateway's
 # own tests switch frame pacing on where it is the point.

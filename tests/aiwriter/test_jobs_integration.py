@@ -1,7 +1,7 @@
 """Batch jobs on real Celery worker processes, the run's Redis and the Ollama simulator.
 
-The workers open the same SQLite test database file (see blogsite/settings/test.py). Each test
-kills its workers at teardown, whatever happened.
+The workers open the same test database as the test (an SQLite file, see blogsite/settings/test.py,
+or the PostgreSQL test database). Each test kills its workers at teardown, whatever happened.
 """
 
 import asyncio
@@ -13,6 +13,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 from asgiref.sync import async_to_sync
@@ -35,13 +36,23 @@ VISIBILITY_SECONDS = 2
 LEASE_SECONDS = 8
 
 
+def worker_database_url(database: dict) -> str:
+    """The URL of the database this test process uses, for the workers to open the same one."""
+    if database["ENGINE"].endswith("sqlite3"):
+        return f"sqlite:///{database['NAME']}"
+    credentials = quote(database["USER"] or "", safe="") + (
+        ":" + quote(database["PASSWORD"], safe="") if database["PASSWORD"] else ""
+    )
+    return f"postgres://{credentials}@{database['HOST'] or 'localhost'}:{database['PORT'] or 5432}/{database['NAME']}"
+
+
 class Worker:
     def __init__(self, *, log: Path, ollama_url: str, concurrency: int) -> None:
         self.log = log
         env = {
             **os.environ,
             "DJANGO_SETTINGS_MODULE": "blogsite.settings.test",
-            "DATABASE_URL": f"sqlite:///{connection.settings_dict['NAME']}",
+            "DATABASE_URL": worker_database_url(connection.settings_dict),
             "REDIS_URL": settings.REDIS_URL,
             "OLLAMA_URLS": ollama_url,
             "CELERY_VISIBILITY_TIMEOUT": str(VISIBILITY_SECONDS),
