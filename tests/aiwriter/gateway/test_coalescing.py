@@ -89,12 +89,14 @@ async def test_generations_in_two_processes_share_one_upstream_request(hosts, fr
 async def test_owner_cancel_in_one_process_keeps_the_follower_in_another(hosts, frame_pacing):
     (simulator,) = hosts(1, tokens_per_second=100)
     first, second = Gateway(), Gateway()
+    key = request_key(chat(options=SHARED))
     try:
         owner = first.open(chat(options=SHARED))
         async with aclosing(owner.events) as events:
             await read_until(events, chunks=2)
             follower = asyncio.create_task(_drain(second.open(chat(options=SHARED)).events))
-            await read_until(events, chunks=3)  # the follower has registered by now
+            # The owner learns of followers elsewhere with each piece it publishes.
+            await until(lambda: remote_followers_known(first, key) > 0)
         text = await asyncio.wait_for(follower, 5)
         (record,) = simulator.requests_to("/api/chat")
         assert text == record.reply
@@ -138,6 +140,11 @@ async def until(condition, *, timeout: float = 3.0) -> None:
     while not condition():
         assert time.monotonic() < deadline, "the condition did not hold in time"
         await asyncio.sleep(0.01)
+
+
+def remote_followers_known(gateway: Gateway, key: str) -> int:
+    flight = gateway.flights.get(key)
+    return flight.mirror.remote_followers if flight is not None and flight.mirror is not None else 0
 
 
 async def _drain(events) -> str:
