@@ -569,14 +569,14 @@ async def test_held_reads_wait_in_the_socket_and_come_in_one_read_when_pulled(se
     assert server.accepted == 1, "the connection went back to the pool"
 
 
-async def test_a_stream_cut_off_while_held_ends_with_an_error_on_the_next_pull(serve, transport):
-    cut = asyncio.Event()
+async def held_after_one_piece(serve, transport, then) -> tuple[PacedReads, list[bytes], asyncio.Task]:
+    """A stream whose server sends one piece, then awaits `then(reader)`; its receiver holds the reads."""
 
     async def handler(reader, writer):
         await read_request(reader)
         writer.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + chunk(b"first\n"))
         await writer.drain()
-        await cut.wait()
+        await then(reader)
 
     server = await serve(handler)
     pacing = PacedReads()
@@ -589,6 +589,12 @@ async def test_a_stream_cut_off_while_held_ends_with_an_error_on_the_next_pull(s
     response = await send(transport, "POST", f"{server.url}/api/chat")
     streaming = asyncio.create_task(response.stream.stream_to(receive, pacing))
     await until(lambda: received)
+    return pacing, received, streaming
+
+
+async def test_a_stream_cut_off_while_held_ends_with_an_error_on_the_next_pull(serve, transport):
+    cut = asyncio.Event()
+    pacing, received, streaming = await held_after_one_piece(serve, transport, lambda reader: cut.wait())
     cut.set()  # the server closes the connection mid-body
     await asyncio.sleep(0.05)
     assert not streaming.done(), "held: the end waits in the socket too"
@@ -600,26 +606,12 @@ async def test_a_stream_cut_off_while_held_ends_with_an_error_on_the_next_pull(s
 
 
 async def test_a_read_that_fails_while_held_ends_the_stream_with_that_error(serve, transport, monkeypatch):
-    async def handler(reader, writer):
-        await read_request(reader)
-        writer.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + chunk(b"first\n"))
-        await writer.drain()
-        await reader.read()  # until the client closes the connection
-
-    server = await serve(handler)
-    pacing = PacedReads()
-    received = []
-
-    def receive(piece: bytes) -> None:
-        received.append(piece)
-        pacing.hold()
+    # The server waits until the client closes the connection.
+    pacing, _, streaming = await held_after_one_piece(serve, transport, lambda reader: reader.read())
 
     def reset(fd: int, size: int) -> bytes:
         raise ConnectionResetError("Connection reset by peer")
 
-    response = await send(transport, "POST", f"{server.url}/api/chat")
-    streaming = asyncio.create_task(response.stream.stream_to(receive, pacing))
-    await until(lambda: received)
     with monkeypatch.context() as patch:
         patch.setattr(os, "read", reset)  # only for the pull: the socket itself stays sound
         pacing.pull()
