@@ -33,8 +33,9 @@ class Flight:
     """One upstream generation and its subscribers in this process. Text pieces, then done or error.
 
     A subscriber that sends text on at intervals may hold the upstream socket's reads meanwhile
-    (`reads`, see `frames()`), so whoever waits for more text calls `reads.pull()` first: it takes
-    in what has arrived, and when nothing has, lets the next piece through as it comes.
+    (`reads`, see `frames()`), so whoever waits for more text does so through `wait_beyond()`,
+    which takes in what has arrived first, and when nothing has, lets the next piece through as
+    it comes.
     """
 
     def __init__(self, key: str | None) -> None:
@@ -54,6 +55,14 @@ class Flight:
     @property
     def output_started(self) -> bool:
         return bool(self.items)
+
+    async def wait_beyond(self, seen: int) -> bool:
+        """Returns once the flight has more than `seen` pieces or has ended; True if it had to wait."""
+        self.reads.pull()
+        if seen < len(self.items) or self.finished:
+            return False
+        await self.changed.wait()
+        return True
 
     def add(self, text: str) -> None:
         self.items.append(text)
@@ -131,9 +140,7 @@ class FlightMirror:
         try:
             while True:
                 if index == len(flight.items) and not flight.finished:
-                    flight.reads.pull()
-                    if index == len(flight.items) and not flight.finished:
-                        await flight.changed.wait()
+                    await flight.wait_beyond(index)
                     continue
                 batch = flight.items[index:]
                 index += len(batch)

@@ -60,10 +60,8 @@ async def frames(flight: Flight, *, interval: Callable[[], float]) -> AsyncItera
                 yield flight.done
                 return
             else:
-                flight.reads.pull()
-                if index == len(flight.items) and not flight.finished:
-                    due = None
-                    await flight.changed.wait()
+                if await flight.wait_beyond(index):
+                    due = None  # the cadence starts again from the text that comes next
                 continue
             if flight.finished and index == len(flight.items):
                 continue  # nothing left to pace: the end goes out at once
