@@ -5,7 +5,6 @@ from collections.abc import Callable, Iterator
 import pytest
 from channels.layers import channel_layers
 
-from aiwriter import records
 from tests.ollama_simulator import OllamaSimulator
 
 
@@ -48,12 +47,3 @@ def _fresh_channel_layer() -> Iterator[None]:
     channel_layers.backends = {}
     yield
     channel_layers.backends = {}
-
-
-@pytest.fixture(scope="session", autouse=True)
-def _records_connection_closed(django_db_setup):
-    """The audit records' writer keeps a connection on its own thread, and its idle close is a timer
-    on a test's event loop, gone with that loop: close it before the test database is dropped
-    (PostgreSQL refuses to drop a database that is still in use)."""
-    yield
-    records._thread.submit(records._connection_close).result()
