@@ -8,6 +8,7 @@ If Redis cannot be reached the limits are skipped: generating slower to police i
 letting an editor through.
 """
 
+import asyncio
 import logging
 import uuid
 from collections.abc import AsyncIterator
@@ -87,10 +88,14 @@ def _stale_after() -> float:
     return float(settings.AIWRITER_TIMEOUTS["total"]) + 60
 
 
-async def _acquire(user_id: int, slot: str) -> None:
+def _acquire_args(user_id: int, slot: str) -> list:
     concurrent = settings.AIWRITER_MAX_CONCURRENT_PER_USER
     args = [RATE_WINDOW_SECONDS, settings.AIWRITER_RATE_LIMIT, concurrent, _stale_after(), slot]
-    verdict, wait = await _client().execute("EVAL", _ACQUIRE, 2, *_keys(user_id), *args)
+    return ["EVAL", _ACQUIRE, 2, *_keys(user_id), *args]
+
+
+def _verdict_check(reply: list) -> None:
+    verdict, wait = reply
     if int(verdict) == 1:
         raise LimitExceeded(too_many_running_message())
     if int(verdict) == 2:
@@ -100,27 +105,80 @@ async def _acquire(user_id: int, slot: str) -> None:
         )
 
 
+class GenerationSlot:
+    """One of the editor's generation slots: asked for when created, granted or refused once Redis answers.
+
+    The request goes to Redis at once, so the caller can get the generation ready while Redis
+    answers; every step that must not happen before the verdict (asking Ollama, telling the
+    editor) awaits `granted()`, as many times and from as many tasks as it likes.
+    """
+
+    def __init__(self, *, user_id: int) -> None:
+        self.user_id = user_id
+        self.id = uuid.uuid4().hex
+        self.held: bool | None = None  # None until the verdict is known
+        self._reply = _client().submit(*_acquire_args(user_id, self.id))
+        self._reply.add_done_callback(_reply_noted)
+
+    async def granted(self) -> None:
+        """Returns once the slot is held; raises LimitExceeded when the editor is at either limit."""
+        try:
+            reply = await self._reply
+        except RedisError:
+            if self.held is None:
+                logger.warning("AI writer limits skipped: Redis is unreachable", exc_info=True)
+            self.held = False
+            return
+        try:
+            _verdict_check(reply)
+        except LimitExceeded:
+            self.held = False
+            raise
+        self.held = True
+
+    async def release(self) -> None:
+        """Gives the slot back, also when the generation stopped before anyone read the verdict."""
+        if self.held is None and not self._reply.done():
+            # The request must reach Redis before its removal does (while connecting, nothing orders them).
+            await asyncio.wait([self._reply])
+        if self.held is None:
+            self.held = self._reply.cancelled() or self._granted_by(self._reply)
+        if self.held:
+            self.held = False
+            await _release_quietly(self.user_id, self.id)
+
+    @staticmethod
+    def _granted_by(reply: asyncio.Future) -> bool:
+        if reply.exception() is not None:
+            return False
+        try:
+            _verdict_check(reply.result())
+        except LimitExceeded:
+            return False
+        return True
+
+
+def _reply_noted(reply: asyncio.Future) -> None:
+    """A reply nobody awaited (the generation stopped first) is still read, so its error is not reported as lost."""
+    if not reply.cancelled():
+        reply.exception()
+
+
 async def _release(user_id: int, slot: str) -> None:
     await _client().execute("ZREM", _keys(user_id)[1], slot)
 
 
 @asynccontextmanager
-async def generation_slot(*, user_id: int) -> AsyncIterator[None]:
-    """Hold one of the editor's generation slots for the duration of the block.
+async def generation_slot(*, user_id: int) -> AsyncIterator[GenerationSlot]:
+    """Ask for one of the editor's generation slots, and hold it for the duration of the block.
 
-    Raises LimitExceeded when the editor is at either limit.
+    The block learns the verdict from `await slot.granted()`, which raises LimitExceeded.
     """
-    slot = uuid.uuid4().hex
+    slot = GenerationSlot(user_id=user_id)
     try:
-        await _acquire(user_id, slot)
-    except RedisError:
-        logger.warning("AI writer limits skipped: Redis is unreachable", exc_info=True)
-        slot = None
-    try:
-        yield
+        yield slot
     finally:
-        if slot is not None:
-            await _release_quietly(user_id, slot)
+        await slot.release()
 
 
 async def _release_quietly(user_id: int, slot: str) -> None:

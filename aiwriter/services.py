@@ -26,7 +26,7 @@ from posts.selectors import tag_suggestions
 
 from . import gateway, limits, selectors
 from .actions import ACTIONS, ActionSpec
-from .gateway import CompletionRequest
+from .gateway import CompletionRequest, CompletionStream
 from .models import ChatMessage, ChatRole, Generation, Outcome
 from .ollama import Done, GenerationStats, OllamaError
 from .output import OutputShaper
@@ -166,12 +166,14 @@ async def generation_events(*, user, request: GenerationRequest) -> AsyncIterato
     run = GenerationRun()
     try:
         prepared = await _prepare(user=user, request=request)
-        async with (
-            limits.generation_slot(user_id=user.pk),
-            aclosing(_stream(user=user, prepared=prepared, run=run)) as events,
-        ):
-            async for event in events:
-                yield event
+        async with limits.generation_slot(user_id=user.pk) as slot:
+            # The gateway gets the generation ready while Redis answers; it asks Ollama only once granted.
+            completion = gateway.completion_open(prepared.completion, after=slot.granted)
+            async with aclosing(completion):
+                await slot.granted()
+                async with aclosing(_stream(user=user, prepared=prepared, run=run, completion=completion)) as events:
+                    async for event in events:
+                        yield event
     except RequestRefused as error:
         yield error_event(request.request_id, code=error.code, message=error.message)
     except limits.LimitExceeded as error:
@@ -213,16 +215,20 @@ def user_permissions_load(*, user) -> None:
         user.get_all_permissions()
 
 
-async def completion_pieces(*, prepared: PreparedGeneration, run: GenerationRun) -> AsyncIterator[str]:
+async def completion_pieces(
+    *, prepared: PreparedGeneration, run: GenerationRun, completion: CompletionStream | None = None
+) -> AsyncIterator[str]:
     """The shaped text of a completion piece by piece, noted in `run` as it comes.
 
-    Raises the client's OllamaError; the editor's stream and batch jobs each report it their way.
+    Opens the completion unless given one. Raises the client's OllamaError; the editor's stream and
+    batch jobs each report it their way.
     """
     shaper = OutputShaper(limit=prepared.max_output_chars)
-    completion = gateway.completion_open(prepared.completion)
+    if completion is None:
+        completion = gateway.completion_open(prepared.completion)
     try:
-        async with aclosing(completion.events) as events:
-            async for item in events:
+        async with aclosing(completion):
+            async for item in completion.events:
                 if isinstance(item, Done):
                     run.stats = item.stats
                     continue
@@ -243,11 +249,13 @@ async def completion_pieces(*, prepared: PreparedGeneration, run: GenerationRun)
         yield tail
 
 
-async def _stream(*, user, prepared: PreparedGeneration, run: GenerationRun) -> AsyncIterator[dict]:
+async def _stream(
+    *, user, prepared: PreparedGeneration, run: GenerationRun, completion: CompletionStream
+) -> AsyncIterator[dict]:
     request_id = prepared.request.request_id
     yield start_event(request_id, model=prepared.completion.model)
     try:
-        async with aclosing(completion_pieces(prepared=prepared, run=run)) as pieces:
+        async with aclosing(completion_pieces(prepared=prepared, run=run, completion=completion)) as pieces:
             async for piece in pieces:
                 yield chunk_event(request_id, text=piece)
     except OllamaError as error:

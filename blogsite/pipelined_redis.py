@@ -63,7 +63,11 @@ class _RespProtocol(asyncio.Protocol):
             if reply is False:
                 return
             future = self.waiting.popleft()
-            if not future.done():  # a command that timed out still gets its reply, and drops it
+            if future.done():  # a command that timed out still gets its reply, and drops it
+                continue
+            if isinstance(reply, hiredis.ReplyError):
+                future.set_exception(ResponseError(str(reply)))
+            else:
                 future.set_result(reply)
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -106,17 +110,26 @@ class PipelinedRedis:
     async def pipeline(self, commands: Sequence[Sequence[Arg]]) -> list[Any]:
         """Run several commands in one write; their replies in the same order."""
         protocol = self._protocol if self._protocol is not None and not self._protocol.closed else await self._connect()
+        futures = self._send(protocol, commands)
+        # gather also collects the failures of the others when one fails, so none goes unread
+        return [await futures[0]] if len(futures) == 1 else await asyncio.gather(*futures)
+
+    def submit(self, *args: Arg) -> asyncio.Future:
+        """Send one command now and return a future for its reply, which any number of tasks may await.
+
+        For overlapping a round trip with other work: when connected, the command is written before
+        this returns, and whoever awaits the reply wakes as soon as it is read, without a task of its
+        own in between. While not connected, a task connects and sends it.
+        """
+        if self._protocol is None or self._protocol.closed:
+            return asyncio.ensure_future(self.execute(*args))
+        return self._send(self._protocol, [args])[0]
+
+    def _send(self, protocol: _RespProtocol, commands: Sequence[Sequence[Arg]]) -> list[asyncio.Future]:
         futures = protocol.send(b"".join(pack_command(command) for command in commands), len(commands))
         deadline = asyncio.get_running_loop().call_later(self.timeout, self._time_out, protocol, futures[-1])
-        try:
-            # gather also collects the failures of the others when one fails, so none goes unread
-            replies = [await futures[0]] if len(futures) == 1 else await asyncio.gather(*futures)
-        finally:
-            deadline.cancel()
-        for reply in replies:
-            if isinstance(reply, hiredis.ReplyError):
-                raise ResponseError(str(reply))
-        return replies
+        futures[-1].add_done_callback(lambda _future: deadline.cancel())
+        return futures
 
     async def aclose(self) -> None:
         if self._protocol is not None and self._protocol.transport is not None:

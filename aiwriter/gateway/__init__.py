@@ -9,6 +9,7 @@ retries on another host before any text (retry.py); text reaches the editor in p
 """
 
 import asyncio
+from collections.abc import Awaitable, Callable
 
 from django.conf import settings
 
@@ -48,12 +49,16 @@ def client_for(host: str) -> OllamaClient:
     return get_client(host, timeouts=ollama_timeouts())
 
 
-def completion_open(request: CompletionRequest, *, priority: Priority | None = None) -> CompletionStream:
-    """Start streaming a chat completion. Nothing is sent until the events are first iterated.
+def completion_open(
+    request: CompletionRequest, *, priority: Priority | None = None, after: Callable[[], Awaitable[None]] | None = None
+) -> CompletionStream:
+    """Start streaming a chat completion; close the stream when done with it (`aclose()`).
 
+    Nothing is sent until the events are first iterated; with `after`, the gateway may get ready
+    at once, and sends nothing before `after()` returned (if it raises, nothing is sent at all).
     Without `priority`, `request.interactive` decides: an editor waiting goes before batch work.
     """
-    return get_gateway().open(request, priority=priority)
+    return get_gateway().open(request, priority=priority, after=after)
 
 
 def hosts_state() -> list[dict]:

@@ -3,7 +3,7 @@
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import redis.asyncio as redis
 from django.conf import settings
@@ -24,6 +24,9 @@ from .retry import backoff_delay, counts_against_host, may_retry
 from .routing import NoHealthyHost, least_busy
 
 logger = logging.getLogger(__name__)
+
+# Awaited before anything is sent for a stream; raising means nothing is to be sent at all.
+Readiness = Callable[[], Awaitable[None]]
 
 # A cache lookup that takes longer counts as a miss.
 CACHE_REDIS_TIMEOUT_SECONDS = 0.5
@@ -86,21 +89,29 @@ class Gateway:
             ceiling=self.frame_ceiling,
         )
 
-    def open(self, request: CompletionRequest, *, priority: Priority | None = None) -> CompletionStream:
+    def open(
+        self, request: CompletionRequest, *, priority: Priority | None = None, after: Readiness | None = None
+    ) -> CompletionStream:
         if priority is None:
             priority = Priority.INTERACTIVE if request.interactive else Priority.BATCH
         self.registry.start()
         stream = CompletionStream(host="", events=None)  # type: ignore[arg-type]
-        stream.events = self._events(request, priority, stream)
+        started = None
+        if after is not None and not shareable(request):
+            # Nothing to look up or share first: the task that streams it starts now and waits for
+            # `after`, so that the request leaves as soon as it may, not a turn of the loop later.
+            started = self._start(request, key=None, priority=priority, after=after)
+            stream.on_close = lambda: self._abandon_unheard(started)
+        stream.events = self._events(request, priority, stream, started)
         return stream
 
     async def _events(
-        self, request: CompletionRequest, priority: Priority, stream: CompletionStream
+        self, request: CompletionRequest, priority: Priority, stream: CompletionStream, started: Flight | None
     ) -> AsyncIterator[Chunk | Done]:
-        started = time.monotonic()
+        opened = time.monotonic()
         outcome = "cancelled"
         first_token: float | None = None
-        key = request_key(request) if shareable(request) else None
+        key = request_key(request) if started is None and shareable(request) else None
         try:
             cached = await self.cache.get(key) if key else None
             if key:
@@ -112,7 +123,7 @@ class Gateway:
                 yield Done(cached.stats)
                 outcome = "done"
                 return
-            flight = self._join_or_start(request, key=key, priority=priority, stream=stream)
+            flight = started or self._join_or_start(request, key=key, priority=priority, stream=stream)
             flight.subscribers += 1
             self.streams += 1
             try:
@@ -125,8 +136,7 @@ class Gateway:
                 stream.host = flight.host
                 flight.subscribers -= 1
                 self.streams -= 1
-                if flight.subscribers == 0 and not flight.finished:
-                    self._abandon(flight)
+                self._abandon_unheard(flight)
             outcome = "done"
         except OllamaError:
             outcome = "error"
@@ -135,8 +145,8 @@ class Gateway:
             model = self.model_label(request.model)
             metrics.labelled(metrics.GENERATIONS, action=request.action or "-", model=model, outcome=outcome).inc()
             if first_token is not None:
-                metrics.labelled(metrics.TIME_TO_FIRST_TOKEN, model=model).observe(first_token - started)
-            metrics.labelled(metrics.DURATION, model=model).observe(time.monotonic() - started)
+                metrics.labelled(metrics.TIME_TO_FIRST_TOKEN, model=model).observe(first_token - opened)
+            metrics.labelled(metrics.DURATION, model=model).observe(time.monotonic() - opened)
 
     def _join_or_start(
         self, request: CompletionRequest, *, key: str | None, priority: Priority, stream: CompletionStream
@@ -147,10 +157,15 @@ class Gateway:
                 metrics.labelled(metrics.COALESCED, where="process").inc()
                 stream.coalesced = True
                 return flight
+        return self._start(request, key=key, priority=priority)
+
+    def _start(
+        self, request: CompletionRequest, *, key: str | None, priority: Priority, after: Readiness | None = None
+    ) -> Flight:
         flight = Flight(key)
         if key is not None:
             self.flights[key] = flight
-        flight.producer = self._spawn(self._run(flight, request, priority), name="aiwriter:upstream")
+        flight.producer = self._spawn(self._run(flight, request, priority, after), name="aiwriter:upstream")
         flight.producer.add_done_callback(lambda _task: self._forget(flight))
         return flight
 
@@ -165,6 +180,10 @@ class Gateway:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return task
+
+    def _abandon_unheard(self, flight: Flight) -> None:
+        if flight.subscribers == 0 and not flight.finished:
+            self._abandon(flight)
 
     def _abandon(self, flight: Flight) -> None:
         """Nobody in this process listens any more: stop upstream unless another process follows it."""
@@ -183,8 +202,17 @@ class Gateway:
 
         self._spawn(stop_unless_followed(), name="aiwriter:abandon")
 
-    async def _run(self, flight: Flight, request: CompletionRequest, priority: Priority) -> None:
+    async def _run(
+        self, flight: Flight, request: CompletionRequest, priority: Priority, after: Readiness | None = None
+    ) -> None:
         """Owns the flight: becomes its producer, or follows the same request run by another process."""
+        if after is not None:
+            try:
+                await after()
+            except Exception:
+                # The caller may not go on (its editor is over a limit): nothing was sent, no one listens.
+                flight.fail(cancelled_upstream())
+                return
         try:
             if flight.key is not None and await self._follow_elsewhere(flight):
                 return

@@ -1,6 +1,6 @@
 """What the generation service asks of the gateway, and what it gets back."""
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,9 +30,17 @@ class CompletionStream:
     """
 
     host: str
-    events: AsyncIterator[Chunk | Done]
+    events: AsyncGenerator[Chunk | Done, None]
     cached: bool = False
     coalesced: bool = False
+    # Stops what the gateway started for this stream before its events were iterated, if anything.
+    on_close: Callable[[], None] | None = None
+
+    async def aclose(self) -> None:
+        """Stops the stream, whether or not its events were iterated (closing again does nothing)."""
+        await self.events.aclose()
+        if self.on_close is not None:
+            self.on_close()
 
 
 @dataclass(frozen=True, slots=True)

@@ -314,6 +314,8 @@ async def test_concurrent_generations_per_user_are_limited(author, settings, oll
         assert (await receive(first))["type"] == "start"
         await second.send_json_to(generate_message("b", options={"title": "T"}))
         refused = await receive(second)
+        await asyncio.sleep(0.2)
+        asked = len(ollama_sim.requests_to("/api/chat"))
         await first.send_json_to({"type": "cancel", "request_id": "a"})
         await collect(first, "a")
         await second.send_json_to(generate_message("c", options={"title": "T"}))
@@ -321,6 +323,7 @@ async def test_concurrent_generations_per_user_are_limited(author, settings, oll
     assert refused["code"] == "rate_limited"
     assert "1 AI generations running" in refused["message"]
     assert after["type"] == "start", "the slot is free again once the first one stopped"
+    assert asked == 1, "a refused generation never reaches Ollama"
 
 
 async def test_generations_per_minute_are_limited(author, settings):
