@@ -9,6 +9,7 @@ letting an editor through.
 """
 
 import asyncio
+import contextlib
 import logging
 import uuid
 from collections.abc import AsyncIterator
@@ -118,50 +119,44 @@ class GenerationSlot:
         self.id = uuid.uuid4().hex
         self.held: bool | None = None  # None until the verdict is known
         self._reply = _client().submit(*_acquire_args(user_id, self.id))
-        self._reply.add_done_callback(_reply_noted)
 
     async def granted(self) -> None:
         """Returns once the slot is held; raises LimitExceeded when the editor is at either limit."""
-        try:
-            reply = await self._reply
-        except RedisError:
-            if self.held is None:
-                logger.warning("AI writer limits skipped: Redis is unreachable", exc_info=True)
-            self.held = False
-            return
-        try:
-            _verdict_check(reply)
-        except LimitExceeded:
-            self.held = False
-            raise
-        self.held = True
+        with contextlib.suppress(RedisError):  # the limits are skipped; _settle says so
+            await self._reply
+        refusal = self._settle()
+        if refusal is not None:
+            raise refusal
 
     async def release(self) -> None:
         """Gives the slot back, also when the generation stopped before anyone read the verdict."""
-        if self.held is None and not self._reply.done():
-            # The request must reach Redis before its removal does (while connecting, nothing orders them).
-            await asyncio.wait([self._reply])
         if self.held is None:
-            self.held = self._reply.cancelled() or self._granted_by(self._reply)
+            if not self._reply.done():
+                # The request must reach Redis before its removal does (while connecting, nothing orders them).
+                await asyncio.wait([self._reply])
+            self._settle()
         if self.held:
             self.held = False
             await _release_quietly(self.user_id, self.id)
 
-    @staticmethod
-    def _granted_by(reply: asyncio.Future) -> bool:
-        if reply.exception() is not None:
-            return False
+    def _settle(self) -> LimitExceeded | None:
+        """Sets `held` from the reply, which has come; returns the refusal if it was one."""
+        if self._reply.cancelled():
+            self.held = True  # the verdict was lost, not the request: release it to be sure
+            return None
+        error = self._reply.exception()
+        if error is not None:
+            if self.held is None:
+                logger.warning("AI writer limits skipped: Redis is unreachable", exc_info=error)
+            self.held = False
+            return None
         try:
-            _verdict_check(reply.result())
-        except LimitExceeded:
-            return False
-        return True
-
-
-def _reply_noted(reply: asyncio.Future) -> None:
-    """A reply nobody awaited (the generation stopped first) is still read, so its error is not reported as lost."""
-    if not reply.cancelled():
-        reply.exception()
+            _verdict_check(self._reply.result())
+        except LimitExceeded as refusal:
+            self.held = False
+            return refusal
+        self.held = True
+        return None
 
 
 async def _release(user_id: int, slot: str) -> None:

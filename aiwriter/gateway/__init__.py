@@ -54,8 +54,9 @@ def completion_open(
 ) -> CompletionStream:
     """Start streaming a chat completion; close the stream when done with it (`aclose()`).
 
-    Nothing is sent until the events are first iterated; with `after`, the gateway may get ready
-    at once, and sends nothing before `after()` returned (if it raises, nothing is sent at all).
+    Without `after`, nothing is sent until the events are first iterated. With it, the gateway may
+    start at once, and sends the request as soon as `after()` has returned; if it raises, nothing is
+    sent at all.
     Without `priority`, `request.interactive` decides: an editor waiting goes before batch work.
     """
     return get_gateway().open(request, priority=priority, after=after)

@@ -96,22 +96,23 @@ class Gateway:
             priority = Priority.INTERACTIVE if request.interactive else Priority.BATCH
         self.registry.start()
         stream = CompletionStream(host="", events=None)  # type: ignore[arg-type]
-        started = None
+        early = None
         if after is not None and not shareable(request):
             # Nothing to look up or share first: the task that streams it starts now and waits for
             # `after`, so that the request leaves as soon as it may, not a turn of the loop later.
-            started = self._start(request, key=None, priority=priority, after=after)
-            stream.on_close = lambda: self._abandon_unheard(started)
-        stream.events = self._events(request, priority, stream, started)
+            early = self._start(request, key=None, priority=priority, after=after)
+            stream.on_close = lambda: self._abandon_unheard(early)
+        stream.events = self._events(request, priority, stream, early)
         return stream
 
     async def _events(
-        self, request: CompletionRequest, priority: Priority, stream: CompletionStream, started: Flight | None
+        self, request: CompletionRequest, priority: Priority, stream: CompletionStream, early: Flight | None
     ) -> AsyncIterator[Chunk | Done]:
+        """The stream's events; `early` is the flight `open()` started already, if it did."""
         opened = time.monotonic()
         outcome = "cancelled"
         first_token: float | None = None
-        key = request_key(request) if started is None and shareable(request) else None
+        key = request_key(request) if early is None and shareable(request) else None
         try:
             cached = await self.cache.get(key) if key else None
             if key:
@@ -123,7 +124,7 @@ class Gateway:
                 yield Done(cached.stats)
                 outcome = "done"
                 return
-            flight = started or self._join_or_start(request, key=key, priority=priority, stream=stream)
+            flight = early or self._join_or_start(request, key=key, priority=priority, stream=stream)
             flight.subscribers += 1
             self.streams += 1
             try:
@@ -182,6 +183,7 @@ class Gateway:
         return task
 
     def _abandon_unheard(self, flight: Flight) -> None:
+        """Stops a flight that nobody in this process listens to (any more), unless it has ended."""
         if flight.subscribers == 0 and not flight.finished:
             self._abandon(flight)
 
