@@ -9,13 +9,12 @@ retries on another host before any text (retry.py); text reaches the editor in p
 """
 
 import asyncio
-from collections.abc import Awaitable, Callable
 
 from django.conf import settings
 
 from ..ollama import OllamaClient, OllamaError, Timeouts, get_client
 from .admission import GatewayBusy, Priority
-from .core import Gateway, close_gateway, current_gateway, get_gateway
+from .core import Gateway, Readiness, close_gateway, current_gateway, get_gateway
 from .request import CompletionRequest, CompletionStream, HostModels
 
 __all__ = [
@@ -50,7 +49,7 @@ def client_for(host: str) -> OllamaClient:
 
 
 def completion_open(
-    request: CompletionRequest, *, priority: Priority | None = None, after: Callable[[], Awaitable[None]] | None = None
+    request: CompletionRequest, *, priority: Priority | None = None, after: Readiness | None = None
 ) -> CompletionStream:
     """Start streaming a chat completion; close the stream when done with it (`aclose()`).
 
