@@ -109,7 +109,7 @@ class PipelinedRedis:
 
     async def pipeline(self, commands: Sequence[Sequence[Arg]]) -> list[Any]:
         """Run several commands in one write; their replies in the same order."""
-        protocol = self._protocol if self._protocol is not None and not self._protocol.closed else await self._connect()
+        protocol = self._open_protocol() or await self._connect()
         futures = self._send(protocol, commands)
         # gather also collects the failures of the others when one fails, so none goes unread
         return [await futures[0]] if len(futures) == 1 else await asyncio.gather(*futures)
@@ -121,9 +121,14 @@ class PipelinedRedis:
         this returns, and whoever awaits the reply wakes as soon as it is read, without a task of its
         own in between. While not connected, a task connects and sends it.
         """
-        if self._protocol is None or self._protocol.closed:
+        protocol = self._open_protocol()
+        if protocol is None:
             return asyncio.ensure_future(self.execute(*args))
-        return self._send(self._protocol, [args])[0]
+        return self._send(protocol, [args])[0]
+
+    def _open_protocol(self) -> _RespProtocol | None:
+        """The connection's protocol while it is open."""
+        return self._protocol if self._protocol is not None and not self._protocol.closed else None
 
     def _send(self, protocol: _RespProtocol, commands: Sequence[Sequence[Arg]]) -> list[asyncio.Future]:
         futures = protocol.send(b"".join(pack_command(command) for command in commands), len(commands))
