@@ -9,6 +9,13 @@ blocking on it) and feeds its own local flight, so its editors share one Redis r
 The owner refreshes a heartbeat key while it runs. A follower that finds no new entries and no
 heartbeat knows the owner's process died, and fails within the heartbeat time instead of hanging.
 When the owner's editor cancels, the upstream request goes on as long as anyone still listens.
+
+Who listens elsewhere is a sorted set per flight: each following process adds itself, scored by
+Redis' clock, and says so again while it reads, so a process that died stops counting after
+`follower_ttl()`. Joining and the owner's decision to stop are each one Lua script that also
+checks the owner key: a process either joins before the owner decides (and the upstream request
+goes on for it) or finds the request no longer owned and runs it itself. No follower is cut off
+by a stop it could not see coming.
 """
 
 import asyncio
@@ -16,6 +23,7 @@ import contextlib
 import json
 import logging
 import uuid
+from collections.abc import Callable
 
 import redis.asyncio as redis
 from redis.exceptions import RedisError
@@ -27,6 +35,51 @@ logger = logging.getLogger(__name__)
 KEY_PREFIX = "blogsite:aiwriter:flight:"
 # How long a finished flight's stream stays for followers that joined late and still replay it.
 FINISHED_STREAM_SECONDS = 30
+
+# Joins the flight ARGV[1] (or says again that it still listens) only while it still owns the request.
+_JOIN = """
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then
+  return 0
+end
+local now = redis.call('TIME')
+redis.call('ZADD', KEYS[2], tonumber(now[1]) + tonumber(now[2]) / 1000000, ARGV[2])
+redis.call('PEXPIRE', KEYS[2], math.ceil(tonumber(ARGV[3]) * 1000))
+return 1
+"""
+
+# The followers still listening: those that said so within ARGV[1] seconds.
+_COUNT = """
+local now = redis.call('TIME')
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', tonumber(now[1]) + tonumber(now[2]) / 1000000 - tonumber(ARGV[1]))
+return redis.call('ZCARD', KEYS[1])
+"""
+
+# The owner's stop: the count of followers still listening, or 0 once the flight ARGV[2] gave up the request.
+_RELEASE_UNLESS_FOLLOWED = """
+local now = redis.call('TIME')
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', tonumber(now[1]) + tonumber(now[2]) / 1000000 - tonumber(ARGV[1]))
+local followers = redis.call('ZCARD', KEYS[1])
+if followers > 0 then
+  return followers
+end
+if redis.call('GET', KEYS[2]) == ARGV[2] then
+  redis.call('DEL', KEYS[2])
+end
+return 0
+"""
+
+
+def follower_ttl(heartbeat: float) -> float:
+    """Seconds a follower counts after it last said it listens; it says so every half heartbeat."""
+    return heartbeat * 2
+
+
+def owner_key_for(key: str) -> str:
+    return f"{KEY_PREFIX}{key}:owner"
+
+
+def followers_key_for(key: str, flight_id: str) -> str:
+    return f"{KEY_PREFIX}{key}:{flight_id}:followers"
 
 
 class Flight:
@@ -49,6 +102,8 @@ class Flight:
         self.producer: asyncio.Task | None = None
         # Set when this process owns the request and mirrors it to Redis for other processes.
         self.mirror: FlightMirror | None = None
+        # While this process asks Redis whether another one still follows it, before stopping it.
+        self.stopping = False
         self.changed = asyncio.Event()
         self.reads = PacedReads()
 
@@ -65,10 +120,14 @@ class Flight:
         return True
 
     def add(self, text: str) -> None:
+        if self.finished:
+            return  # stopped meanwhile: what a producer still had in hand goes nowhere
         self.items.append(text)
         self._wake()
 
     def finish(self, done: Done) -> None:
+        if self.finished:
+            return
         self.done = done
         self.finished = True
         self._wake()
@@ -104,8 +163,8 @@ class FlightMirror:
         self.heartbeat = heartbeat
         self.flight_id = uuid.uuid4().hex
         self.stream = f"{KEY_PREFIX}{key}:{self.flight_id}"
-        self.owner_key = f"{KEY_PREFIX}{key}:owner"
-        self.followers_key = f"{KEY_PREFIX}{key}:followers"
+        self.owner_key = owner_key_for(key)
+        self.followers_key = followers_key_for(key, self.flight_id)
         # Processes following this flight, as of the last piece published.
         self.remote_followers = 0
         self._beating: asyncio.Task | None = None
@@ -131,10 +190,12 @@ class FlightMirror:
             except RedisError:
                 logger.warning("AI flight heartbeat not sent: Redis is unreachable", exc_info=True)
 
-    async def mirror(self, flight: "Flight") -> None:
+    async def mirror(self, flight: "Flight", *, unheard: Callable[[], None]) -> None:
         """Copies the flight's pieces to the Redis stream as they come, in batches, then its end.
 
         It runs beside the upstream request, so a slow Redis never slows the editors of this process.
+        When a batch finds no follower elsewhere and nobody here listens (the last follower left
+        after the owner's editor did), it calls `unheard`, which decides whether to stop upstream.
         """
         index = 0
         try:
@@ -152,6 +213,8 @@ class FlightMirror:
                 await self._publish(entries)
                 if final:
                     return
+                if self.remote_followers == 0 and flight.subscribers == 0:
+                    unheard()
         except RedisError:
             # Followers elsewhere will miss the heartbeat and give up; editors here are unaffected.
             logger.warning("AI flight not mirrored to Redis: it is unreachable", exc_info=True)
@@ -163,15 +226,24 @@ class FlightMirror:
         async with self.redis.pipeline(transaction=False) as pipe:
             for fields in entries:
                 pipe.xadd(self.stream, fields)
-            pipe.get(self.followers_key)
+            pipe.eval(_COUNT, 1, self.followers_key, follower_ttl(self.heartbeat))
             *_, followers = await pipe.execute()
-        self.remote_followers = int(followers or 0)
+        self.remote_followers = int(followers)
 
-    async def followers(self) -> int:
+    async def release_unless_followed(self) -> bool:
+        """True once the request is no longer this process's to share: nobody elsewhere follows it.
+
+        From then on a process asking the same thing runs it itself instead of joining a flight
+        that is about to stop. Without Redis nobody elsewhere can follow it either: True.
+        """
+        keys, args = (self.followers_key, self.owner_key), (follower_ttl(self.heartbeat), self.flight_id)
         try:
-            return int(await self.redis.get(self.followers_key) or 0)
-        except (RedisError, ValueError):
-            return 0
+            followers = await self.redis.eval(_RELEASE_UNLESS_FOLLOWED, 2, *keys, *args)
+        except RedisError:
+            logger.warning("AI flight stopped without asking for followers: Redis is unreachable", exc_info=True)
+            return True
+        self.remote_followers = int(followers)
+        return self.remote_followers == 0
 
     async def close(self) -> None:
         if self._beating is not None:
@@ -211,18 +283,24 @@ class _RemoteError(OllamaError):
 
 async def follow_remote(connection: redis.Redis, key: str, flight: Flight, *, heartbeat: float) -> bool:
     """Feeds `flight` from another process's stream. False when no owner was found (nothing to follow)."""
-    owner_key = f"{KEY_PREFIX}{key}:owner"
-    flight_id = await connection.get(owner_key)
-    if flight_id is None:
+    owner_key = owner_key_for(key)
+    owner = await connection.get(owner_key)
+    if owner is None:
         return False
-    stream = f"{KEY_PREFIX}{key}:{flight_id.decode()}"
-    followers_key = f"{KEY_PREFIX}{key}:followers"
-    await connection.incr(followers_key)
-    await connection.expire(followers_key, max(int(heartbeat * 4), 5))
+    flight_id = owner.decode()
+    follower = uuid.uuid4().hex
+    if not await follower_join(connection, key, flight_id, follower, heartbeat=heartbeat):
+        return False  # the owner gave the request up meanwhile: it stops for want of listeners
+    loop = asyncio.get_running_loop()
+    said_at = loop.time()
+    stream, last_id = f"{KEY_PREFIX}{key}:{flight_id}", "0-0"
     block_ms = max(int(heartbeat * 1000 / 2), 50)
-    last_id = "0-0"
     try:
         while not flight.finished:
+            if loop.time() - said_at >= heartbeat / 2:
+                # Still listening (a no-op once the owner has finished).
+                await follower_join(connection, key, flight_id, follower, heartbeat=heartbeat)
+                said_at = loop.time()
             reply = await connection.xread({stream: last_id}, count=1000, block=block_ms)
             if not reply:
                 if not await connection.exists(owner_key):
@@ -233,8 +311,14 @@ async def follow_remote(connection: redis.Redis, key: str, flight: Flight, *, he
                 _apply(flight, fields)
     finally:
         with contextlib.suppress(RedisError):
-            await connection.decr(followers_key)
+            await connection.zrem(followers_key_for(key, flight_id), follower)
     return True
+
+
+async def follower_join(connection: redis.Redis, key: str, flight_id: str, follower: str, *, heartbeat: float) -> bool:
+    """Counts `follower` among the flight's listeners for `follower_ttl()`; False once it no longer owns the request."""
+    keys = (owner_key_for(key), followers_key_for(key, flight_id))
+    return bool(await connection.eval(_JOIN, 2, *keys, flight_id, follower, follower_ttl(heartbeat)))
 
 
 def _apply(flight: Flight, fields: dict[bytes, bytes]) -> None:

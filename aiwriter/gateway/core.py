@@ -1,6 +1,7 @@
 """The gateway of one process: admission, routing, retries, cache and coalescing around the Ollama client."""
 
 import asyncio
+import functools
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -190,19 +191,35 @@ class Gateway:
     def _abandon(self, flight: Flight) -> None:
         """Nobody in this process listens any more: stop upstream unless another process follows it."""
         mirror = flight.mirror
-        if mirror is None or mirror.remote_followers <= 0:
-            # Nobody elsewhere as of the last piece: stop now, so Ollama stops generating at once.
-            if flight.producer is not None:
-                flight.producer.cancel()
+        if mirror is None:
+            # Nobody elsewhere can follow it: stop now, so Ollama stops generating at once.
+            self._stop(flight)
             return
+        if flight.stopping:
+            return
+        flight.stopping = True
 
         async def stop_unless_followed() -> None:
-            followed = await mirror.followers() > 0
-            # Checked after the await: an editor may have joined meanwhile.
-            if not followed and flight.subscribers == 0 and not flight.finished and flight.producer is not None:
-                flight.producer.cancel()
+            try:
+                released = await mirror.release_unless_followed()
+            finally:
+                flight.stopping = False
+            # Checked after the await: an editor here may have joined meanwhile.
+            if released and flight.subscribers == 0 and not flight.finished:
+                self._stop(flight)
 
         self._spawn(stop_unless_followed(), name="aiwriter:abandon")
+
+    def _stop(self, flight: Flight) -> None:
+        """Cancels the upstream request; an editor asking the same thing from now on gets a flight of its own."""
+        if flight.key is not None and self.flights.get(flight.key) is flight:
+            del self.flights[flight.key]
+        # Ended first, for whatever loops on it: on Python 3.11 a cancel can be lost. asyncio.wait_for,
+        # which redis-py writes each command through, returns the result instead of raising when the
+        # command finishes in the same turn as the cancel, and a follower then read on to the end.
+        flight.fail(cancelled_upstream())
+        if flight.producer is not None:
+            flight.producer.cancel()
 
     async def _run(
         self, flight: Flight, request: CompletionRequest, priority: Priority, after: Readiness | None = None
@@ -238,7 +255,8 @@ class Gateway:
             for _ in range(2):
                 if await mirror.claim():
                     flight.mirror = mirror
-                    self._spawn(mirror.mirror(flight), name="aiwriter:mirror")
+                    unheard = functools.partial(self._abandon_unheard, flight)
+                    self._spawn(mirror.mirror(flight, unheard=unheard), name="aiwriter:mirror")
                     return False
                 if await follow_remote(self.redis, flight.key, flight, heartbeat=self.heartbeat):
                     metrics.labelled(metrics.COALESCED, where="remote").inc()

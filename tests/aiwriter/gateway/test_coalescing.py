@@ -9,7 +9,7 @@ import redis.asyncio as redis
 from django.conf import settings
 
 from aiwriter.gateway import Gateway, completion_open
-from aiwriter.gateway.coalescing import KEY_PREFIX
+from aiwriter.gateway.coalescing import KEY_PREFIX, follower_join, followers_key_for, owner_key_for
 from aiwriter.gateway.response_cache import request_key
 from aiwriter.ollama import Chunk, OllamaError
 from tests.aiwriter.fixtures import collect, generate_message, streamed_text, transactional, websocket
@@ -106,6 +106,81 @@ async def test_owner_cancel_in_one_process_keeps_the_follower_in_another(hosts, 
         await second.aclose()
 
 
+async def test_a_follower_that_joins_just_before_the_owner_cancels_keeps_streaming(hosts):
+    # Pieces 200 ms apart: the owner has published nothing since the follower joined when its editor leaves.
+    (simulator,) = hosts(1, tokens_per_second=5, reply="Tea leaves unfurl slowly in hot water.")
+    first, second = Gateway(), Gateway()
+    key = request_key(chat(options=SHARED))
+    connection = redis.Redis.from_url(settings.REDIS_URL)
+    try:
+        owner = first.open(chat(options=SHARED))
+        async with aclosing(owner.events) as events:
+            await read_until(events, chunks=1)
+            follower = asyncio.create_task(_drain(second.open(chat(options=SHARED)).events))
+            flight_id = (await connection.get(owner_key_for(key))).decode()
+            await until_async(lambda: connection.zcard(followers_key_for(key, flight_id)), timeout=1.0, poll=0.002)
+        text = await asyncio.wait_for(follower, 5)
+        (record,) = simulator.requests_to("/api/chat")
+        assert text == record.reply
+        assert simulator.disconnects == []
+    finally:
+        await connection.aclose()
+        await first.aclose()
+        await second.aclose()
+
+
+async def test_a_follower_whose_process_died_stops_counting(hosts, gateway_settings):
+    (simulator,) = hosts(1, tokens_per_second=20)
+    first = Gateway()
+    key = request_key(chat(options=SHARED))
+    heartbeat = gateway_settings.AIWRITER_COALESCE_HEARTBEAT
+    connection = redis.Redis.from_url(settings.REDIS_URL)
+    try:
+        owner = first.open(chat(options=SHARED))
+        async with aclosing(owner.events) as events:
+            await read_until(events, chunks=1)
+            # Another process joined and died without leaving: it never says again that it listens.
+            flight_id = (await connection.get(owner_key_for(key))).decode()
+            assert await follower_join(connection, key, flight_id, "dead", heartbeat=heartbeat)
+            await until(lambda: remote_followers_known(first, key) == 1)
+        left = time.monotonic()
+        # Counted as listening for a while, so the upstream request goes on...
+        await asyncio.sleep(heartbeat / 2)
+        assert simulator.disconnects == []
+        # ...then it stops, instead of running on to the end for a process that is gone.
+        await simulator.wait_for_disconnect_async(timeout=heartbeat * 3)
+        assert time.monotonic() - left >= heartbeat
+        (record,) = simulator.requests_to("/api/chat")
+        assert record.chunks_sent < len(record.reply.split())
+    finally:
+        await connection.aclose()
+        await first.aclose()
+
+
+async def test_the_generation_stops_when_the_last_follower_elsewhere_leaves(hosts):
+    (simulator,) = hosts(1, tokens_per_second=20)
+    first, second = Gateway(), Gateway()
+    key = request_key(chat(options=SHARED))
+    try:
+        owner_events = first.open(chat(options=SHARED)).events
+        await read_until(owner_events, chunks=1)
+        follower_events = second.open(chat(options=SHARED)).events
+        await read_until(follower_events, chunks=1)
+        await until(lambda: remote_followers_known(first, key) > 0)
+        await owner_events.aclose()
+        # The owner's editor left; the follower keeps the generation going...
+        await read_until(follower_events, chunks=3)
+        assert simulator.disconnects == []
+        await follower_events.aclose()
+        # ...until it leaves too.
+        await simulator.wait_for_disconnect_async(timeout=2.0)
+        (record,) = simulator.requests_to("/api/chat")
+        assert record.chunks_sent < len(record.reply.split())
+    finally:
+        await first.aclose()
+        await second.aclose()
+
+
 async def test_followers_fail_in_bounded_time_when_the_owner_process_dies(hosts):
     (simulator,) = hosts(1)
     request = chat(options=SHARED)
@@ -140,6 +215,13 @@ async def until(condition, *, timeout: float = 3.0) -> None:
     while not condition():
         assert time.monotonic() < deadline, "the condition did not hold in time"
         await asyncio.sleep(0.01)
+
+
+async def until_async(probe, *, timeout: float = 3.0, poll: float = 0.01) -> None:
+    deadline = time.monotonic() + timeout
+    while not await probe():
+        assert time.monotonic() < deadline, "the condition did not hold in time"
+        await asyncio.sleep(poll)
 
 
 def remote_followers_known(gateway: Gateway, key: str) -> int:
