@@ -47,18 +47,20 @@ redis.call('PEXPIRE', KEYS[2], math.ceil(tonumber(ARGV[3]) * 1000))
 return 1
 """
 
-# The followers still listening: those that said so within ARGV[1] seconds.
-_COUNT = """
-local now = redis.call('TIME')
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', tonumber(now[1]) + tonumber(now[2]) / 1000000 - tonumber(ARGV[1]))
-return redis.call('ZCARD', KEYS[1])
-"""
-
-# The owner's stop: the count of followers still listening, or 0 once the flight ARGV[2] gave up the request.
-_RELEASE_UNLESS_FOLLOWED = """
+# Drops the followers that have not said within ARGV[1] seconds that they listen; counts the rest.
+_FOLLOWERS_LISTENING = """
 local now = redis.call('TIME')
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', tonumber(now[1]) + tonumber(now[2]) / 1000000 - tonumber(ARGV[1]))
 local followers = redis.call('ZCARD', KEYS[1])
+"""
+
+# The followers still listening.
+_COUNT = _FOLLOWERS_LISTENING + "return followers\n"
+
+# The owner's stop: the count of followers still listening, or 0 once the flight ARGV[2] gave up the request.
+_RELEASE_UNLESS_FOLLOWED = (
+    _FOLLOWERS_LISTENING
+    + """
 if followers > 0 then
   return followers
 end
@@ -67,6 +69,7 @@ if redis.call('GET', KEYS[2]) == ARGV[2] then
 end
 return 0
 """
+)
 
 
 def follower_ttl(heartbeat: float) -> float:
@@ -78,8 +81,13 @@ def owner_key_for(key: str) -> str:
     return f"{KEY_PREFIX}{key}:owner"
 
 
+def stream_key_for(key: str, flight_id: str) -> str:
+    """The Redis stream of one flight's pieces."""
+    return f"{KEY_PREFIX}{key}:{flight_id}"
+
+
 def followers_key_for(key: str, flight_id: str) -> str:
-    return f"{KEY_PREFIX}{key}:{flight_id}:followers"
+    return f"{stream_key_for(key, flight_id)}:followers"
 
 
 class Flight:
@@ -162,7 +170,7 @@ class FlightMirror:
         self.key = key
         self.heartbeat = heartbeat
         self.flight_id = uuid.uuid4().hex
-        self.stream = f"{KEY_PREFIX}{key}:{self.flight_id}"
+        self.stream = stream_key_for(key, self.flight_id)
         self.owner_key = owner_key_for(key)
         self.followers_key = followers_key_for(key, self.flight_id)
         # Processes following this flight, as of the last piece published.
@@ -293,7 +301,7 @@ async def follow_remote(connection: redis.Redis, key: str, flight: Flight, *, he
         return False  # the owner gave the request up meanwhile: it stops for want of listeners
     loop = asyncio.get_running_loop()
     said_at = loop.time()
-    stream, last_id = f"{KEY_PREFIX}{key}:{flight_id}", "0-0"
+    stream, last_id = stream_key_for(key, flight_id), "0-0"
     block_ms = max(int(heartbeat * 1000 / 2), 50)
     try:
         while not flight.finished:
