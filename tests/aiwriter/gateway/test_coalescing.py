@@ -1,6 +1,7 @@
 """Identical generations in flight share one upstream request, in one process and across processes."""
 
 import asyncio
+import inspect
 import time
 from contextlib import aclosing
 
@@ -118,7 +119,7 @@ async def test_a_follower_that_joins_just_before_the_owner_cancels_keeps_streami
             await read_until(events, chunks=1)
             follower = asyncio.create_task(_drain(second.open(chat(options=SHARED)).events))
             flight_id = (await connection.get(owner_key_for(key))).decode()
-            await until_async(lambda: connection.zcard(followers_key_for(key, flight_id)), timeout=1.0, poll=0.002)
+            await until(lambda: connection.zcard(followers_key_for(key, flight_id)), timeout=1.0, poll=0.002)
         text = await asyncio.wait_for(follower, 5)
         (record,) = simulator.requests_to("/api/chat")
         assert text == record.reply
@@ -210,18 +211,16 @@ async def test_two_editors_sockets_share_one_generation(hosts, author, other_aut
     assert second_events[-1]["type"] == "done"
 
 
-async def until(condition, *, timeout: float = 3.0) -> None:
+async def until(condition, *, timeout: float = 3.0, poll: float = 0.01) -> None:
+    """Waits for `condition()` to hold; a condition that returns an awaitable (a Redis query) is awaited."""
     deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "the condition did not hold in time"
-        await asyncio.sleep(0.01)
-
-
-async def until_async(probe, *, timeout: float = 3.0, poll: float = 0.01) -> None:
-    deadline = time.monotonic() + timeout
-    while not await probe():
+    while not await _value(condition()):
         assert time.monotonic() < deadline, "the condition did not hold in time"
         await asyncio.sleep(poll)
+
+
+async def _value(result):
+    return await result if inspect.isawaitable(result) else result
 
 
 def remote_followers_known(gateway: Gateway, key: str) -> int:
