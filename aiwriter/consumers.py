@@ -2,6 +2,7 @@
 
 import asyncio
 import contextlib
+import functools
 import logging
 from contextlib import aclosing
 
@@ -41,6 +42,7 @@ class AiwriterConsumer(AsyncJsonWebsocketConsumer):
     async def connect(self) -> None:
         self.generations: dict[str, asyncio.Task] = {}
         self.cancelled: set[str] = set()
+        self.notices: set[asyncio.Task] = set()
         # Accept first so the browser receives the close code; a refused handshake carries none.
         await self.accept()
         if not self.scope["user"].is_authenticated:
@@ -124,7 +126,10 @@ class AiwriterConsumer(AsyncJsonWebsocketConsumer):
             raise protocol.RequestRefused(
                 "rate_limited", limits.too_many_running_message(), request_id=request.request_id
             )
-        task = asyncio.create_task(self._generate(request), name=f"aiwriter:{request.request_id}")
+        # Begun here, in this message's turn: the generation's task first runs a turn later.
+        early = services.generation_begin(user=self.scope["user"], request=request)
+        task = asyncio.create_task(self._generate(request, early), name=f"aiwriter:{request.request_id}")
+        task.add_done_callback(functools.partial(self._ended, request.request_id, early))
         self.generations[request.request_id] = task
 
     def _cancel(self, request_id: str) -> None:
@@ -134,10 +139,11 @@ class AiwriterConsumer(AsyncJsonWebsocketConsumer):
             self.cancelled.add(request_id)
             task.cancel()
 
-    async def _generate(self, request: protocol.GenerationRequest) -> None:
+    async def _generate(self, request: protocol.GenerationRequest, early: services.EarlyStart) -> None:
+        events = services.generation_events(user=self.scope["user"], request=request, early=early)
         try:
             # aclosing: a cancel that lands while sending must still close the generation (and upstream) now.
-            async with aclosing(services.generation_events(user=self.scope["user"], request=request)) as events:
+            async with aclosing(events):
                 async for event in events:
                     await self.send_json(event)
         except asyncio.CancelledError:
@@ -147,8 +153,23 @@ class AiwriterConsumer(AsyncJsonWebsocketConsumer):
         except Exception:
             logger.exception("AI writer socket failed while streaming %s", request.request_id)
         finally:
-            self.generations.pop(request.request_id, None)
             self.cancelled.discard(request.request_id)
+
+    def _ended(self, request_id: str, early: services.EarlyStart, task: asyncio.Task) -> None:
+        """Every generation's task ends here, also one cancelled before it ever ran.
+
+        A task cancelled before its first step never runs its coroutine, so none of `_generate`'s
+        own handling happens: that is the case when a cancel arrives in the same read as its
+        generate. Here its slot is given back, its request_id freed and the editor told.
+        """
+        early.abandon()
+        if self.generations.get(request_id) is task:
+            del self.generations[request_id]
+        if request_id in self.cancelled:
+            self.cancelled.discard(request_id)
+            notice = asyncio.get_running_loop().create_task(self.send_json(protocol.cancelled_event(request_id)))
+            self.notices.add(notice)
+            notice.add_done_callback(self.notices.discard)
 
     async def _relay_job_progress(self) -> None:
         """Pass the user's batch-job progress (sent to their group by aiwriter/jobs.py) to this socket.

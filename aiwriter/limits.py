@@ -69,6 +69,8 @@ def _keys(user_id: int) -> list[str]:
 # Every generation takes a slot before its first token; with redis-py's pooled client, a burst of
 # editors made the pool open new connections and the slot took tens of milliseconds at 200 streams.
 _clients: PerLoop[PipelinedRedis] = PerLoop()
+# Releases of slots whose generation never ran, kept until done (the loop holds tasks only weakly).
+_releasing: set[asyncio.Task] = set()
 REDIS_TIMEOUT_SECONDS = 0.5
 
 
@@ -139,6 +141,12 @@ class GenerationSlot:
             self.held = False
             await _release_quietly(self.user_id, self.id)
 
+    def release_soon(self) -> None:
+        """`release()` in a task of its own, for a slot whose generation never ran."""
+        task = asyncio.get_running_loop().create_task(self.release(), name="aiwriter:slot-release")
+        _releasing.add(task)
+        task.add_done_callback(_releasing.discard)
+
     def _settle(self) -> LimitExceeded | None:
         """Sets `held` from the reply, which has come; returns the refusal if it was one."""
         if self._reply.cancelled():
@@ -164,12 +172,12 @@ async def _release(user_id: int, slot: str) -> None:
 
 
 @asynccontextmanager
-async def generation_slot(*, user_id: int) -> AsyncIterator[GenerationSlot]:
-    """Ask for one of the editor's generation slots, and hold it for the duration of the block.
+async def generation_slot(*, user_id: int, asked: GenerationSlot | None = None) -> AsyncIterator[GenerationSlot]:
+    """Ask for one of the editor's generation slots (unless `asked` is one), and hold it for the block.
 
     The block learns the verdict from `await slot.granted()`, which raises LimitExceeded.
     """
-    slot = GenerationSlot(user_id=user_id)
+    slot = asked or GenerationSlot(user_id=user_id)
     try:
         yield slot
     finally:

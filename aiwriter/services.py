@@ -4,7 +4,9 @@
 editor's permission and the post, takes a slot under the per-editor limits, builds the prompt,
 streams the model's text through the gateway and records a `Generation`. Stopping early
 (closing the generator, or cancelling the task that reads it) closes the upstream stream at
-once, so Ollama stops generating, and the generation is recorded as cancelled.
+once, so Ollama stops generating, and the generation is recorded as cancelled. The socket calls
+`generation_begin()` first, as it reads the message, so that the checks and the slot request
+happen before the generation's own task first runs.
 """
 
 import asyncio
@@ -161,12 +163,62 @@ def _input_hash(completion: CompletionRequest) -> str:
     return hashlib.sha256(json.dumps(payload, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
 
 
-async def generation_events(*, user, request: GenerationRequest) -> AsyncIterator[dict]:
+@dataclass(slots=True)
+class EarlyStart:
+    """What `generation_begin` did before the generation's task first runs.
+
+    `failure` is the prepare's exception (a refusal, say), for the generation to report; `slot`
+    is the editor's slot, asked for already, until the generation takes it over.
+    """
+
+    prepared: PreparedGeneration | None = None
+    failure: Exception | None = None
+    slot: limits.GenerationSlot | None = None
+
+    def take_slot(self) -> limits.GenerationSlot | None:
+        slot, self.slot = self.slot, None
+        return slot
+
+    def abandon(self) -> None:
+        """Gives back the slot if no generation took it: its task was cancelled before it ever ran."""
+        slot = self.take_slot()
+        if slot is not None:
+            slot.release_soon()
+
+
+def generation_begin(*, user, request: GenerationRequest) -> EarlyStart:
+    """Prepare the generation and ask for the editor's slot now, when that needs no query.
+
+    A task created now first runs a turn of the event loop later, and under load that turn is a
+    good part of the time before Ollama is asked (measured at 200 streams: 1.5 to 3 ms at p50),
+    so Redis answers the slot meanwhile. The checks are the same and in the same order: a request
+    refused or failing here asks for no slot. The caller passes the result to `generation_events`
+    and calls `abandon()` once the task that would have run it is done.
+    """
+    if _prepare_needs_database(request=request):
+        return EarlyStart()
+    try:
+        prepared = generation_prepare(user=user, request=request)
+    except SynchronousOnlyOperation:
+        return EarlyStart()  # something was not loaded after all: the task prepares on the sync thread
+    except Exception as error:
+        return EarlyStart(failure=error)
+    return EarlyStart(prepared=prepared, slot=limits.GenerationSlot(user_id=user.pk))
+
+
+async def generation_events(
+    *, user, request: GenerationRequest, early: EarlyStart | None = None
+) -> AsyncIterator[dict]:
     """The events of one generation, ending with a done or an error event (or cancellation)."""
     run = GenerationRun()
+    early = early or EarlyStart()
+    # Taken before any await, so that a generation closed from here on gives its slot back itself.
+    asked = early.take_slot()
     try:
-        prepared = await _prepare(user=user, request=request)
-        async with limits.generation_slot(user_id=user.pk) as slot:
+        if early.failure is not None:
+            raise early.failure
+        prepared = early.prepared or await _prepare(user=user, request=request)
+        async with limits.generation_slot(user_id=user.pk, asked=asked) as slot:
             # The gateway gets the generation ready while Redis answers; it asks Ollama only once granted.
             completion = gateway.completion_open(prepared.completion, after=slot.granted)
             async with aclosing(completion):

@@ -6,7 +6,7 @@ import pytest
 from asgiref.sync import sync_to_async
 from channels.testing import WebsocketCommunicator
 
-from aiwriter import selectors
+from aiwriter import limits, selectors
 from aiwriter.models import Generation, Outcome
 from blogsite.asgi import application
 from tests.aiwriter.fixtures import (  # noqa: F401 (fixtures)
@@ -253,6 +253,30 @@ async def test_cancel_stops_the_generation_and_closes_upstream_at_once(author, o
     generation = await Generation.objects.aget(request_id="r1")
     assert generation.outcome == Outcome.CANCELLED
     assert generation.time_to_first_token_ms is not None
+
+
+async def test_a_cancel_read_with_its_generate_stops_it_before_it_runs(author, settings, ollama_sim):
+    """Both messages are read in one turn, so the generation's task is cancelled before it ever runs."""
+    settings.AIWRITER_MAX_CONCURRENT_PER_USER = 1
+    await sync_to_async(selectors.prompt_for_action)(action="draft")  # so the slot is asked as it is read
+    async with websocket(author) as socket:
+        await socket.send_json_to(generate_message(options={"title": "T"}))
+        await socket.send_json_to({"type": "cancel", "request_id": "r1"})
+        stopped = await collect(socket)
+        running = limits._keys(author.pk)[1]
+        for _ in range(100):
+            if not await limits._client().execute("ZCARD", running):
+                break
+            await asyncio.sleep(0.02)
+        else:
+            pytest.fail("the slot asked for the cancelled generation was never given back")
+        await socket.send_json_to(generate_message(options={"title": "T"}))
+        again = await collect(socket)
+    assert stopped == [
+        {"type": "error", "request_id": "r1", "code": "cancelled", "message": "Stopped. The text so far is kept."}
+    ]
+    assert again[-1]["type"] == "done", "the request_id and the editor's only slot are free again"
+    assert len(ollama_sim.requests_to("/api/chat")) == 1, "the cancelled one never reached Ollama"
 
 
 async def test_closing_the_socket_closes_upstream(author, ollama_sim):
