@@ -69,6 +69,7 @@ async def test_a_refused_request_asks_for_no_slot(author, ollama_sim):
 
 async def test_refused_requests_do_not_use_up_the_editors_generations_a_minute(author, settings, ollama_sim):
     settings.AIWRITER_RATE_LIMIT = 1
+    await sync_to_async(selectors.prompt_for_action)(action="draft")  # refused as the message is read
     async with websocket(author) as socket:
         await socket.send_json_to(generate_message("a", options={"title": ""}))
         refused = await collect(socket, "a")
