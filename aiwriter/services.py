@@ -195,14 +195,12 @@ def generation_begin(*, user, request: GenerationRequest) -> EarlyStart:
     refused or failing here asks for no slot. The caller passes the result to `generation_events`
     and calls `abandon()` once the task that would have run it is done.
     """
-    if _prepare_needs_database(request=request):
-        return EarlyStart()
     try:
-        prepared = generation_prepare(user=user, request=request)
-    except SynchronousOnlyOperation:
-        return EarlyStart()  # something was not loaded after all: the task prepares on the sync thread
+        prepared = _prepare_in_loop(user=user, request=request)
     except Exception as error:
         return EarlyStart(failure=error)
+    if prepared is None:
+        return EarlyStart()  # the task prepares it on the sync thread
     return EarlyStart(prepared=prepared, slot=limits.GenerationSlot(user_id=user.pk))
 
 
@@ -211,13 +209,16 @@ async def generation_events(
 ) -> AsyncIterator[dict]:
     """The events of one generation, ending with a done or an error event (or cancellation)."""
     run = GenerationRun()
-    early = early or EarlyStart()
     # Taken before any await, so that a generation closed from here on gives its slot back itself.
-    asked = early.take_slot()
+    asked = early.take_slot() if early is not None else None
     try:
-        if early.failure is not None:
+        if early is None:
+            prepared = await _prepare(user=user, request=request)
+        elif early.failure is not None:
             raise early.failure
-        prepared = early.prepared or await _prepare(user=user, request=request)
+        else:
+            # generation_begin tried the event loop already: what it left needs the sync thread.
+            prepared = early.prepared or await _prepare_on_thread(user=user, request=request)
         async with limits.generation_slot(user_id=user.pk, asked=asked) as slot:
             # The gateway gets the generation ready while Redis answers; it asks Ollama only once granted.
             completion = gateway.completion_open(prepared.completion, after=slot.granted)
@@ -240,14 +241,23 @@ async def _prepare(*, user, request: GenerationRequest) -> PreparedGeneration:
     permissions loaded at connect (aiwriter.auth) and the prompt cached, a request about no saved
     post and without chat history needs no query.
     """
+    return _prepare_in_loop(user=user, request=request) or await _prepare_on_thread(user=user, request=request)
+
+
+def _prepare_in_loop(*, user, request: GenerationRequest) -> PreparedGeneration | None:
+    """The prepared request when the event loop can prepare it; None when it needs the sync thread."""
     if _prepare_needs_database(request=request):
-        return await database_sync_to_async(generation_prepare)(user=user, request=request)
+        return None
     try:
         return generation_prepare(user=user, request=request)
     except SynchronousOnlyOperation:
         # Something was not loaded after all (permissions of a user object loaded elsewhere);
         # the query raised before running, so preparing again on the sync thread repeats nothing.
-        return await database_sync_to_async(generation_prepare)(user=user, request=request)
+        return None
+
+
+async def _prepare_on_thread(*, user, request: GenerationRequest) -> PreparedGeneration:
+    return await database_sync_to_async(generation_prepare)(user=user, request=request)
 
 
 def _prepare_needs_database(*, request: GenerationRequest) -> bool:
