@@ -3,7 +3,10 @@
 Test modules import the fixtures they use from here (`from tests.aiwriter.fixtures import ...`).
 """
 
+import asyncio
+import inspect
 import json
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -12,6 +15,7 @@ from asgiref.sync import sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.test import Client
 
+from aiwriter import limits
 from aiwriter.ollama import close_clients
 from blogsite.asgi import application
 
@@ -95,3 +99,22 @@ def parse_sse(body: bytes) -> list[dict]:
         assert fields["event"] == event["type"]
         events.append(event)
     return events
+
+
+async def running_slots(user) -> int:
+    """How many of the editor's generation slots Redis holds now."""
+    return await limits._client().execute("ZCARD", limits._keys(user.pk)[1])
+
+
+async def until(
+    condition, *, timeout: float = 3.0, poll: float = 0.01, message: str = "the condition did not hold in time"
+) -> None:
+    """Waits for `condition()` to hold; a condition that returns an awaitable (a Redis query) is awaited."""
+    deadline = time.monotonic() + timeout
+    while not await _value(condition()):
+        assert time.monotonic() < deadline, message
+        await asyncio.sleep(poll)
+
+
+async def _value(result):
+    return await result if inspect.isawaitable(result) else result

@@ -6,7 +6,7 @@ import pytest
 from asgiref.sync import sync_to_async
 from channels.testing import WebsocketCommunicator
 
-from aiwriter import limits, selectors
+from aiwriter import selectors
 from aiwriter.models import Generation, Outcome
 from blogsite.asgi import application
 from tests.aiwriter.fixtures import (  # noqa: F401 (fixtures)
@@ -14,9 +14,11 @@ from tests.aiwriter.fixtures import (  # noqa: F401 (fixtures)
     collect,
     generate_message,
     receive,
+    running_slots,
     shared_clients,
     streamed_text,
     transactional,
+    until,
     websocket,
 )
 from tests.factories import PostFactory
@@ -263,13 +265,11 @@ async def test_a_cancel_read_with_its_generate_stops_it_before_it_runs(author, s
         await socket.send_json_to(generate_message(options={"title": "T"}))
         await socket.send_json_to({"type": "cancel", "request_id": "r1"})
         stopped = await collect(socket)
-        running = limits._keys(author.pk)[1]
-        for _ in range(100):
-            if not await limits._client().execute("ZCARD", running):
-                break
-            await asyncio.sleep(0.02)
-        else:
-            pytest.fail("the slot asked for the cancelled generation was never given back")
+        await until(
+            lambda: no_slot_held(author),
+            timeout=2.0,
+            message="the slot asked for the cancelled generation was never given back",
+        )
         await socket.send_json_to(generate_message(options={"title": "T"}))
         again = await collect(socket)
     assert stopped == [
@@ -277,6 +277,10 @@ async def test_a_cancel_read_with_its_generate_stops_it_before_it_runs(author, s
     ]
     assert again[-1]["type"] == "done", "the request_id and the editor's only slot are free again"
     assert len(ollama_sim.requests_to("/api/chat")) == 1, "the cancelled one never reached Ollama"
+
+
+async def no_slot_held(user) -> bool:
+    return await running_slots(user) == 0
 
 
 async def test_closing_the_socket_closes_upstream(author, ollama_sim):

@@ -4,11 +4,12 @@ import pytest
 from asgiref.sync import sync_to_async
 from django.contrib.auth import get_user_model
 
-from aiwriter import limits, protocol, selectors, services
+from aiwriter import protocol, selectors, services
 from tests.aiwriter.fixtures import (  # noqa: F401 (fixtures)
     aiwriter_settings,
     collect,
     generate_message,
+    running_slots,
     shared_clients,
     transactional,
     websocket,
@@ -26,10 +27,6 @@ async def ready(user):
     await sync_to_async(services.user_permissions_load)(user=user)
     await sync_to_async(selectors.prompt_for_action)(action="draft")
     return user
-
-
-async def running_slots(user) -> int:
-    return await limits._client().execute("ZCARD", limits._keys(user.pk)[1])
 
 
 async def test_a_request_needing_no_query_is_prepared_and_asks_for_its_slot_at_once(author, ollama_sim):

@@ -1,7 +1,6 @@
 """Identical generations in flight share one upstream request, in one process and across processes."""
 
 import asyncio
-import inspect
 import time
 from contextlib import aclosing
 
@@ -13,7 +12,7 @@ from aiwriter.gateway import Gateway, completion_open
 from aiwriter.gateway.coalescing import KEY_PREFIX, follower_join, followers_key_for, owner_key_for
 from aiwriter.gateway.response_cache import request_key
 from aiwriter.ollama import Chunk, OllamaError
-from tests.aiwriter.fixtures import collect, generate_message, streamed_text, transactional, websocket
+from tests.aiwriter.fixtures import collect, generate_message, streamed_text, transactional, until, websocket
 from tests.aiwriter.gateway.conftest import chat, complete
 
 SHARED = {"temperature": 0}
@@ -209,18 +208,6 @@ async def test_two_editors_sockets_share_one_generation(hosts, author, other_aut
     (record,) = simulator.requests_to("/api/chat")
     assert streamed_text(first_events) == streamed_text(second_events) == record.reply
     assert second_events[-1]["type"] == "done"
-
-
-async def until(condition, *, timeout: float = 3.0, poll: float = 0.01) -> None:
-    """Waits for `condition()` to hold; a condition that returns an awaitable (a Redis query) is awaited."""
-    deadline = time.monotonic() + timeout
-    while not await _value(condition()):
-        assert time.monotonic() < deadline, "the condition did not hold in time"
-        await asyncio.sleep(poll)
-
-
-async def _value(result):
-    return await result if inspect.isawaitable(result) else result
 
 
 def remote_followers_known(gateway: Gateway, key: str) -> int:
