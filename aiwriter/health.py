@@ -4,8 +4,8 @@ import asyncio
 import time
 
 from .gateway import client_for, get_gateway, ollama_hosts
-from .ollama import OllamaError
-from .ollama.client import normalize_base_url
+from .engines import EngineError
+from .engines.ollama import normalize_base_url
 
 HOST_DEADLINE_SECONDS = 1.5
 
@@ -38,7 +38,7 @@ async def _probe(host: str) -> dict:
             version = await client_for(host).version()
     except TimeoutError:
         return {"url": host, "status": "down", "error": f"no answer within {HOST_DEADLINE_SECONDS:g} s"}
-    except OllamaError as error:
+    except EngineError as error:
         return {"url": host, "status": "down", "error": error.message}
     latency_ms = round((time.monotonic() - started) * 1000, 1)
     return {"url": host, "status": "ok", "version": version, "latency_ms": latency_ms}

@@ -36,7 +36,7 @@ from posts.services import PostConflict, PostError, post_update
 
 from . import services
 from .models import BatchAction, BatchItem, BatchJob, ItemStatus, JobStatus, Outcome
-from .ollama import OllamaError, close_clients
+from .engines import EngineError, close_clients
 from .permissions import can_use_aiwriter
 from .protocol import GenerationRequest, RequestRefused
 
@@ -253,7 +253,7 @@ def _outcome(*, item: BatchItem, token: str) -> ItemOutcome:
         text = generate_for_post(user=job.user, post=post, action=job.action, job_id=job.pk)
     except RequestRefused as error:
         return _finish(item_id=item.pk, token=token, outcome=ItemOutcome(ItemStatus.SKIPPED, error=error.message))
-    except OllamaError as error:
+    except EngineError as error:
         return _finish(item_id=item.pk, token=token, outcome=ItemOutcome(ItemStatus.FAILED, error=error.message))
     value = field_value(action=job.action, text=text)
     if not value:
@@ -290,7 +290,7 @@ async def completion_text(*, user, prepared: services.PreparedGeneration) -> str
         async with aclosing(services.completion_pieces(prepared=prepared, run=run)) as pieces:
             async for _piece in pieces:
                 pass  # run keeps the text
-    except OllamaError as error:
+    except EngineError as error:
         await _record(user=user, prepared=prepared, run=run, outcome=Outcome.ERROR, error_code=error.code)
         raise
     finally:

@@ -30,7 +30,7 @@ from . import gateway, limits, selectors
 from .actions import ACTIONS, ActionSpec
 from .gateway import CompletionRequest, CompletionStream
 from .models import ChatMessage, ChatRole, Generation, Outcome
-from .ollama import Done, GenerationStats, OllamaError
+from .engines import Done, GenerationStats, EngineError
 from .output import OutputShaper
 from .permissions import can_use_aiwriter
 from .prompts import build_messages
@@ -282,7 +282,7 @@ async def completion_pieces(
 ) -> AsyncIterator[str]:
     """The shaped text of a completion piece by piece, noted in `run` as it comes.
 
-    Opens the completion unless given one. Raises the client's OllamaError; the editor's stream and
+    Opens the completion unless given one. Raises the client's EngineError; the editor's stream and
     batch jobs each report it their way.
     """
     shaper = OutputShaper(limit=prepared.max_output_chars)
@@ -320,7 +320,7 @@ async def _stream(
         async with aclosing(completion_pieces(prepared=prepared, run=run, completion=completion)) as pieces:
             async for piece in pieces:
                 yield chunk_event(request_id, text=piece)
-    except OllamaError as error:
+    except EngineError as error:
         await _record(user=user, prepared=prepared, run=run, outcome=Outcome.ERROR, error_code=error.code)
         yield error_event(request_id, code=error.code, message=error.message)
         return

@@ -12,7 +12,7 @@ import asyncio
 
 from django.conf import settings
 
-from ..ollama import OllamaClient, OllamaError, Timeouts, get_client
+from ..engines import OllamaClient, EngineError, Timeouts, get_client
 from .admission import GatewayBusy, Priority
 from .core import Gateway, Readiness, close_gateway, current_gateway, get_gateway
 from .request import CompletionRequest, CompletionStream, HostModels
@@ -74,5 +74,5 @@ async def models_list() -> list[HostModels]:
 async def _host_models(host: str) -> HostModels:
     try:
         return HostModels(host=host, models=await client_for(host).tags())
-    except OllamaError as error:
+    except EngineError as error:
         return HostModels(host=host, models=[], error=error)

@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from ..ollama import OllamaError
+from ..engines import EngineError
 from . import metrics
 from .hosts import HostState
 
@@ -26,7 +26,7 @@ class Priority(enum.IntEnum):
     BATCH = 1
 
 
-class GatewayBusy(OllamaError):
+class GatewayBusy(EngineError):
     """Too many generations are waiting; `retry_after` says when trying again makes sense."""
 
     code = "busy"

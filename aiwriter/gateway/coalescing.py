@@ -28,7 +28,7 @@ from collections.abc import Callable
 import redis.asyncio as redis
 from redis.exceptions import RedisError
 
-from ..ollama import Done, GenerationStats, OllamaError, PacedReads, Unavailable
+from ..engines import Done, GenerationStats, EngineError, PacedReads, Unavailable
 
 logger = logging.getLogger(__name__)
 
@@ -103,7 +103,7 @@ class Flight:
         self.key = key
         self.items: list[str] = []
         self.done: Done | None = None
-        self.error: OllamaError | None = None
+        self.error: EngineError | None = None
         self.finished = False
         self.host = ""
         self.subscribers = 0
@@ -140,7 +140,7 @@ class Flight:
         self.finished = True
         self._wake()
 
-    def fail(self, error: OllamaError) -> None:
+    def fail(self, error: EngineError) -> None:
         if self.finished:
             return
         self.error = error
@@ -152,8 +152,8 @@ class Flight:
         self.changed = asyncio.Event()
 
 
-def cancelled_upstream() -> OllamaError:
-    return OllamaError("The generation was stopped before it finished. Try again.")
+def cancelled_upstream() -> EngineError:
+    return EngineError("The generation was stopped before it finished. Try again.")
 
 
 def owner_gone() -> Unavailable:
@@ -277,11 +277,11 @@ def done_fields(done: Done) -> dict[str, str]:
     return {"k": "d", "t": json.dumps(stats)}
 
 
-def error_fields(error: OllamaError) -> dict[str, str]:
+def error_fields(error: EngineError) -> dict[str, str]:
     return {"k": "e", "t": json.dumps({"code": error.code, "message": error.message})}
 
 
-class _RemoteError(OllamaError):
+class _RemoteError(EngineError):
     """An error the owner's process reported, with its code kept for the editor."""
 
     def __init__(self, code: str, message: str) -> None:

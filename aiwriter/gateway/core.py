@@ -13,7 +13,7 @@ from redis.exceptions import RedisError
 from blogsite.per_loop import PerLoop
 from blogsite.pipelined_redis import PipelinedRedis
 
-from ..ollama import Chunk, Done, OllamaError, Timeouts, Unavailable
+from ..engines import Chunk, Done, EngineError, Timeouts, Unavailable
 from . import metrics
 from .admission import Admission, Priority
 from .coalescing import Flight, FlightMirror, cancelled_upstream, follow_remote
@@ -140,7 +140,7 @@ class Gateway:
                 self.streams -= 1
                 self._abandon_unheard(flight)
             outcome = "done"
-        except OllamaError:
+        except EngineError:
             outcome = "error"
             raise
         finally:
@@ -236,14 +236,14 @@ class Gateway:
             if flight.key is not None and await self._follow_elsewhere(flight):
                 return
             await self._produce(flight, request, priority)
-        except OllamaError as error:
+        except EngineError as error:
             flight.fail(error)
         except asyncio.CancelledError:
             flight.fail(cancelled_upstream())
             raise
         except Exception:
             logger.exception("AI gateway failed while streaming")
-            flight.fail(OllamaError("The AI writer failed unexpectedly. Try again."))
+            flight.fail(EngineError("The AI writer failed unexpectedly. Try again."))
         finally:
             if flight.key is not None and self.flights.get(flight.key) is flight:
                 del self.flights[flight.key]
@@ -276,7 +276,7 @@ class Gateway:
             flight.host = host.url
             try:
                 done = await self._stream_from(host, flight, request)
-            except OllamaError as error:
+            except EngineError as error:
                 metrics.labelled(metrics.UPSTREAM_ERRORS, host=host.url, kind=type(error).__name__).inc()
                 if counts_against_host(error):
                     host.failed(error)

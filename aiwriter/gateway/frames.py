@@ -12,7 +12,7 @@ An interval of 0 switches pacing off.
 import asyncio
 from collections.abc import AsyncIterator, Callable
 
-from ..ollama import Chunk, Done
+from ..engines import Chunk, Done
 from .coalescing import Flight
 
 

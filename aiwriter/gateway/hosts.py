@@ -10,8 +10,8 @@ import logging
 import time
 from dataclasses import dataclass, field
 
-from ..ollama import OllamaClient, OllamaError, Timeouts, get_client
-from ..ollama.client import normalize_base_url
+from ..engines import OllamaClient, EngineError, Timeouts, get_client
+from ..engines.ollama import normalize_base_url
 from . import metrics
 from .breaker import STATE_VALUES, CircuitBreaker
 
@@ -50,7 +50,7 @@ class HostState:
         self.breaker.success()
         self._publish_breaker()
 
-    def failed(self, error: OllamaError) -> None:
+    def failed(self, error: EngineError) -> None:
         self.last_error = error.message
         self.breaker.failure()
         self._publish_breaker()
@@ -136,10 +136,10 @@ class HostRegistry:
         try:
             async with asyncio.timeout(HEALTH_DEADLINE_SECONDS):
                 models = await self.client(host).tags()
-        except (OllamaError, TimeoutError) as error:
+        except (EngineError, TimeoutError) as error:
             host.reachable = False
-            if not isinstance(error, OllamaError):
-                error = OllamaError(f"{host.url} did not answer within {HEALTH_DEADLINE_SECONDS:g} s", host=host.url)
+            if not isinstance(error, EngineError):
+                error = EngineError(f"{host.url} did not answer within {HEALTH_DEADLINE_SECONDS:g} s", host=host.url)
             logger.warning("Ollama host %s failed its health check: %s", host.url, error.message)
             host.failed(error)
         except asyncio.CancelledError:

@@ -4,7 +4,7 @@ from collections.abc import AsyncGenerator, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..ollama import Chunk, Done, ModelInfo, OllamaError
+from ..engines import Chunk, Done, ModelInfo, EngineError
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,4 +47,4 @@ class CompletionStream:
 class HostModels:
     host: str
     models: list[ModelInfo]
-    error: OllamaError | None = None
+    error: EngineError | None = None

@@ -16,7 +16,7 @@ from redis.exceptions import RedisError
 
 from blogsite.pipelined_redis import PipelinedRedis
 
-from ..ollama import GenerationStats
+from ..engines import GenerationStats
 from .request import CompletionRequest
 
 logger = logging.getLogger(__name__)

@@ -2,10 +2,10 @@
 
 import random
 
-from ..ollama import OllamaError, RateLimited, ServerBusy, Timeout
+from ..engines import EngineError, RateLimited, ServerBusy, Timeout
 
 
-def may_retry(error: OllamaError, *, output_started: bool) -> bool:
+def may_retry(error: EngineError, *, output_started: bool) -> bool:
     """Connection errors, timeouts before the first token, 429, 503 and 5xx, and only before any text.
 
     Once text reached the editor a retry would repeat or contradict it, so the error is reported instead.
@@ -17,7 +17,7 @@ def may_retry(error: OllamaError, *, output_started: bool) -> bool:
     return error.retryable
 
 
-def counts_against_host(error: OllamaError) -> bool:
+def counts_against_host(error: EngineError) -> bool:
     """Whether the error says the host is unwell (a busy host or a bad request says nothing about that)."""
     if isinstance(error, RateLimited | ServerBusy):
         return False

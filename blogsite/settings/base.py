@@ -8,6 +8,8 @@ from pathlib import Path
 
 import environ
 
+from .engines import parse_backends
+
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
 env = environ.Env()
@@ -177,7 +179,13 @@ CHANNEL_LAYERS = {
     }
 }
 
-OLLAMA_URLS = env.list("OLLAMA_URLS", default=["http://127.0.0.1:11434"])
+# Inference hosts, each with its API dialect (ollama or openai); see blogsite/settings/engines.py.
+AIWRITER_BACKENDS = parse_backends(
+    env.str("AIWRITER_BACKENDS", default=""), ollama_urls=env.list("OLLAMA_URLS", default=[])
+)
+# The engine that deploy/scripts/run-dev.sh starts on this machine when no other answers (llama-cpp-python's
+# server with a small model): while it loads, the AI panel says it is starting rather than unavailable.
+AIWRITER_LOCAL_ENGINE_URL = env.str("AIWRITER_LOCAL_ENGINE_URL", default="")
 AIWRITER_DEFAULT_MODEL = env.str("AIWRITER_DEFAULT_MODEL", default="llama3.2:1b")
 # Seconds allowed towards Ollama: to connect, until the first token, between tokens, in all.
 AIWRITER_TIMEOUTS = {

@@ -16,7 +16,7 @@ from channels.testing import WebsocketCommunicator
 from django.test import Client
 
 from aiwriter import limits
-from aiwriter.ollama import close_clients
+from aiwriter.engines import close_clients
 from blogsite.asgi import application
 
 # Tests that reach the consumer or an async view touch the database from another thread, so

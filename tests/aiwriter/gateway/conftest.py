@@ -6,7 +6,7 @@ from contextlib import aclosing
 import pytest
 
 from aiwriter.gateway import CompletionRequest, close_gateway, completion_open
-from aiwriter.ollama import Chunk, close_clients
+from aiwriter.engines import Chunk, close_clients
 from tests.ollama_simulator import OllamaSimulator
 
 MODEL = "llama3.2:1b"

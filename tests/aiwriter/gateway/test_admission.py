@@ -6,7 +6,7 @@ import pytest
 from prometheus_client import REGISTRY
 
 from aiwriter.gateway import Priority, get_gateway
-from aiwriter.ollama import OllamaError
+from aiwriter.engines import EngineError
 from tests.aiwriter.fixtures import collect, generate_message, transactional, websocket
 from tests.aiwriter.gateway.conftest import chat, complete
 
@@ -21,7 +21,7 @@ async def test_full_queue_answers_busy_with_a_retry_hint(hosts, gateway_settings
     await asyncio.sleep(0.05)
     try:
         assert get_gateway().admission.waiting == 1
-        with pytest.raises(OllamaError) as caught:
+        with pytest.raises(EngineError) as caught:
             await complete(chat("Third"))
         assert caught.value.code == "busy"
         assert "Try again in a few seconds" in caught.value.message

@@ -11,7 +11,7 @@ from django.conf import settings
 from aiwriter.gateway import Gateway, completion_open
 from aiwriter.gateway.coalescing import KEY_PREFIX, follower_join, followers_key_for, owner_key_for
 from aiwriter.gateway.response_cache import request_key
-from aiwriter.ollama import Chunk, OllamaError
+from aiwriter.engines import Chunk, EngineError
 from tests.aiwriter.fixtures import collect, generate_message, streamed_text, transactional, until, websocket
 from tests.aiwriter.gateway.conftest import chat, complete
 
@@ -189,7 +189,7 @@ async def test_followers_fail_in_bounded_time_when_the_owner_process_dies(hosts)
     await connection.set(f"{KEY_PREFIX}{request_key(request)}:owner", "dead", px=600)
     await connection.aclose()
     started = time.monotonic()
-    with pytest.raises(OllamaError) as caught:
+    with pytest.raises(EngineError) as caught:
         await complete(request)
     assert caught.value.code == "unavailable"
     assert time.monotonic() - started < 3

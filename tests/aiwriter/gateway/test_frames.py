@@ -8,8 +8,8 @@ from contextlib import aclosing
 from aiwriter.gateway import completion_open
 from aiwriter.gateway.coalescing import Flight
 from aiwriter.gateway.frames import frame_interval, frames
-from aiwriter.ollama import Chunk, Done, GenerationStats
-from aiwriter.ollama.transport import _Connection
+from aiwriter.engines import Chunk, Done, GenerationStats
+from aiwriter.engines.transport import _Connection
 from tests.aiwriter.gateway.conftest import chat
 
 REPLY = " ".join(f"word{n}" for n in range(120))

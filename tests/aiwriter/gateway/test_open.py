@@ -4,7 +4,7 @@ import asyncio
 from contextlib import aclosing
 
 from aiwriter.gateway import completion_open
-from aiwriter.ollama import Chunk
+from aiwriter.engines import Chunk
 from tests.aiwriter.gateway.conftest import chat, chat_requests
 
 

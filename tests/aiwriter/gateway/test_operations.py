@@ -8,7 +8,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from aiwriter.gateway import get_gateway
 from aiwriter.health import check_ollama
-from aiwriter.ollama import OllamaError
+from aiwriter.engines import EngineError
 from tests.aiwriter.fixtures import collect, generate_message, transactional, websocket
 from tests.aiwriter.gateway.conftest import chat, complete
 
@@ -85,7 +85,7 @@ async def test_metrics_name_unknown_models_other_so_labels_stay_bounded(hosts):
     await get_gateway().registry.refresh()
     labels = {"action": "-", "model": "other", "outcome": "error"}
     before = REGISTRY.get_sample_value("blogsite_ai_generations_total", labels) or 0
-    with pytest.raises(OllamaError):
+    with pytest.raises(EngineError):
         await complete(chat(model="made-up-model:1b"))
     assert REGISTRY.get_sample_value("blogsite_ai_generations_total", labels) == before + 1
     assert REGISTRY.get_sample_value("blogsite_ai_generations_total", {**labels, "model": "made-up-model:1b"}) is None

@@ -6,7 +6,7 @@ import time
 import pytest
 
 from aiwriter.gateway import get_gateway, hosts_state
-from aiwriter.ollama import OllamaError
+from aiwriter.engines import EngineError
 from tests.aiwriter.gateway.conftest import chat, chat_requests, complete
 
 
@@ -78,7 +78,7 @@ async def test_busy_and_failing_hosts_are_retried_on_another_host(hosts, first_o
 async def test_a_busy_single_host_is_reported_not_hammered(hosts):
     (only,) = hosts(1)
     only.fail_with(503, times=None)
-    with pytest.raises(OllamaError) as caught:
+    with pytest.raises(EngineError) as caught:
         await complete(chat())
     assert caught.value.code == "busy"
     assert len(only.requests_to("/api/chat")) == 1
@@ -86,7 +86,7 @@ async def test_a_busy_single_host_is_reported_not_hammered(hosts):
 
 async def test_model_not_found_is_not_retried(hosts):
     simulators = hosts(3)
-    with pytest.raises(OllamaError) as caught:
+    with pytest.raises(EngineError) as caught:
         await complete(chat(model="missing:1b"))
     assert caught.value.code == "model_not_found"
     assert len(chat_requests(*simulators)) == 1
@@ -96,7 +96,7 @@ async def test_no_retry_once_text_has_been_sent(hosts, first_of_ties):
     first, second = hosts(2)
     first.drop_after(3, times=None)
     started = time.monotonic()
-    with pytest.raises(OllamaError) as caught:
+    with pytest.raises(EngineError) as caught:
         await complete(chat())
     assert caught.value.code == "upstream"
     assert chat_requests(second) == []

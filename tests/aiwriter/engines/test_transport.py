@@ -8,7 +8,7 @@ import time
 import httpx
 import pytest
 
-from aiwriter.ollama import PacedReads, StreamTransport
+from aiwriter.engines import PacedReads, StreamTransport
 
 MODEL = "llama3.2:1b"
 

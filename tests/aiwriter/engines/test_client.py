@@ -4,7 +4,7 @@ import time
 
 import pytest
 
-from aiwriter.ollama import Chunk, Done, OllamaClient, Timeout, Timeouts, close_clients, get_client
+from aiwriter.engines import Chunk, Done, OllamaClient, Timeout, Timeouts, close_clients, get_client
 from tests.ollama_simulator import deterministic_reply
 
 MODEL = "llama3.2:1b"

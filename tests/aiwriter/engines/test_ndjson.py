@@ -4,8 +4,8 @@ import random
 import httpx
 import pytest
 
-from aiwriter.ollama import Chunk, Done, MalformedResponse, OllamaClient
-from aiwriter.ollama.ndjson import LineTooLong, NDJSONLineBuffer
+from aiwriter.engines import Chunk, Done, MalformedResponse, OllamaClient
+from aiwriter.engines.ndjson import LineTooLong, NDJSONLineBuffer
 
 PIECES = ["Caf\u00e9 ", "\u65e5\u672c\u8a9e ", "tea\u2028time ", "next\u0085line ", "\U0001f375", " done."]
 

@@ -8,7 +8,7 @@ request may be sent again (to this host or another) without the editor noticing.
 import json
 
 
-class OllamaError(Exception):
+class EngineError(Exception):
     """Base class: an upstream failure the editor cannot fix from the editor."""
 
     code = "upstream"
@@ -24,7 +24,7 @@ class OllamaError(Exception):
         return f"{type(self).__name__}({self.message!r}, status={self.status!r}, host={self.host!r})"
 
 
-class ModelNotFound(OllamaError):
+class ModelNotFound(EngineError):
     code = "model_not_found"
 
     def __init__(
@@ -34,41 +34,41 @@ class ModelNotFound(OllamaError):
         self.model = model
 
 
-class BadRequest(OllamaError):
+class BadRequest(EngineError):
     code = "invalid"
 
 
-class RateLimited(OllamaError):
+class RateLimited(EngineError):
     code = "busy"
     retryable = True
 
 
-class ServerBusy(OllamaError):
+class ServerBusy(EngineError):
     code = "busy"
     retryable = True
 
 
-class ServerError(OllamaError):
+class ServerError(EngineError):
     code = "upstream"
     retryable = True
 
 
-class StreamError(OllamaError):
+class StreamError(EngineError):
     """The reply broke off after it had begun: an error line, or the connection was lost."""
 
     code = "upstream"
 
 
-class MalformedResponse(OllamaError):
+class MalformedResponse(EngineError):
     code = "upstream"
 
 
-class Unavailable(OllamaError):
+class Unavailable(EngineError):
     code = "unavailable"
     retryable = True
 
 
-class Timeout(OllamaError):
+class Timeout(EngineError):
     """A time limit ran out; `phase` is "connect", "first_token", "idle" or "total".
 
     A timeout is retryable only while the editor has seen no text yet: retrying later would
@@ -103,13 +103,13 @@ def model_not_found(model: str, *, host: str | None = None) -> ModelNotFound:
     return ModelNotFound(message, host=host, model=model)
 
 
-def error_for_status(status: int, body: bytes, *, model: str | None = None, host: str | None = None) -> OllamaError:
+def error_for_status(status: int, body: bytes, *, model: str | None = None, host: str | None = None) -> EngineError:
     """The typed error for a non-200 answer that came before any output."""
     detail = error_detail(body)
     if status == 404 and model is not None and _is_error_object(body):
         return model_not_found(model, host=host)
     if status == 404:
-        return OllamaError(
+        return EngineError(
             f"The server{_at(host)} does not offer this Ollama endpoint (HTTP 404). Is it an Ollama server?",
             status=status,
             host=host,
@@ -130,7 +130,7 @@ def error_for_status(status: int, body: bytes, *, model: str | None = None, host
         return ServerError(
             f"The Ollama server failed (HTTP {status}){': ' + detail if detail else ''}.", status=status, host=host
         )
-    return OllamaError(
+    return EngineError(
         f"The Ollama server answered HTTP {status}{': ' + detail if detail else ''}.", status=status, host=host
     )
 

@@ -1,11 +1,11 @@
 """Client for the Ollama HTTP API. It speaks Ollama only and imports no app's models."""
 
-from .client import OllamaClient, close_clients, get_client
+from .ollama import OllamaClient, close_clients, get_client
 from .errors import (
     BadRequest,
     MalformedResponse,
     ModelNotFound,
-    OllamaError,
+    EngineError,
     RateLimited,
     ServerBusy,
     ServerError,
@@ -25,7 +25,7 @@ __all__ = [
     "ModelInfo",
     "ModelNotFound",
     "OllamaClient",
-    "OllamaError",
+    "EngineError",
     "PacedReads",
     "RateLimited",
     "ServerBusy",

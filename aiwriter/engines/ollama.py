@@ -1,7 +1,7 @@
 """Async client for the Ollama HTTP API, as described in ollama-api.md.
 
 It speaks Ollama and nothing else: routing between hosts, retries and breakers sit one level up.
-Every failure surfaces as an `OllamaError` subclass (or `CancelledError` when the caller is
+Every failure surfaces as an `EngineError` subclass (or `CancelledError` when the caller is
 cancelled).
 """
 
@@ -23,7 +23,7 @@ from blogsite.per_loop import PerLoop
 from .errors import (
     BadRequest,
     MalformedResponse,
-    OllamaError,
+    EngineError,
     StreamError,
     Timeout,
     Unavailable,
@@ -277,7 +277,7 @@ class OllamaClient:
 
     async def _send(self, request: httpx.Request, *, model: str | None) -> httpx.Response:
         if self._closed:
-            raise OllamaError("The connection to the Ollama server has been shut down.", host=self.base_url)
+            raise EngineError("The connection to the Ollama server has been shut down.", host=self.base_url)
         response = await self._transport.handle_async_request(request)
         response.request = request
         if response.is_success:
@@ -324,13 +324,13 @@ class OllamaClient:
             host=self.base_url,
         )
 
-    def _transport_error(self, exc: httpx.HTTPError, *, output_started: bool) -> OllamaError:
+    def _transport_error(self, exc: httpx.HTTPError, *, output_started: bool) -> EngineError:
         if isinstance(exc, httpx.ConnectTimeout):
             return self._timeout("connect", output_started=False)
         if isinstance(exc, httpx.TimeoutException):
             return self._timeout("first_token" if not output_started else "idle", output_started=output_started)
         if isinstance(exc, httpx.UnsupportedProtocol):
-            return OllamaError(f"The Ollama address {self.base_url} is not an http(s) URL.", host=self.base_url)
+            return EngineError(f"The Ollama address {self.base_url} is not an http(s) URL.", host=self.base_url)
         if isinstance(exc, httpx.ConnectError):
             return Unavailable(
                 f"Cannot connect to the Ollama server at {self.base_url}. Is it running?", host=self.base_url
@@ -343,7 +343,7 @@ class OllamaClient:
             )
         if isinstance(exc, httpx.DecodingError):
             return MalformedResponse("The Ollama server sent a reply that could not be decoded.", host=self.base_url)
-        return OllamaError(f"Talking to the Ollama server failed: {exc}", host=self.base_url)
+        return EngineError(f"Talking to the Ollama server failed: {exc}", host=self.base_url)
 
 
 class _Deadlines:

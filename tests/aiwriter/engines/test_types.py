@@ -1,6 +1,6 @@
 import pytest
 
-from aiwriter.ollama import GenerationStats, ModelInfo, Timeouts
+from aiwriter.engines import GenerationStats, ModelInfo, Timeouts
 
 
 def test_stats_read_ollama_field_names_and_durations_in_nanoseconds():

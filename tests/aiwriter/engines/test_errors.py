@@ -3,13 +3,13 @@ import time
 
 import pytest
 
-from aiwriter.ollama import (
+from aiwriter.engines import (
     BadRequest,
     Chunk,
     MalformedResponse,
     ModelNotFound,
     OllamaClient,
-    OllamaError,
+    EngineError,
     RateLimited,
     ServerBusy,
     ServerError,
@@ -39,7 +39,7 @@ async def drain(stream) -> list[str]:
     return texts
 
 
-async def chunks_then_error(stream, error_type) -> tuple[list[str], OllamaError]:
+async def chunks_then_error(stream, error_type) -> tuple[list[str], EngineError]:
     texts = []
     with pytest.raises(error_type) as caught:
         async for event in stream:
