@@ -8,18 +8,17 @@ If Redis cannot be reached the limits are skipped: generating slower to police i
 letting an editor through.
 """
 
-import asyncio
-import contextlib
 import logging
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import redis.asyncio as redis
 from django.conf import settings
+from redis.commands.core import AsyncScript
 from redis.exceptions import RedisError
 
 from blogsite.per_loop import PerLoop
-from blogsite.pipelined_redis import PipelinedRedis
 
 logger = logging.getLogger(__name__)
 
@@ -65,36 +64,27 @@ def _keys(user_id: int) -> list[str]:
     return [f"blogsite:aiwriter:rate:{user_id}", f"blogsite:aiwriter:active:{user_id}"]
 
 
-# One pipelined connection per event loop (a connection belongs to the loop that opened it).
-# Every generation takes a slot before its first token; with redis-py's pooled client, a burst of
-# editors made the pool open new connections and the slot took tens of milliseconds at 200 streams.
-_clients: PerLoop[PipelinedRedis] = PerLoop()
-# Releases of slots whose generation never ran, kept until done (the loop holds tasks only weakly).
-_releasing: set[asyncio.Task] = set()
+# One client per event loop (a connection belongs to the loop that opened it), with its script.
+_clients: PerLoop[tuple[str, redis.Redis, AsyncScript]] = PerLoop()
 REDIS_TIMEOUT_SECONDS = 0.5
 
 
-def _client() -> PipelinedRedis:
-    """The running loop's shared client; it connects again on the next command after Redis comes back."""
-    return _clients.get(_new_client, usable=_for_current_url)
+def _client() -> tuple[redis.Redis, AsyncScript]:
+    """The running loop's client and acquire script; it connects again after Redis comes back."""
+    _, client, script = _clients.get(_new_client, usable=lambda value: value[0] == settings.REDIS_URL)
+    return client, script
 
 
-def _new_client() -> PipelinedRedis:
-    return PipelinedRedis(settings.REDIS_URL, timeout=REDIS_TIMEOUT_SECONDS)
-
-
-def _for_current_url(client: PipelinedRedis) -> bool:
-    return client.url == settings.REDIS_URL
+def _new_client() -> tuple[str, redis.Redis, AsyncScript]:
+    url = settings.REDIS_URL
+    client = redis.Redis.from_url(
+        url, socket_timeout=REDIS_TIMEOUT_SECONDS, socket_connect_timeout=REDIS_TIMEOUT_SECONDS
+    )
+    return url, client, client.register_script(_ACQUIRE)
 
 
 def _stale_after() -> float:
     return float(settings.AIWRITER_TIMEOUTS["total"]) + 60
-
-
-def _acquire_args(user_id: int, slot: str) -> list:
-    concurrent = settings.AIWRITER_MAX_CONCURRENT_PER_USER
-    args = [RATE_WINDOW_SECONDS, settings.AIWRITER_RATE_LIMIT, concurrent, _stale_after(), slot]
-    return ["EVAL", _ACQUIRE, 2, *_keys(user_id), *args]
 
 
 def _verdict_check(reply: list) -> None:
@@ -108,84 +98,34 @@ def _verdict_check(reply: list) -> None:
         )
 
 
-class GenerationSlot:
-    """One of the editor's generation slots: asked for when created, granted or refused once Redis answers.
-
-    The request goes to Redis at once, so the caller can get the generation ready while Redis
-    answers; every step that must not happen before the verdict (asking Ollama, telling the
-    editor) awaits `granted()`, as many times and from as many tasks as it likes.
-    """
-
-    def __init__(self, *, user_id: int) -> None:
-        self.user_id = user_id
-        self.id = uuid.uuid4().hex
-        self.held: bool | None = None  # None until the verdict is known
-        self._reply = _client().submit(*_acquire_args(user_id, self.id))
-
-    async def granted(self) -> None:
-        """Returns once the slot is held; raises LimitExceeded when the editor is at either limit."""
-        with contextlib.suppress(RedisError):  # the limits are skipped; _settle says so
-            await self._reply
-        refusal = self._settle()
-        if refusal is not None:
-            raise refusal
-
-    async def release(self) -> None:
-        """Gives the slot back, also when the generation stopped before anyone read the verdict."""
-        if self.held is None:
-            if not self._reply.done():
-                # The request must reach Redis before its removal does (while connecting, nothing orders them).
-                await asyncio.wait([self._reply])
-            self._settle()
-        if self.held:
-            self.held = False
-            await _release_quietly(self.user_id, self.id)
-
-    def release_soon(self) -> None:
-        """`release()` in a task of its own, for a slot whose generation never ran."""
-        task = asyncio.get_running_loop().create_task(self.release(), name="aiwriter:slot-release")
-        _releasing.add(task)
-        task.add_done_callback(_releasing.discard)
-
-    def _settle(self) -> LimitExceeded | None:
-        """Sets `held` from the reply, which has come; returns the refusal if it was one."""
-        if self._reply.cancelled():
-            self.held = True  # the verdict was lost, not the request: release it to be sure
-            return None
-        error = self._reply.exception()
-        if error is not None:
-            if self.held is None:
-                logger.warning("AI writer limits skipped: Redis is unreachable", exc_info=error)
-            self.held = False
-            return None
-        try:
-            _verdict_check(self._reply.result())
-        except LimitExceeded as refusal:
-            self.held = False
-            return refusal
-        self.held = True
-        return None
+async def _acquire(user_id: int, slot: str) -> bool:
+    """Takes a slot; False when Redis cannot be reached (the limits are skipped). Raises LimitExceeded."""
+    _, script = _client()
+    args = [RATE_WINDOW_SECONDS, settings.AIWRITER_RATE_LIMIT, settings.AIWRITER_MAX_CONCURRENT_PER_USER]
+    try:
+        reply = await script(keys=_keys(user_id), args=[*args, _stale_after(), slot])
+    except RedisError:
+        logger.warning("AI writer limits skipped: Redis is unreachable", exc_info=True)
+        return False
+    _verdict_check(reply)
+    return True
 
 
 async def _release(user_id: int, slot: str) -> None:
-    await _client().execute("ZREM", _keys(user_id)[1], slot)
+    client, _ = _client()
+    try:
+        await client.zrem(_keys(user_id)[1], slot)
+    except RedisError:
+        logger.warning("AI writer slot not released (it expires on its own)", exc_info=True)
 
 
 @asynccontextmanager
-async def generation_slot(*, user_id: int, asked: GenerationSlot | None = None) -> AsyncIterator[GenerationSlot]:
-    """Ask for one of the editor's generation slots (unless `asked` is one), and hold it for the block.
-
-    The block learns the verdict from `await slot.granted()`, which raises LimitExceeded.
-    """
-    slot = asked or GenerationSlot(user_id=user_id)
+async def generation_slot(*, user_id: int) -> AsyncIterator[None]:
+    """Holds one of the editor's generation slots for the block; raises LimitExceeded at either limit."""
+    slot = uuid.uuid4().hex
+    held = await _acquire(user_id, slot)
     try:
-        yield slot
+        yield
     finally:
-        await slot.release()
-
-
-async def _release_quietly(user_id: int, slot: str) -> None:
-    try:
-        await _release(user_id, slot)
-    except RedisError:
-        logger.warning("AI writer slot not released (it expires on its own)", exc_info=True)
+        if held:
+            await _release(user_id, slot)

@@ -92,6 +92,9 @@ class Generation(models.Model):
     )
     prompt_tokens = models.PositiveIntegerField(null=True, blank=True, help_text="Tokens the model read.")
     completion_tokens = models.PositiveIntegerField(null=True, blank=True, help_text="Tokens the model wrote.")
+    tokens_estimated = models.BooleanField(
+        default=False, help_text="The engine sent no token counts: they were counted from the streamed text."
+    )
     output_chars = models.PositiveIntegerField(default=0, help_text="Characters sent to the editor.")
     time_to_first_token_ms = models.PositiveIntegerField(
         null=True, blank=True, help_text="Milliseconds from the request to the first text; empty if none came."

@@ -52,6 +52,11 @@ def chunk_event(request_id: str, *, text: str) -> dict:
     return {"type": "chunk", "request_id": request_id, "text": text}
 
 
+def thinking_event(request_id: str, *, text: str) -> dict:
+    """A piece of a reasoning model's thinking: the panel shows it apart and never inserts it."""
+    return {"type": "thinking", "request_id": request_id, "text": text}
+
+
 def done_event(request_id: str, *, cached: bool, stats: Mapping[str, Any]) -> dict:
     return {"type": "done", "request_id": request_id, "cached": cached, "stats": dict(stats)}
 

@@ -1,12 +1,12 @@
-"""The AI generation flow, shared by the WebSocket consumer and the SSE view.
+"""The AI generation flow, shared by the WebSocket consumer, the SSE view and batch jobs.
 
 `generation_events()` is an async generator of contract events (protocol.py): it checks the
-editor's permission and the post, takes a slot under the per-editor limits, builds the prompt,
-streams the model's text through the gateway and records a `Generation`. Stopping early
-(closing the generator, or cancelling the task that reads it) closes the upstream stream at
-once, so Ollama stops generating, and the generation is recorded as cancelled. The socket calls
-`generation_begin()` first, as it reads the message, so that the checks and the slot request
-happen before the generation's own task first runs.
+editor's permission and the post and builds the prompt (`generation_prepare`, on Django's sync
+thread), takes a slot under the per-editor limits, streams the model's thinking and text through
+the gateway, keeps the answer the editor received in the response cache and records a
+`Generation`. Stopping early (closing the generator, or cancelling the task that reads it)
+closes the upstream stream at once, so the engine stops generating, and the generation is
+recorded as cancelled.
 """
 
 import asyncio
@@ -20,7 +20,6 @@ from dataclasses import dataclass, field
 
 from channels.db import database_sync_to_async
 from django.conf import settings
-from django.core.exceptions import SynchronousOnlyOperation
 from django.db import transaction
 
 from posts.models import Post
@@ -28,9 +27,9 @@ from posts.selectors import tag_suggestions
 
 from . import gateway, limits, selectors
 from .actions import ACTIONS, ActionSpec
-from .gateway import CompletionRequest, CompletionStream
+from .engines import Chunk, Done, EngineError, GenerationStats, Thinking
+from .gateway import CompletionRequest, Priority
 from .models import ChatMessage, ChatRole, Generation, Outcome
-from .engines import Done, GenerationStats, EngineError
 from .output import OutputShaper
 from .permissions import can_use_aiwriter
 from .prompts import build_messages
@@ -41,6 +40,7 @@ from .protocol import (
     done_event,
     error_event,
     start_event,
+    thinking_event,
 )
 from .records import record_writer
 
@@ -163,112 +163,19 @@ def _input_hash(completion: CompletionRequest) -> str:
     return hashlib.sha256(json.dumps(payload, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
 
 
-@dataclass(slots=True)
-class EarlyStart:
-    """What `generation_begin` did before the generation's task first runs.
-
-    `failure` is the prepare's exception (a refusal, say), for the generation to report; `slot`
-    is the editor's slot, asked for already, until the generation takes it over.
-    """
-
-    prepared: PreparedGeneration | None = None
-    failure: Exception | None = None
-    slot: limits.GenerationSlot | None = None
-
-    def take_slot(self) -> limits.GenerationSlot | None:
-        slot, self.slot = self.slot, None
-        return slot
-
-    def abandon(self) -> None:
-        """Gives back the slot if no generation took it: its task was cancelled before it ever ran."""
-        slot = self.take_slot()
-        if slot is not None:
-            slot.release_soon()
-
-
-def generation_begin(*, user, request: GenerationRequest) -> EarlyStart:
-    """Prepare the generation and ask for the editor's slot now, when that needs no query.
-
-    A task created now first runs a turn of the event loop later, and under load that turn is a
-    good part of the time before Ollama is asked (measured at 200 streams: 1.5 to 3 ms at p50),
-    so Redis answers the slot meanwhile. The checks are the same and in the same order: a request
-    refused or failing here asks for no slot. The caller passes the result to `generation_events`
-    and calls `abandon()` once the task that would have run it is done.
-    """
-    try:
-        prepared = _prepare_in_loop(user=user, request=request)
-    except Exception as error:
-        return EarlyStart(failure=error)
-    if prepared is None:
-        return EarlyStart()  # the task prepares it on the sync thread
-    return EarlyStart(prepared=prepared, slot=limits.GenerationSlot(user_id=user.pk))
-
-
-async def generation_events(
-    *, user, request: GenerationRequest, early: EarlyStart | None = None
-) -> AsyncIterator[dict]:
+async def generation_events(*, user, request: GenerationRequest) -> AsyncIterator[dict]:
     """The events of one generation, ending with a done or an error event (or cancellation)."""
     run = GenerationRun()
-    # Taken before any await, so that a generation closed from here on gives its slot back itself.
-    asked = early.take_slot() if early is not None else None
     try:
-        if early is None:
-            prepared = await _prepare(user=user, request=request)
-        elif early.failure is not None:
-            raise early.failure
-        else:
-            # generation_begin tried the event loop already: what it left needs the sync thread.
-            prepared = early.prepared or await _prepare_on_thread(user=user, request=request)
-        async with limits.generation_slot(user_id=user.pk, asked=asked) as slot:
-            # The gateway gets the generation ready while Redis answers; it asks Ollama only once granted.
-            completion = gateway.completion_open(prepared.completion, after=slot.granted)
-            async with aclosing(completion):
-                await slot.granted()
-                async with aclosing(_stream(user=user, prepared=prepared, run=run, completion=completion)) as events:
-                    async for event in events:
-                        yield event
-    except RequestRefused as error:
+        prepared = await database_sync_to_async(generation_prepare)(user=user, request=request)
+        async with (
+            limits.generation_slot(user_id=user.pk),
+            aclosing(_stream(user=user, prepared=prepared, run=run)) as events,
+        ):
+            async for event in events:
+                yield event
+    except (RequestRefused, limits.LimitExceeded) as error:
         yield error_event(request.request_id, code=error.code, message=error.message)
-    except limits.LimitExceeded as error:
-        yield error_event(request.request_id, code=error.code, message=error.message)
-
-
-async def _prepare(*, user, request: GenerationRequest) -> PreparedGeneration:
-    """Prepare in the event loop when nothing needs the database, else on Django's sync thread.
-
-    That thread is one per process: a hop to it waits behind every other editor's queries, which
-    is most of the time to first token when many editors start at once. With the user's
-    permissions loaded at connect (aiwriter.auth) and the prompt cached, a request about no saved
-    post and without chat history needs no query.
-    """
-    return _prepare_in_loop(user=user, request=request) or await _prepare_on_thread(user=user, request=request)
-
-
-def _prepare_in_loop(*, user, request: GenerationRequest) -> PreparedGeneration | None:
-    """The prepared request when the event loop can prepare it; None when it needs the sync thread."""
-    if _prepare_needs_database(request=request):
-        return None
-    try:
-        return generation_prepare(user=user, request=request)
-    except SynchronousOnlyOperation:
-        # Something was not loaded after all (permissions of a user object loaded elsewhere);
-        # the query raised before running, so preparing again on the sync thread repeats nothing.
-        return None
-
-
-async def _prepare_on_thread(*, user, request: GenerationRequest) -> PreparedGeneration:
-    return await database_sync_to_async(generation_prepare)(user=user, request=request)
-
-
-def _prepare_needs_database(*, request: GenerationRequest) -> bool:
-    spec = ACTIONS.get(request.action)
-    return (
-        spec is None
-        or request.post_id is not None
-        or spec.keeps_history
-        or spec.action == "tags"
-        or selectors.prompt_for_action_cached(action=spec.action) is None
-    )
 
 
 def user_permissions_load(*, user) -> None:
@@ -277,29 +184,28 @@ def user_permissions_load(*, user) -> None:
         user.get_all_permissions()
 
 
-async def completion_pieces(
-    *, prepared: PreparedGeneration, run: GenerationRun, completion: CompletionStream | None = None
-) -> AsyncIterator[str]:
-    """The shaped text of a completion piece by piece, noted in `run` as it comes.
+async def completion_events(
+    *, prepared: PreparedGeneration, run: GenerationRun, priority: Priority | None = None
+) -> AsyncIterator[Chunk | Thinking]:
+    """The completion's thinking and its shaped answer, piece by piece, noted in `run` as they come.
 
-    Opens the completion unless given one. Raises the client's EngineError; the editor's stream and
-    batch jobs each report it their way.
+    When the answer reaches the action's length limit, the stream is closed there, so the model
+    stops. The answer as received, cut or whole, is what the response cache keeps. Raises the
+    client's EngineError; the editor's stream and batch jobs each report it their way.
     """
     shaper = OutputShaper(limit=prepared.max_output_chars)
-    if completion is None:
-        completion = gateway.completion_open(prepared.completion)
+    completion = gateway.completion_open(prepared.completion, priority=priority)
     try:
         async with aclosing(completion):
             async for item in completion.events:
                 if isinstance(item, Done):
                     run.stats = item.stats
-                    continue
-                piece = shaper.feed(item.text)
-                if piece:
+                elif isinstance(item, Thinking):
+                    yield item
+                elif piece := shaper.feed(item.text):
                     run.add(piece)
-                    yield piece
+                    yield Chunk(piece)
                 if shaper.full:
-                    # Leaving the block closes the upstream response, so the model stops here.
                     run.stats = GenerationStats(done_reason="length")
                     break
     finally:
@@ -308,21 +214,36 @@ async def completion_pieces(
     tail = shaper.finish()
     if tail:
         run.add(tail)
-        yield tail
+        yield Chunk(tail)
+    if not run.cached and run.text:
+        await gateway.remember(prepared.completion, text="".join(run.text), stats=run.stats or GenerationStats())
 
 
-async def _stream(
-    *, user, prepared: PreparedGeneration, run: GenerationRun, completion: CompletionStream
-) -> AsyncIterator[dict]:
+async def completion_pieces(
+    *, prepared: PreparedGeneration, run: GenerationRun, priority: Priority | None = None
+) -> AsyncIterator[str]:
+    """Only the answer's text, for batch jobs: a model's thinking never reaches a post."""
+    async with aclosing(completion_events(prepared=prepared, run=run, priority=priority)) as events:
+        async for item in events:
+            if isinstance(item, Chunk):
+                yield item.text
+
+
+async def _stream(*, user, prepared: PreparedGeneration, run: GenerationRun) -> AsyncIterator[dict]:
     request_id = prepared.request.request_id
     yield start_event(request_id, model=prepared.completion.model)
     try:
-        async with aclosing(completion_pieces(prepared=prepared, run=run, completion=completion)) as pieces:
-            async for piece in pieces:
-                yield chunk_event(request_id, text=piece)
+        async with aclosing(completion_events(prepared=prepared, run=run)) as events:
+            async for item in events:
+                if isinstance(item, Thinking):
+                    yield thinking_event(request_id, text=item.text)
+                else:
+                    yield chunk_event(request_id, text=item.text)
     except EngineError as error:
+        # Operators get the details; the editor gets plain words.
+        logger.warning("AI generation %s failed on %s: %s", request_id, error.host or "-", error.message)
         await _record(user=user, prepared=prepared, run=run, outcome=Outcome.ERROR, error_code=error.code)
-        yield error_event(request_id, code=error.code, message=error.message)
+        yield error_event(request_id, code=error.code, message=error.editor_message)
         return
     except (asyncio.CancelledError, GeneratorExit):
         # Shielded so that the record is written even if the task is cancelled again meanwhile.
@@ -386,6 +307,7 @@ def _generation_row(
         input_hash=prepared.input_hash,
         prompt_tokens=stats.prompt_eval_count,
         completion_tokens=stats.eval_count,
+        tokens_estimated=stats.tokens_estimated,
         output_chars=len(text),
         time_to_first_token_ms=run.time_to_first_token_ms,
         duration_ms=run.duration_ms,

@@ -1,6 +1,7 @@
 """HTTP side of the AI writer: the SSE fallback for streaming, and the model list for the panel's picker."""
 
 import json
+import logging
 from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import aclosing
 
@@ -11,9 +12,15 @@ from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpRe
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
-from . import gateway, jobs, protocol, services
+from . import gateway, protocol, services
+from .engines.errors import EDITOR_UNAVAILABLE
+from .jobs import selectors as job_selectors
+from .jobs import serializers as job_serializers
+from .jobs import services as job_services
 from .models import BatchJob
 from .permissions import can_use_aiwriter
+
+logger = logging.getLogger(__name__)
 
 # An error found before anything streamed gets a status that says what kind it is.
 ERROR_STATUS = {"invalid": 400, "unauthorized": 401, "forbidden": 403, "too_large": 413, "rate_limited": 429}
@@ -80,7 +87,11 @@ async def generation_stream(request: HttpRequest) -> HttpResponse:
 @never_cache
 @require_GET
 async def models_list(request: HttpRequest) -> JsonResponse:
-    """The models installed on the Ollama hosts, for the panel's picker."""
+    """The models every host serves, for the panel's picker.
+
+    Engine trouble is for operators (logs, /readyz); the editor reads plain words. While the local
+    model that the run command started is still loading, the answer says it is starting.
+    """
     user = await request.auser()
     if not user.is_authenticated:
         return JsonResponse({"code": "unauthorized", "message": "Sign in to use the AI writer."}, status=401)
@@ -91,11 +102,20 @@ async def models_list(request: HttpRequest) -> JsonResponse:
     for host in hosts:
         for model in host.models:
             models.setdefault(model.name, _model_json(model))
-    errors = [host.error.message for host in hosts if host.error is not None]
+    failing = [host for host in hosts if host.error is not None]
+    for host in failing:
+        logger.warning("AI engine %s (%s) could not list its models: %s", host.host, host.dialect, host.error.message)
     body = {"default": settings.AIWRITER_DEFAULT_MODEL, "models": sorted(models.values(), key=lambda m: m["name"])}
-    if errors and not models:
-        return JsonResponse({**body, "code": "unavailable", "message": errors[0], "errors": errors}, status=503)
-    return JsonResponse({**body, "errors": errors})
+    if failing and not models:
+        return JsonResponse({**body, **_unavailable(failing)}, status=503)
+    return JsonResponse(body)
+
+
+def _unavailable(failing: list[gateway.HostModels]) -> dict:
+    local = settings.AIWRITER_LOCAL_ENGINE_URL.rstrip("/")
+    if local and any(host.host == local for host in failing):
+        return {"code": "starting", "message": "The local AI model is starting…"}
+    return {"code": "unavailable", "message": EDITOR_UNAVAILABLE}
 
 
 def _model_json(model) -> dict:
@@ -108,7 +128,7 @@ def _model_json(model) -> dict:
     }
 
 
-# Batch jobs (aiwriter/jobs.py): JSON in and out; Django's CSRF check covers the POSTs.
+# Batch jobs (aiwriter/jobs/): JSON in and out; Django's CSRF check covers the POSTs.
 
 
 def _refusal(code: str, message: str, status: int) -> JsonResponse:
@@ -124,23 +144,23 @@ def _job_user_refusal(user) -> JsonResponse | None:
 
 
 def _job_request(body: bytes) -> dict:
-    """The keyword arguments for jobs.batch_start from a JSON body; raises JobError."""
+    """The keyword arguments for job_services.batch_start from a JSON body; raises JobError."""
     try:
         data = json.loads(body or b"null")
     except (ValueError, UnicodeDecodeError):
-        raise jobs.JobError("The request is not valid JSON.") from None
+        raise job_services.JobError("The request is not valid JSON.") from None
     if not isinstance(data, dict):
-        raise jobs.JobError('Send a JSON object such as {"action": "summarize", "missing": true}.')
+        raise job_services.JobError('Send a JSON object such as {"action": "summarize", "missing": true}.')
     missing, overwrite = data.get("missing", False), data.get("overwrite", False)
     if not isinstance(missing, bool) or not isinstance(overwrite, bool):
-        raise jobs.JobError("missing and overwrite must be true or false.")
+        raise job_services.JobError("missing and overwrite must be true or false.")
     post_ids = data.get("post_ids")
     if missing and post_ids:
-        raise jobs.JobError("Send either post_ids or missing, not both.")
+        raise job_services.JobError("Send either post_ids or missing, not both.")
     if post_ids is not None and (
         not isinstance(post_ids, list) or not all(isinstance(pk, int) and not isinstance(pk, bool) for pk in post_ids)
     ):
-        raise jobs.JobError("post_ids must be a list of post numbers.")
+        raise job_services.JobError("post_ids must be a list of post numbers.")
     return {"action": data.get("action"), "post_ids": post_ids, "missing": missing, "overwrite": overwrite}
 
 
@@ -152,10 +172,10 @@ def job_start(request: HttpRequest) -> JsonResponse:
     if refusal:
         return refusal
     try:
-        job = jobs.batch_start(user=request.user, **_job_request(request.body))
-    except jobs.JobError as error:
+        job = job_services.batch_start(user=request.user, **_job_request(request.body))
+    except job_services.JobError as error:
         return _refusal("invalid", error.message, 400)
-    return JsonResponse({"job": jobs.job_summary(job)}, status=202)
+    return JsonResponse({"job": job_serializers.job_summary(job)}, status=202)
 
 
 def _owned_job(request: HttpRequest, job_id: int) -> tuple[BatchJob | None, JsonResponse | None]:
@@ -163,7 +183,7 @@ def _owned_job(request: HttpRequest, job_id: int) -> tuple[BatchJob | None, Json
     refusal = _job_user_refusal(request.user)
     if refusal:
         return None, refusal
-    job = jobs.job_for_user(user=request.user, job_id=job_id)
+    job = job_selectors.job_for_user(user=request.user, job_id=job_id)
     if job is None:
         return None, _refusal("not_found", "There is no such job among yours.", 404)
     return job, None
@@ -175,7 +195,7 @@ def job_detail(request: HttpRequest, job_id: int) -> JsonResponse:
     job, refusal = _owned_job(request, job_id)
     if refusal:
         return refusal
-    return JsonResponse({"job": jobs.job_state(job)})
+    return JsonResponse({"job": job_serializers.job_state(job)})
 
 
 @never_cache
@@ -185,7 +205,7 @@ def job_cancel(request: HttpRequest, job_id: int) -> JsonResponse:
     if refusal:
         return refusal
     try:
-        job = jobs.batch_cancel(job=job, by=request.user)
-    except jobs.JobError as error:
+        job = job_services.batch_cancel(job=job, by=request.user)
+    except job_services.JobError as error:
         return _refusal("conflict", error.message, 409)
-    return JsonResponse({"job": jobs.job_summary(job)})
+    return JsonResponse({"job": job_serializers.job_summary(job)})

@@ -1,11 +1,17 @@
-"""Client for the Ollama HTTP API. It speaks Ollama only and imports no app's models."""
+"""Clients for inference engines, one per API dialect. They speak HTTP to engines only: they
+import no app's models and no settings, and take their configuration as arguments."""
 
-from .ollama import OllamaClient, close_clients, get_client
+import os
+from dataclasses import dataclass
+
+from .base import EngineClient, StreamEvent
 from .errors import (
     BadRequest,
+    ConfigurationError,
+    ContextTooLong,
+    EngineError,
     MalformedResponse,
     ModelNotFound,
-    EngineError,
     RateLimited,
     ServerBusy,
     ServerError,
@@ -13,28 +19,54 @@ from .errors import (
     Timeout,
     Unavailable,
 )
-from .transport import PacedReads, StreamTransport
-from .types import Chunk, Done, GenerationStats, ModelInfo, Timeouts
+from .ollama import OllamaClient
+from .openai import OpenAIClient
+from .types import Chunk, Done, GenerationStats, ModelDetails, ModelInfo, Thinking, Timeouts
+
+CLIENTS: dict[str, type[EngineClient]] = {"ollama": OllamaClient, "openai": OpenAIClient}
+
+
+@dataclass(frozen=True, slots=True)
+class Backend:
+    """One host of AIWRITER_BACKENDS: its dialect, address, and the variable holding its API key."""
+
+    dialect: str
+    url: str
+    api_key_env: str = ""
+
+    @classmethod
+    def from_setting(cls, entry: dict) -> "Backend":
+        return cls(dialect=entry["dialect"], url=entry["url"].rstrip("/"), api_key_env=entry.get("api_key_env", ""))
+
+    def client(self, *, timeouts: Timeouts, max_connections: int = 100) -> EngineClient:
+        """A new client for this host; the key is read from the environment here, and kept only in its headers."""
+        api_key = os.environ.get(self.api_key_env, "") if self.api_key_env else ""
+        return CLIENTS[self.dialect](self.url, timeouts=timeouts, api_key=api_key, max_connections=max_connections)
+
 
 __all__ = [
+    "Backend",
     "BadRequest",
     "Chunk",
+    "ConfigurationError",
+    "ContextTooLong",
     "Done",
+    "EngineClient",
+    "EngineError",
     "GenerationStats",
     "MalformedResponse",
+    "ModelDetails",
     "ModelInfo",
     "ModelNotFound",
     "OllamaClient",
-    "EngineError",
-    "PacedReads",
+    "OpenAIClient",
     "RateLimited",
     "ServerBusy",
     "ServerError",
     "StreamError",
-    "StreamTransport",
+    "StreamEvent",
+    "Thinking",
     "Timeout",
-    "Unavailable",
     "Timeouts",
-    "close_clients",
-    "get_client",
+    "Unavailable",
 ]

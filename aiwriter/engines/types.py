@@ -1,4 +1,4 @@
-"""Values the Ollama client yields and accepts."""
+"""Values the engine clients yield and accept, the same for every dialect."""
 
 from __future__ import annotations
 
@@ -25,8 +25,19 @@ class Chunk:
 
 
 @dataclass(frozen=True, slots=True)
+class Thinking:
+    """A piece of a reasoning model's thinking: shown apart, never part of the answer."""
+
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
 class GenerationStats:
-    """Statistics from the final `done` line. Ollama omits fields that are zero, so each may be None."""
+    """Statistics of a finished generation. Engines omit some, so each may be None.
+
+    `tokens_estimated` is true when the engine sent no token counts and they were counted from the
+    streamed pieces instead.
+    """
 
     done_reason: str | None = None
     total_duration_ns: int | None = None
@@ -35,6 +46,7 @@ class GenerationStats:
     prompt_eval_duration_ns: int | None = None
     eval_count: int | None = None
     eval_duration_ns: int | None = None
+    tokens_estimated: bool = False
 
     @classmethod
     def from_response(cls, data: Mapping[str, Any]) -> GenerationStats:
@@ -65,8 +77,17 @@ class Done:
 
 
 @dataclass(frozen=True, slots=True)
+class ModelDetails:
+    """What the gateway needs to know of a model before asking it: its context window, in tokens
+    (None when the engine does not say), and whether it streams its thinking apart."""
+
+    context_length: int | None = None
+    thinks: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class ModelInfo:
-    """One installed model, as `/api/tags` lists it."""
+    """One model a host serves, as its model list describes it."""
 
     name: str
     size: int = 0
@@ -99,7 +120,7 @@ class Timeouts:
 
     `connect`: opening the TCP connection. `first_token`: from sending the request to the first
     piece of text (model loading and prompt processing happen here, so it is generous). `idle`:
-    the longest gap between two lines once text flows. `total`: the whole request.
+    the longest gap between two streamed lines once text flows. `total`: the whole request.
     """
 
     connect: float = 5.0

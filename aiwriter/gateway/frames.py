@@ -1,19 +1,20 @@
-"""One frame per stream at most every 25 to 50 ms: the text that arrived meanwhile goes out together.
+"""Merging streamed pieces into frames: at most one frame per stream every 25 to 50 ms.
 
-The first text goes out at once, so the time to first token does not grow; after that a stream
-waits out the interval before sending again. The interval grows from its shortest to its longest
-as the process holds more streams, up to `load` streams. Beyond that it grows with the streams,
-so the process keeps sending about `load / longest` frames a second (2,000 by default, half
-of what one daphne process delivers, leaving the rest for reading the streams), up to a ceiling
-that keeps the text moving for the editor.
-An interval of 0 switches pacing off.
+A model streams a piece per token; sending each as its own WebSocket frame costs the server a
+write per token per editor. A piece goes out at once when the stream's last frame is older than
+the interval, else it waits for the next piece (or the end) and goes out with it, so text is
+held back by at most one gap between tokens. The interval grows from its shortest to its longest
+as the process holds more streams, up to `load` streams; beyond that it grows with the streams up
+to a ceiling, so the frames a process sends per second stay level. An interval of 0 sends every
+piece as it came.
 """
 
-import asyncio
+import time
 from collections.abc import AsyncIterator, Callable
 
-from ..engines import Chunk, Done
-from .coalescing import Flight
+from ..engines import Chunk, Done, Thinking
+
+Event = Chunk | Thinking | Done
 
 
 def frame_interval(*, active: int, shortest: float, longest: float, load: int, ceiling: float) -> float:
@@ -25,50 +26,25 @@ def frame_interval(*, active: int, shortest: float, longest: float, load: int, c
     return max(longest, min(longest * active / load, ceiling))
 
 
-async def frames(flight: Flight, *, interval: Callable[[], float]) -> AsyncIterator[Chunk | Done]:
-    """The flight's events as one subscriber sees them, text merged into frames; raises the flight's error.
-
-    Frames keep a cadence: the next one is due an interval after this one was due, not after it
-    went out, so a frame that a busy event loop sent late does not push back the ones after it.
-    To catch up, two frames may come as close as half an interval; on average there is one per
-    interval. After a frame the stream sleeps until the next is due, and the text arriving
-    meanwhile stays in the upstream socket (`flight.reads`): the next frame takes it in with one
-    read, instead of one socket callback per piece. When no text is waiting at that time, the
-    next text goes out as soon as it arrives and the cadence starts again from there.
-    """
-    loop = asyncio.get_running_loop()
-    index = 0
-    due: float | None = None  # when the next frame is due, while the cadence holds
-    try:
-        while True:
-            items = flight.items
-            if index < len(items):
-                pace = interval()
-                if pace <= 0:
-                    # Pacing switched off: one frame per piece, as Ollama sent them.
-                    index += 1
-                    yield Chunk(items[index - 1])
-                    continue
-                pieces = items[index:]
-                index += len(pieces)
-                now = loop.time()
-                due = max(now if due is None else due, now - pace / 2) + pace
-                yield Chunk("".join(pieces))
-            elif flight.finished:
-                if flight.error is not None:
-                    raise flight.error
-                yield flight.done
-                return
-            else:
-                if await flight.wait_beyond(index):
-                    due = None  # the cadence starts again from the text that comes next
-                continue
-            if flight.finished and index == len(flight.items):
-                continue  # nothing left to pace: the end goes out at once
-            pause = due - loop.time()
-            if pause > 0:
-                flight.reads.hold()
-                await asyncio.sleep(pause)
-    finally:
-        # Another subscriber may be waiting since before this one held the reads.
-        flight.reads.release()
+async def frames(events: AsyncIterator[Event], *, interval: Callable[[], float]) -> AsyncIterator[Event]:
+    """The events with consecutive pieces of the same kind merged, one frame per interval at most."""
+    held: list[str] = []
+    kind: type[Chunk] | type[Thinking] = Chunk
+    last_sent = float("-inf")
+    async for event in events:
+        if isinstance(event, Done):
+            if held:
+                yield kind("".join(held))
+            yield event
+            return
+        if held and type(event) is not kind:
+            yield kind("".join(held))
+            held.clear()
+            last_sent = time.monotonic()
+        kind = type(event)
+        held.append(event.text)
+        now = time.monotonic()
+        if now - last_sent >= interval():
+            yield kind("".join(held))
+            held.clear()
+            last_sent = now

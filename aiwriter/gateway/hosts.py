@@ -1,8 +1,9 @@
-"""The Ollama hosts of OLLAMA_URLS: their models, reachability, breaker and requests in flight.
+"""The inference hosts of AIWRITER_BACKENDS: their models, reachability, breaker and requests in flight.
 
-Each host's models come from its /api/tags, refreshed in the background every health interval;
-the refresh doubles as the health check, and after a breaker's cooldown as its probe. The
-refresh is scheduled with `call_later`, so nothing is left running when the event loop ends.
+Each host's models come from its model list (Ollama's /api/tags, an OpenAI-compatible engine's
+/v1/models), refreshed in the background every health interval; the refresh doubles as the
+health check, and after a breaker's cooldown as its probe. The refresh is scheduled with
+`call_later`, so nothing is left running when the event loop ends.
 """
 
 import asyncio
@@ -10,8 +11,7 @@ import logging
 import time
 from dataclasses import dataclass, field
 
-from ..engines import OllamaClient, EngineError, Timeouts, get_client
-from ..engines.ollama import normalize_base_url
+from ..engines import Backend, EngineClient, EngineError, Timeouts
 from . import metrics
 from .breaker import STATE_VALUES, CircuitBreaker
 
@@ -24,7 +24,8 @@ DEFAULT_MAX_CONNECTIONS = 100
 
 @dataclass(eq=False)
 class HostState:
-    url: str
+    backend: Backend
+    client: EngineClient
     breaker: CircuitBreaker
     in_flight: int = 0
     # None until the first successful /api/tags: then a host is assumed to serve any model.
@@ -33,16 +34,24 @@ class HostState:
     last_error: str = ""
     checked_at: float = field(default=0.0)
 
+    @property
+    def url(self) -> str:
+        return self.backend.url
+
+    @property
+    def dialect(self) -> str:
+        return self.backend.dialect
+
     def serves(self, model: str) -> bool:
         return self.models is None or model in self.models or f"{model}:latest" in self.models
 
     def started(self) -> None:
         self.in_flight += 1
-        metrics.labelled(metrics.IN_FLIGHT, host=self.url).set(self.in_flight)
+        metrics.labelled(metrics.IN_FLIGHT, host=self.url, dialect=self.dialect).set(self.in_flight)
 
     def finished(self) -> None:
         self.in_flight -= 1
-        metrics.labelled(metrics.IN_FLIGHT, host=self.url).set(self.in_flight)
+        metrics.labelled(metrics.IN_FLIGHT, host=self.url, dialect=self.dialect).set(self.in_flight)
 
     def succeeded(self) -> None:
         self.reachable = True
@@ -56,11 +65,14 @@ class HostState:
         self._publish_breaker()
 
     def _publish_breaker(self) -> None:
-        metrics.labelled(metrics.BREAKER_STATE, host=self.url).set(STATE_VALUES[self.breaker.state])
+        metrics.labelled(metrics.BREAKER_STATE, host=self.url, dialect=self.dialect).set(
+            STATE_VALUES[self.breaker.state]
+        )
 
     def as_dict(self) -> dict:
         return {
             "url": self.url,
+            "dialect": self.dialect,
             "reachable": self.reachable,
             "breaker": str(self.breaker.state),
             "in_flight": self.in_flight,
@@ -73,7 +85,7 @@ class HostRegistry:
 
     def __init__(
         self,
-        urls: list[str],
+        backends: list[Backend],
         *,
         timeouts: Timeouts,
         failures: int,
@@ -88,25 +100,27 @@ class HostRegistry:
         self.max_connections = max(DEFAULT_MAX_CONNECTIONS, per_host_limit + 1)
         self.interval = interval
         self.hosts = [
-            HostState(url=normalize_base_url(url), breaker=CircuitBreaker(failures=failures, cooldown=cooldown))
-            for url in urls
+            HostState(
+                backend=backend,
+                client=backend.client(timeouts=timeouts, max_connections=self.max_connections),
+                breaker=CircuitBreaker(failures=failures, cooldown=cooldown),
+            )
+            for backend in backends
         ]
         self._handle: asyncio.TimerHandle | None = None
         self._refreshing: asyncio.Task | None = None
         self._stopped = False
 
-    def client(self, host: HostState) -> OllamaClient:
-        """The one shared client for `host` in this loop, for streams and health checks alike.
-
-        Its transport takes and gives back pooled connections in constant time, so a single pool
-        holds all of a host's streams however many are open.
-        """
-        return get_client(host.url, timeouts=self.timeouts, max_connections=self.max_connections)
-
     def start(self) -> None:
         """Refresh now and then every `interval` seconds while the loop runs."""
         if self._refreshing is None and self.interval > 0 and not self._stopped:
             self._spawn()
+
+    async def aclose(self) -> None:
+        """Stops the refresh and closes every host's client (its connection pool)."""
+        self.stop()
+        for host in self.hosts:
+            await host.client.aclose()
 
     def stop(self) -> None:
         self._stopped = True
@@ -135,12 +149,12 @@ class HostRegistry:
         host.breaker.claim()
         try:
             async with asyncio.timeout(HEALTH_DEADLINE_SECONDS):
-                models = await self.client(host).tags()
+                models = await host.client.models()
         except (EngineError, TimeoutError) as error:
             host.reachable = False
             if not isinstance(error, EngineError):
                 error = EngineError(f"{host.url} did not answer within {HEALTH_DEADLINE_SECONDS:g} s", host=host.url)
-            logger.warning("Ollama host %s failed its health check: %s", host.url, error.message)
+            logger.warning("AI engine %s failed its health check: %s", host.url, error.message)
             host.failed(error)
         except asyncio.CancelledError:
             host.breaker.release()

@@ -1,16 +1,17 @@
 """What the generation service asks of the gateway, and what it gets back."""
 
-from collections.abc import AsyncGenerator, Callable, Mapping
+from collections.abc import AsyncGenerator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..engines import Chunk, Done, ModelInfo, EngineError
+from ..engines import Chunk, Done, EngineError, ModelInfo, Thinking
 
 
 @dataclass(frozen=True, slots=True)
 class CompletionRequest:
     model: str
     messages: list[dict[str, str]]
+    # Ollama-style option names (temperature, seed, num_predict...); each dialect's client maps them.
     options: Mapping[str, Any] = field(default_factory=dict)
     # The same request may be answered from a cache (the action allows it and the editor did not ask again).
     cacheable: bool = False
@@ -18,7 +19,7 @@ class CompletionRequest:
     interactive: bool = True
     # For metrics and the cache's time to live.
     action: str = ""
-    # The editor asked for a fresh answer: neither the cache nor an identical generation in flight serves it.
+    # The editor asked for a fresh answer: the cache does not serve it.
     regenerate: bool = False
 
 
@@ -29,22 +30,18 @@ class CompletionStream:
     `host` and `cached` are final once the events are exhausted or closed: retries may change the host.
     """
 
-    host: str
-    events: AsyncGenerator[Chunk | Done, None]
+    events: AsyncGenerator[Chunk | Thinking | Done, None]
+    host: str = ""
     cached: bool = False
-    coalesced: bool = False
-    # Stops what the gateway started for this stream before its events were iterated, if anything.
-    on_close: Callable[[], None] | None = None
 
     async def aclose(self) -> None:
         """Stops the stream, whether or not its events were iterated (closing again does nothing)."""
         await self.events.aclose()
-        if self.on_close is not None:
-            self.on_close()
 
 
 @dataclass(frozen=True, slots=True)
 class HostModels:
     host: str
+    dialect: str
     models: list[ModelInfo]
     error: EngineError | None = None

@@ -1,20 +1,20 @@
-"""Finished generations in Redis, for requests that would get the same answer again.
+"""Finished answers in Redis, for requests that would get the same answer again.
 
 A request qualifies when its output is reproducible (temperature 0 or a fixed seed) or its
 action is marked cacheable, and the editor did not ask to regenerate. The key covers the
 model, the full messages and the options, so any change in the prompt is a different entry.
+What is stored is the answer the editor received, also when it was cut at its length limit.
 Redis trouble only means no cache: a lookup that fails is a miss.
 """
 
 import hashlib
 import json
 import logging
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
+import redis.asyncio as redis
 from django.conf import settings
 from redis.exceptions import RedisError
-
-from blogsite.pipelined_redis import PipelinedRedis
 
 from ..engines import GenerationStats
 from .request import CompletionRequest
@@ -22,11 +22,13 @@ from .request import CompletionRequest
 logger = logging.getLogger(__name__)
 
 KEY_PREFIX = "blogsite:aiwriter:response:"
+# A lookup that takes longer counts as a miss.
+REDIS_TIMEOUT_SECONDS = 0.5
 
 
 def request_key(request: CompletionRequest) -> str:
     payload = {"model": request.model, "messages": request.messages, "options": dict(request.options)}
-    return hashlib.sha256(json.dumps(payload, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+    return KEY_PREFIX + hashlib.sha256(json.dumps(payload, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
 
 
 def reproducible(request: CompletionRequest) -> bool:
@@ -35,7 +37,7 @@ def reproducible(request: CompletionRequest) -> bool:
 
 
 def shareable(request: CompletionRequest) -> bool:
-    """Whether the answer may come from the cache or from an identical generation in flight."""
+    """Whether the answer may come from the cache, and be kept there."""
     return not request.regenerate and (request.cacheable or reproducible(request))
 
 
@@ -50,21 +52,17 @@ class CachedAnswer:
 
 
 class ResponseCache:
-    """Finished answers in Redis, over one pipelined connection per event loop.
-
-    Every cacheable generation looks here before its first token; with redis-py's pool, a burst
-    of them (100 editors asking at once) opened a connection each, a handshake apiece.
-    """
-
-    def __init__(self, connection: PipelinedRedis) -> None:
-        self.redis = connection
+    def __init__(self, url: str) -> None:
+        self.redis = redis.Redis.from_url(
+            url, socket_timeout=REDIS_TIMEOUT_SECONDS, socket_connect_timeout=REDIS_TIMEOUT_SECONDS
+        )
 
     async def aclose(self) -> None:
         await self.redis.aclose()
 
-    async def get(self, key: str) -> CachedAnswer | None:
+    async def get(self, request: CompletionRequest) -> CachedAnswer | None:
         try:
-            raw = await self.redis.execute("GET", KEY_PREFIX + key)
+            raw = await self.redis.get(request_key(request))
         except RedisError:
             logger.warning("AI response cache lookup failed: Redis is unreachable", exc_info=True)
             return None
@@ -76,13 +74,11 @@ class ResponseCache:
         except (ValueError, KeyError, TypeError):
             return None
 
-    async def put(self, key: str, *, text: str, stats: GenerationStats, ttl: int) -> None:
+    async def put(self, request: CompletionRequest, *, text: str, stats: GenerationStats) -> None:
+        ttl = ttl_for(request.action)
         if ttl <= 0 or not text:
             return
-        stats_data = {name: getattr(stats, name) for name in GenerationStats.__dataclass_fields__}
         try:
-            await self.redis.execute(
-                "SET", KEY_PREFIX + key, json.dumps({"text": text, "stats": stats_data}), "EX", ttl
-            )
+            await self.redis.set(request_key(request), json.dumps({"text": text, "stats": asdict(stats)}), ex=ttl)
         except RedisError:
             logger.warning("AI response not cached: Redis is unreachable", exc_info=True)

@@ -202,7 +202,7 @@ AIWRITER_RATE_LIMIT = env.int("AIWRITER_RATE_LIMIT", default=30)
 AIWRITER_CHAT_HISTORY_MESSAGES = env.int("AIWRITER_CHAT_HISTORY_MESSAGES", default=20)
 AIWRITER_CHAT_HISTORY_CHARS = env.int("AIWRITER_CHAT_HISTORY_CHARS", default=12_000)
 # The gateway in front of the Ollama hosts (aiwriter/gateway/): admission, routing, breakers, retries,
-# response cache, coalescing of identical generations, and how often a stream sends a frame.
+# response cache, and how often a stream sends a frame.
 AIWRITER_MAX_IN_FLIGHT = env.int("AIWRITER_MAX_IN_FLIGHT", default=64)  # generations upstream, per process
 AIWRITER_MAX_IN_FLIGHT_PER_HOST = env.int("AIWRITER_MAX_IN_FLIGHT_PER_HOST", default=16)
 AIWRITER_QUEUE_SIZE = env.int("AIWRITER_QUEUE_SIZE", default=256)  # waiting for a slot; beyond it: busy
@@ -213,7 +213,6 @@ AIWRITER_BREAKER_COOLDOWN = env.float("AIWRITER_BREAKER_COOLDOWN", default=15.0)
 AIWRITER_HEALTH_INTERVAL = env.float("AIWRITER_HEALTH_INTERVAL", default=10.0)  # seconds between tags refreshes
 AIWRITER_CACHE_TTL = env.int("AIWRITER_CACHE_TTL", default=3600)  # seconds a cached answer is served
 AIWRITER_CACHE_TTLS = env.dict("AIWRITER_CACHE_TTLS", cast={"value": int}, default={})  # per action, e.g. tags=86400
-AIWRITER_COALESCE_HEARTBEAT = env.float("AIWRITER_COALESCE_HEARTBEAT", default=5.0)  # owner gone after this
 AIWRITER_FRAME_INTERVAL_MS = env.tuple("AIWRITER_FRAME_INTERVAL_MS", cast=float, default=(25.0, 50.0))
 # Streams at the longest interval; beyond them the interval grows so frames per second stay level
 # (load / longest: 2,000 a second), up to the ceiling.
@@ -248,6 +247,12 @@ CELERY_BEAT_SCHEDULE = {
 # outlast one generation (AIWRITER_TIMEOUTS["total"] bounds that) and is the AI tasks' hard time limit.
 AIWRITER_BATCH_ITEM_LEASE_SECONDS = env.int("AIWRITER_BATCH_ITEM_LEASE_SECONDS", default=660)
 AIWRITER_BATCH_MAX_POSTS = env.int("AIWRITER_BATCH_MAX_POSTS", default=1000)
+# Batch generations upstream at once, site-wide: a worker process (or thread) runs one item, and an
+# item one generation, at a time, so the concurrency of the worker on the `ai` queue is the cap
+# (with several workers on `ai`, their sum). Kept below what the engines run in parallel, editors
+# always find a free slot (aiwriter/jobs/services.py). A worker's `--concurrency` overrides it.
+AIWRITER_BATCH_CONCURRENCY = env.int("AIWRITER_BATCH_CONCURRENCY", default=2)
+CELERY_WORKER_CONCURRENCY = AIWRITER_BATCH_CONCURRENCY
 # A job with no item started or finished for this long is sent to the workers again.
 AIWRITER_BATCH_RESUME_AFTER_SECONDS = env.int(
     "AIWRITER_BATCH_RESUME_AFTER_SECONDS", default=AIWRITER_BATCH_ITEM_LEASE_SECONDS + 60
@@ -276,5 +281,5 @@ METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 PROMETHEUS_LATENCY_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, float("inf"))
 
 # /readyz runs these at once (blogsite/health.py); each is `def check() -> dict`.
-READINESS_CHECKS = ["blogsite.health.check_database", "blogsite.health.check_redis", "aiwriter.health.check_ollama"]
+READINESS_CHECKS = ["blogsite.health.check_database", "blogsite.health.check_redis", "aiwriter.health.check_engines"]
 READINESS_TIMEOUT_SECONDS = env.float("READINESS_TIMEOUT_SECONDS", default=2.0)
