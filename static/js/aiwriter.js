@@ -4,9 +4,18 @@
 // socket cannot be opened the same request goes to the Server-Sent Events fallback. AI text
 // never touches the post by itself: only the editor's Insert, Replace or Append click puts it
 // into the editor, through window.blogsiteEditor (or a plain textarea in the admin).
+//
+// A reasoning model's thinking arrives as "thinking" events, apart from the answer's "chunk"
+// events. It is shown in a collapsed "Thinking" section above the suggestion and is never
+// inserted: every Insert, Replace or Set button uses the answer text alone.
 
 const RECONNECT_DELAYS_MS = [1000, 2000, 4000, 8000, 15000, 30000];
 const CLOSE_UNAUTHENTICATED = 4401;
+// How often the model list is asked for again while it cannot be given: a local model that is
+// loading is ready within seconds; engines that are down come back on an operator's time.
+const MODELS_POLL_MS = { starting: 2000, unavailable: 10000 };
+// Generation errors that only say the AI is not there: out of date once the models answer again.
+const AVAILABILITY_ERRORS = new Set(["unavailable", "starting"]);
 
 // Where each action's input comes from, and what the instruction box is for.
 const ACTION_INPUTS = {
@@ -34,11 +43,12 @@ const FIELD_LABELS = {
 
 // The server's error messages already say what happened; some codes get a word of context or advice.
 const ERROR_PREFIX = {
-  upstream: "Ollama ran into a problem.",
+  upstream: "The AI engine ran into a problem.",
   internal: "Something went wrong on the site.",
 };
 const ERROR_ADVICE = {
-  unavailable: "Start Ollama (ollama serve) on that machine, then try again.",
+  unavailable: "Try again in a minute; if it keeps happening, tell the site's administrator.",
+  starting: "Wait a moment, then try again.",
   busy: "Wait a moment, then try again.",
   timeout: "Try again, or pick a smaller model.",
 };
@@ -120,6 +130,7 @@ class AiSocket {
       const again = this.everOpened;
       this.attempt = 0;
       this.everOpened = true;
+      // The panel decides what "open" means to the author: the models may not be ready yet.
       this.onStatus(again ? "Reconnected." : "Ready.", "ok");
     });
     this.socket.addEventListener("message", (message) => {
@@ -188,17 +199,21 @@ class AiPanel {
     this.root = root;
     this.config = config;
     this.editor = editor;
-    this.current = null; // { id, text, transport, abort }
+    this.current = null; // { id, action, model, text, thinking, transport, abort }
+    // What the models endpoint last said: "loading", "ready", "starting", "unavailable" or "refused".
+    this.models = { state: "loading", message: "" };
     this.el = (name) => root.querySelector(`[data-ai-${name}]`);
     this.form = this.el("form");
     this.output = this.el("output");
+    this.thinking = this.el("thinking");
+    this.thinkingText = this.el("thinking-text");
     this.bind();
     this.actionChanged();
     this.loadModels();
     const scheme = location.protocol === "https:" ? "wss:" : "ws:";
     this.socket = new AiSocket(`${scheme}//${location.host}${config.socketPath}`, {
       onEvent: (event) => this.handle(event),
-      onStatus: (text, tone) => this.status(text, tone),
+      onStatus: (text, tone) => this.connectionChanged(text, tone),
       onDrop: () => this.interrupted(),
     });
   }
@@ -223,6 +238,10 @@ class AiPanel {
       const button = event.target.closest("[data-ai-apply-action]");
       if (button) this.apply(button.dataset.aiApplyAction);
     });
+    // Opened while the model thinks: show the latest reasoning rather than the start of it.
+    this.thinking.addEventListener("toggle", () => {
+      if (this.thinking.open) this.thinkingText.scrollTop = this.thinkingText.scrollHeight;
+    });
   }
 
   actionChanged() {
@@ -233,24 +252,91 @@ class AiPanel {
     this.el("new-conversation-field").hidden = this.el("action").value !== "chat";
   }
 
+  // --- the model list ------------------------------------------------------------------
+
   async loadModels() {
+    clearTimeout(this.modelsTimer);
+    let response;
+    let data;
     try {
-      const response = await fetch(this.config.modelsUrl, { credentials: "same-origin" });
-      const data = await response.json();
-      if (!response.ok) {
-        this.showError(data.code || "unavailable", data.message || "The model list could not be loaded.");
-        return;
-      }
-      const select = this.el("model");
-      for (const model of data.models) {
-        if (model.name === this.config.defaultModel) continue;
-        const details = [model.parameter_size, model.quantization_level].filter(Boolean).join(", ");
-        select.add(new Option(details ? `${model.name} (${details})` : model.name, model.name));
-      }
+      response = await fetch(this.config.modelsUrl, { credentials: "same-origin" });
+      data = await response.json().catch(() => ({}));
     } catch (error) {
       console.error("AI writer: model list failed", error);
+      this.modelsChanged("unavailable", "The AI writer cannot be reached. Check your connection.");
+      return;
+    }
+    if (response.ok) {
+      this.fillModels(data.models || []);
+      if (data.errors && data.errors.length) console.warn("AI writer: some AI engines did not answer", data.errors);
+      this.modelsChanged("ready", "");
+    } else if (response.status === 503) {
+      // "starting": the site's own local model is still loading, which is not a fault.
+      const state = data.code === "starting" ? "starting" : "unavailable";
+      this.modelsChanged(state, data.message || "The AI writer is not available right now.");
+    } else {
+      // Signed out or not allowed: asking again will not help, so say so and stop.
+      this.modelsChanged("refused", data.message || `The model list could not be loaded (HTTP ${response.status}).`);
     }
   }
+
+  // Replaces the picker's models (the default stays first), keeping the author's choice if it is still offered.
+  fillModels(models) {
+    const select = this.el("model");
+    const chosen = select.value;
+    while (select.options.length > 1) select.remove(1);
+    for (const model of models) {
+      if (model.name === this.config.defaultModel) continue;
+      const details = [model.parameter_size, model.quantization_level].filter(Boolean).join(", ");
+      select.add(new Option(details ? `${model.name} (${details})` : model.name, model.name));
+    }
+    select.value = chosen;
+    if (select.selectedIndex === -1) select.selectedIndex = 0;
+  }
+
+  modelsChanged(state, message) {
+    this.models = { state, message };
+    if (state === "ready" && AVAILABILITY_ERRORS.has(this.errorCode)) this.hideError();
+    if (MODELS_POLL_MS[state]) this.modelsTimer = setTimeout(() => this.loadModels(), MODELS_POLL_MS[state]);
+    // A generation in progress keeps its own status line; the idle line shows once it ends.
+    if (!this.current) this.showIdle();
+  }
+
+  // --- the status line -----------------------------------------------------------------
+
+  connectionChanged(text, tone) {
+    // The socket is open: whether the panel is ready also depends on the models.
+    if (tone === "ok") this.showIdle(text);
+    else this.status(text, tone);
+  }
+
+  // The line shown when nothing is being written: what stops the AI writer, if anything, or
+  // `readyText` ("Ready.", "Reconnected.") when it can write.
+  showIdle(readyText = "Ready.") {
+    const { state, message } = this.models;
+    if (state === "starting") {
+      this.status("The local AI model is starting…", "neutral");
+    } else if (state === "unavailable") {
+      this.status(`${asSentence(message)} Checking again every ${MODELS_POLL_MS.unavailable / 1000} s.`, "warn");
+    } else if (state === "refused") {
+      this.status(message, "error");
+    } else if (this.socket && this.socket.isOpen) {
+      if (state === "loading") this.status("Checking the AI models…", "neutral");
+      // Green says all is well, which is not so while an error is on display below.
+      else this.status(readyText, this.el("error").hidden ? "ok" : "neutral");
+    }
+    // Otherwise the socket's own line ("Connecting…", "Reconnecting in 4 s…") stays.
+  }
+
+  status(text, tone) {
+    const line = this.el("connection");
+    // A live region announces every change; the same words again (a poll's answer) are not news.
+    if (line.textContent === text && line.dataset.tone === tone) return;
+    line.textContent = text;
+    line.dataset.tone = tone;
+  }
+
+  // --- a generation --------------------------------------------------------------------
 
   message() {
     const action = this.el("action").value;
@@ -309,16 +395,21 @@ class AiPanel {
   }
 
   begin(id, action) {
-    this.current = { id, action, text: "" };
+    this.current = { id, action, model: "", text: "", thinking: "" };
     this.el("fields").replaceChildren();
     this.output.textContent = "";
+    delete this.output.dataset.phase;
+    // The last generation's thinking goes with it; open or closed stays as the author left it.
+    this.thinkingText.textContent = "";
+    this.thinking.hidden = true;
     this.el("stats").textContent = "";
-    this.el("error").hidden = true;
+    this.el("stats").removeAttribute("title");
+    this.hideError();
     this.el("apply").hidden = true;
     this.el("generate").disabled = true;
     this.el("stop").hidden = false;
     this.output.setAttribute("aria-busy", "true");
-    this.status("Sending…", "busy");
+    this.status("Sending…", "neutral");
   }
 
   stop() {
@@ -333,17 +424,53 @@ class AiPanel {
   handle(event) {
     if (!this.current || event.request_id !== this.current.id) return;
     if (event.type === "start") {
+      this.current.model = event.model;
       this.status(`Writing with ${event.model}…`, "ok");
+    } else if (event.type === "thinking") {
+      this.addThinking(event.text);
     } else if (event.type === "chunk") {
-      this.current.text += event.text;
-      this.output.textContent = this.current.text;
-      this.output.scrollTop = this.output.scrollHeight;
+      this.addAnswer(event.text);
     } else if (event.type === "done") {
-      this.el("stats").textContent = describeStats(event);
+      this.showStats(event);
       this.finish("Done. Insert the text where you want it, or generate again.", "ok");
     } else if (event.type === "error") {
       if (event.code === "cancelled") this.finish(event.message, "warn");
       else this.fail(event.code, event.message);
+    }
+  }
+
+  addThinking(text) {
+    const current = this.current;
+    if (!current.thinking && !current.text) {
+      // Until the answer begins, the empty suggestion pane and the status line say why it is empty.
+      this.output.dataset.phase = "thinking";
+      this.status(current.model ? `Thinking with ${current.model}…` : "Thinking…", "neutral");
+    }
+    // Follow the newest thinking, unless the author has scrolled back to read.
+    const box = this.thinkingText;
+    const following = box.scrollTop + box.clientHeight >= box.scrollHeight - 4;
+    current.thinking += text;
+    this.thinking.hidden = false;
+    box.textContent = current.thinking;
+    if (this.thinking.open && following) box.scrollTop = box.scrollHeight;
+  }
+
+  addAnswer(text) {
+    const current = this.current;
+    if (!current.text && current.thinking) {
+      delete this.output.dataset.phase;
+      this.status(`Writing with ${current.model || "the model"}…`, "ok");
+    }
+    current.text += text;
+    this.output.textContent = current.text;
+    this.output.scrollTop = this.output.scrollHeight;
+  }
+
+  showStats(event) {
+    const line = this.el("stats");
+    line.textContent = describeStats(event);
+    if (event.stats && event.stats.tokens_estimated) {
+      line.title = "Approximate: the AI engine sent no token counts, so they were counted from the text.";
     }
   }
 
@@ -357,19 +484,22 @@ class AiPanel {
   fail(code, message) {
     this.showError(code, message);
     this.finish("", "error");
+    // The engines may have gone away or be loading: let the status line catch up with them.
+    if ((code === "unavailable" || code === "starting") && this.models.state === "ready") this.loadModels();
   }
 
   finish(note, tone) {
     const text = this.current ? this.current.text : "";
     const action = this.current ? this.current.action : "";
     this.current = null;
+    delete this.output.dataset.phase;
     this.offerFields(action, text);
     this.el("generate").disabled = false;
     this.el("stop").hidden = true;
     this.output.setAttribute("aria-busy", "false");
     this.el("apply").hidden = !text;
     if (note) this.status(note, tone);
-    else if (this.socket.isOpen) this.status("Ready.", "ok");
+    else this.showIdle();
   }
 
   offerFields(action, text) {
@@ -403,15 +533,16 @@ class AiPanel {
     const box = this.el("error");
     box.textContent = [ERROR_PREFIX[code], message, ERROR_ADVICE[code]].filter(Boolean).join(" ");
     box.hidden = false;
+    this.errorCode = code;
   }
 
-  status(text, tone) {
-    const line = this.el("connection");
-    line.textContent = text;
-    line.dataset.tone = tone;
+  hideError() {
+    this.el("error").hidden = true;
+    this.errorCode = null;
   }
 
   async apply(how) {
+    // The suggestion pane holds the answer alone; the thinking is never put into the post.
     const text = this.output.textContent;
     if (!text) return;
     if (how === "copy") {
@@ -438,12 +569,19 @@ class AiPanel {
   }
 }
 
+function asSentence(text) {
+  const trimmed = text.trim();
+  return /[.!?…]$/.test(trimmed) ? trimmed : `${trimmed}.`;
+}
+
 function describeStats(event) {
   const stats = event.stats || {};
+  // Counted from the stream when the engine sent no counts: close, but not the model's own figure.
+  const about = stats.tokens_estimated ? "≈" : "";
   const parts = [];
   if (event.cached) parts.push("from the cache");
-  if (stats.eval_count) parts.push(`${stats.eval_count} tokens`);
-  if (stats.tokens_per_second) parts.push(`${stats.tokens_per_second} tokens/s`);
+  if (stats.eval_count) parts.push(`${about}${stats.eval_count} tokens`);
+  if (stats.tokens_per_second) parts.push(`${about}${stats.tokens_per_second} tokens/s`);
   if (stats.duration_ms != null) parts.push(`${(stats.duration_ms / 1000).toFixed(1)} s`);
   return parts.join(" · ");
 }
