@@ -31,9 +31,9 @@ class AiwriterConsumer(AsyncJsonWebsocketConsumer):
 
     @property
     def groups(self) -> list[str]:
-        """Channels joins these at connect and leaves them at disconnect."""
-        user = self.scope["user"]
-        return [jobs.user_group(user.pk)] if user.is_authenticated else []
+        """Channels joins these at connect and leaves them at disconnect (none before the scope is known)."""
+        user = getattr(self, "scope", {}).get("user")
+        return [jobs.user_group(user.pk)] if user is not None and user.is_authenticated else []
 
     async def connect(self) -> None:
         self.generations: dict[str, asyncio.Task] = {}

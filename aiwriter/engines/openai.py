@@ -175,6 +175,6 @@ class _Reply:
 
 def _options(options: Mapping[str, Any]) -> dict[str, Any]:
     mapped = {OPTION_NAMES[name]: value for name, value in options.items() if name in OPTION_NAMES}
-    if mapped.get("max_tokens", 0) is not None and mapped.get("max_tokens", 0) <= 0:
-        mapped.pop("max_tokens", None)  # -1 means no limit in Ollama's terms
+    if isinstance(mapped.get("max_tokens"), int) and mapped["max_tokens"] <= 0:
+        del mapped["max_tokens"]  # -1 means no limit in Ollama's terms
     return mapped

@@ -30,6 +30,7 @@ class GatewayBusy(EngineError):
     """Too many generations are waiting; `retry_after` says when trying again makes sense."""
 
     code = "busy"
+    editor_message = "The AI writer is busy: many requests are waiting. Try again in a few seconds."
 
     def __init__(self, message: str, *, retry_after: int) -> None:
         super().__init__(message)

@@ -267,6 +267,8 @@ LOGGING = {
     "filters": {"redis_outage": {"()": "posts.cache_keys.RedisOutageLogFilter"}},
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
+        # httpx logs every request to the AI engines at INFO; the gateway logs what goes wrong.
+        "httpx": {"level": "WARNING"},
         # django-redis logs every ignored error with a traceback; this keeps one warning per interval.
         "django_redis.cache": {"filters": ["redis_outage"]},
     },

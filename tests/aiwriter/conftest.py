@@ -1,20 +1,44 @@
-"""Fixtures for the AI writer: simulated Ollama hosts on loopback (see tests/ollama_simulator.py)."""
+"""Fixtures for the AI writer: simulated inference engines on loopback (see tests/engine_simulator.py).
+
+`dialect` picks the API the simulated engines speak; it is "ollama" unless a test module asks
+for both (the gateway's and the consumer's tests do, with `both_dialects`).
+"""
 
 from collections.abc import Callable, Iterator
 
 import pytest
 from channels.layers import channel_layers
 
-from tests.ollama_simulator import OllamaSimulator
+from tests.engine_simulator import EngineSimulator
+
+DIALECTS = ("ollama", "openai")
+CHAT_PATHS = {"ollama": "/api/chat", "openai": "/v1/chat/completions"}
+
+
+def backend_of(simulator: EngineSimulator) -> dict[str, str]:
+    """The AIWRITER_BACKENDS entry that points the site at `simulator`."""
+    url = simulator.url + ("/v1" if simulator.dialect == "openai" else "")
+    return {"dialect": simulator.dialect, "url": url, "api_key_env": ""}
+
+
+def chat_requests(*simulators: EngineSimulator) -> list:
+    """The chat requests the simulators received, whatever their dialect."""
+    return [record for sim in simulators for record in sim.requests_to(CHAT_PATHS[sim.dialect])]
 
 
 @pytest.fixture
-def ollama_sim_factory() -> Iterator[Callable[..., OllamaSimulator]]:
-    """Starts simulators on demand (for several hosts); each takes OllamaSimulator's keyword arguments."""
-    simulators: list[OllamaSimulator] = []
+def dialect() -> str:
+    return "ollama"
 
-    def start(**config) -> OllamaSimulator:
-        simulator = OllamaSimulator(**config).start()
+
+@pytest.fixture
+def engine_factory(dialect) -> Iterator[Callable[..., EngineSimulator]]:
+    """Starts simulators on demand (for several hosts); each takes EngineSimulator's keyword arguments."""
+    simulators: list[EngineSimulator] = []
+
+    def start(**config) -> EngineSimulator:
+        config.setdefault("dialect", dialect)
+        simulator = EngineSimulator(**config).start()
         simulators.append(simulator)
         return simulator
 
@@ -24,16 +48,16 @@ def ollama_sim_factory() -> Iterator[Callable[..., OllamaSimulator]]:
 
 
 @pytest.fixture
-def ollama_sim(ollama_sim_factory) -> OllamaSimulator:
-    """A fresh simulated Ollama host, stopped at teardown; `ollama_sim.url` is its base URL."""
-    return ollama_sim_factory()
+def engine(engine_factory) -> EngineSimulator:
+    """A fresh simulated engine, stopped at teardown; `engine.url` is its address."""
+    return engine_factory()
 
 
 @pytest.fixture
-def ollama_settings(settings, ollama_sim) -> OllamaSimulator:
-    """Points the site's OLLAMA_URLS at the simulator for the duration of a test."""
-    settings.OLLAMA_URLS = [ollama_sim.url]
-    return ollama_sim
+def engine_settings(settings, engine) -> EngineSimulator:
+    """Points the site's AIWRITER_BACKENDS at the simulator for the duration of a test."""
+    settings.AIWRITER_BACKENDS = [backend_of(engine)]
+    return engine
 
 
 @pytest.fixture(autouse=True)

@@ -16,7 +16,7 @@ from channels.testing import WebsocketCommunicator
 from django.test import Client
 
 from aiwriter import limits
-from aiwriter.engines import close_clients
+from aiwriter.gateway import close_gateway
 from blogsite.asgi import application
 
 # Tests that reach the consumer or an async view touch the database from another thread, so
@@ -27,19 +27,19 @@ RECEIVE_TIMEOUT = 3
 
 
 @pytest.fixture
-def aiwriter_settings(settings, ollama_settings):
+def aiwriter_settings(settings, engine_settings):
     """The site talks to the simulator, with short time limits so failures show quickly."""
     settings.AIWRITER_TIMEOUTS = {"connect": 1.0, "first_token": 2.0, "idle": 2.0, "total": 10.0}
     settings.AIWRITER_MAX_CONCURRENT_PER_USER = 3
     settings.AIWRITER_RATE_LIMIT = 100
-    return ollama_settings
+    return engine_settings
 
 
 @pytest.fixture
 async def shared_clients():
-    """Closes the Ollama clients opened on this test's event loop."""
+    """Closes the gateway (and its engine clients) opened on this test's event loop."""
     yield
-    await close_clients()
+    await close_gateway()
 
 
 def session_cookie(user) -> str:
@@ -103,7 +103,8 @@ def parse_sse(body: bytes) -> list[dict]:
 
 async def running_slots(user) -> int:
     """How many of the editor's generation slots Redis holds now."""
-    return await limits._client().execute("ZCARD", limits._keys(user.pk)[1])
+    client, _ = limits._client()
+    return await client.zcard(limits._keys(user.pk)[1])
 
 
 async def until(

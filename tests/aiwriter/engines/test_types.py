@@ -40,6 +40,7 @@ def test_stats_as_dict_is_ready_for_the_done_message():
         "prompt_eval_duration_ns": None,
         "eval_count": 100,
         "eval_duration_ns": 3_000_000_000,
+        "tokens_estimated": False,
         "tokens_per_second": 33.33,
     }
 

@@ -1,13 +1,18 @@
-"""Fixtures for the gateway: three simulated Ollama hosts and settings that make failures show fast."""
+"""Fixtures for the gateway: simulated hosts of either dialect, and settings that make failures show fast.
+
+Every gateway test runs against both dialects: the hosts speak Ollama's API in one run and the
+OpenAI-compatible API in the other.
+"""
 
 from collections.abc import AsyncIterator, Callable
 from contextlib import aclosing
 
 import pytest
 
+from aiwriter.engines import Chunk
 from aiwriter.gateway import CompletionRequest, close_gateway, completion_open
-from aiwriter.engines import Chunk, close_clients
-from tests.ollama_simulator import OllamaSimulator
+from tests.aiwriter.conftest import DIALECTS, backend_of
+from tests.engine_simulator import EngineSimulator
 
 MODEL = "llama3.2:1b"
 
@@ -21,17 +26,21 @@ def gateway_settings(settings):
     settings.AIWRITER_BREAKER_COOLDOWN = 0.3
     settings.AIWRITER_RETRY_BACKOFF = 0.01
     settings.AIWRITER_HEALTH_INTERVAL = 0  # tests refresh the hosts when they mean to
-    settings.AIWRITER_COALESCE_HEARTBEAT = 0.6
     return settings
 
 
-@pytest.fixture
-def hosts(gateway_settings, ollama_sim_factory) -> Callable[..., list[OllamaSimulator]]:
-    """Starts `count` simulators (same keyword arguments for each) and points OLLAMA_URLS at them."""
+@pytest.fixture(params=DIALECTS)
+def dialect(request) -> str:
+    return request.param
 
-    def start(count: int = 3, **config) -> list[OllamaSimulator]:
-        simulators = [ollama_sim_factory(**config) for _ in range(count)]
-        gateway_settings.OLLAMA_URLS = [simulator.url for simulator in simulators]
+
+@pytest.fixture
+def hosts(gateway_settings, engine_factory) -> Callable[..., list[EngineSimulator]]:
+    """Starts `count` simulators (same keyword arguments for each) and points AIWRITER_BACKENDS at them."""
+
+    def start(count: int = 3, **config) -> list[EngineSimulator]:
+        simulators = [engine_factory(**config) for _ in range(count)]
+        gateway_settings.AIWRITER_BACKENDS = [backend_of(simulator) for simulator in simulators]
         return simulators
 
     return start
@@ -42,7 +51,6 @@ async def fresh_gateway() -> AsyncIterator[None]:
     """Each test gets its own gateway and clients, closed at the end."""
     yield
     await close_gateway()
-    await close_clients()
 
 
 def chat(content: str = "Write about tea.", *, model: str = MODEL, **fields) -> CompletionRequest:
@@ -59,7 +67,3 @@ async def complete(request: CompletionRequest, **kwargs) -> tuple[str, object]:
             if isinstance(item, Chunk):
                 pieces.append(item.text)
     return "".join(pieces), stream
-
-
-def chat_requests(*simulators: OllamaSimulator) -> list:
-    return [record for simulator in simulators for record in simulator.requests_to("/api/chat")]

@@ -5,8 +5,9 @@ import asyncio
 import pytest
 from prometheus_client import REGISTRY
 
-from aiwriter.gateway import Priority, get_gateway
 from aiwriter.engines import EngineError
+from aiwriter.gateway import Priority, get_gateway
+from tests.aiwriter.conftest import chat_requests
 from tests.aiwriter.fixtures import collect, generate_message, transactional, websocket
 from tests.aiwriter.gateway.conftest import chat, complete
 
@@ -30,7 +31,7 @@ async def test_full_queue_answers_busy_with_a_retry_hint(hosts, gateway_settings
         running.cancel()
         waiting.cancel()
         await asyncio.gather(running, waiting, return_exceptions=True)
-    assert len(simulator.requests_to("/api/chat")) == 1
+    assert len(chat_requests(simulator)) == 1
 
 
 async def test_queue_depth_shows_who_waits_until_they_are_served(hosts, gateway_settings):
@@ -48,7 +49,7 @@ async def test_queue_depth_shows_who_waits_until_they_are_served(hosts, gateway_
 
     await asyncio.gather(first, second)
     assert depth() == 0
-    assert len(simulator.requests_to("/api/chat")) == 2
+    assert len(chat_requests(simulator)) == 2
 
 
 async def test_per_host_limit_sends_the_overflow_to_the_queue(hosts, gateway_settings):
@@ -83,7 +84,7 @@ async def test_interactive_requests_go_before_batch_jobs(hosts, gateway_settings
     editor = asyncio.create_task(run("editor", Priority.INTERACTIVE))
     await asyncio.wait_for(asyncio.gather(first, batch, editor), timeout=10)
     assert order == ["running", "editor", "batch"]
-    prompts = [record.body["messages"][0]["content"] for record in simulator.requests_to("/api/chat")]
+    prompts = [record.body["messages"][0]["content"] for record in chat_requests(simulator)]
     assert prompts == ["running", "editor", "batch"]
 
 

@@ -4,6 +4,7 @@ import pytest
 from asgiref.sync import sync_to_async
 
 from aiwriter.models import Generation
+from tests.aiwriter.conftest import chat_requests
 from tests.aiwriter.fixtures import collect, generate_message, streamed_text, websocket
 from tests.aiwriter.fixtures import transactional as transactional_db
 from tests.redis_server import free_port
@@ -26,7 +27,7 @@ async def test_a_repeated_cacheable_request_is_answered_from_the_cache(hosts, au
         second = await collect(socket, "r2")
     assert first[-1]["cached"] is False and second[-1]["cached"] is True
     assert streamed_text(second) == streamed_text(first)
-    assert len(simulator.requests_to("/api/chat")) == 1
+    assert len(chat_requests(simulator)) == 1
     record = await sync_to_async(Generation.objects.get)(request_id="r2")
     assert record.cached is True
 
@@ -39,7 +40,7 @@ async def test_regenerate_bypasses_the_cache(hosts, author):
         await socket.send_json_to(summarize("r2", regenerate=True))
         again = await collect(socket, "r2")
     assert again[-1]["cached"] is False
-    assert len(simulator.requests_to("/api/chat")) == 2
+    assert len(chat_requests(simulator)) == 2
 
 
 async def test_a_fixed_seed_makes_any_action_cacheable(hosts, author):
@@ -53,7 +54,7 @@ async def test_a_fixed_seed_makes_any_action_cacheable(hosts, author):
         await socket.send_json_to({**draft, "request_id": "r3", "options": {"title": "Tea"}})
         unseeded = await collect(socket, "r3")
     assert second[-1]["cached"] is True and unseeded[-1]["cached"] is False
-    assert len(simulator.requests_to("/api/chat")) == 2
+    assert len(chat_requests(simulator)) == 2
 
 
 async def test_failed_generations_are_not_cached(hosts, author):
@@ -66,7 +67,7 @@ async def test_failed_generations_are_not_cached(hosts, author):
         second = await collect(socket, "r2")
     assert failed[-1]["type"] == "error" and streamed_text(failed), "the partial text was kept"
     assert second[-1]["type"] == "done" and second[-1]["cached"] is False
-    assert len(simulator.requests_to("/api/chat")) == 2
+    assert len(chat_requests(simulator)) == 2
 
 
 async def test_cancelled_generations_are_not_cached(hosts, author):
@@ -82,7 +83,7 @@ async def test_cancelled_generations_are_not_cached(hosts, author):
         second = await collect(socket, "r2")
     assert cancelled[-1]["code"] == "cancelled"
     assert second[-1]["type"] == "done" and second[-1]["cached"] is False
-    assert len(simulator.requests_to("/api/chat")) == 2
+    assert len(chat_requests(simulator)) == 2
 
 
 async def test_an_unreachable_cache_is_a_miss_and_the_editor_still_gets_the_text(hosts, author, gateway_settings):
@@ -96,4 +97,4 @@ async def test_an_unreachable_cache_is_a_miss_and_the_editor_still_gets_the_text
     assert first[-1]["type"] == second[-1]["type"] == "done"
     assert first[-1]["cached"] is False and second[-1]["cached"] is False
     assert streamed_text(second) == streamed_text(first)
-    assert len(simulator.requests_to("/api/chat")) == 2
+    assert len(chat_requests(simulator)) == 2

@@ -6,19 +6,19 @@ from django.test import Client
 from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
 
-from aiwriter.gateway import get_gateway
-from aiwriter.health import check_ollama
 from aiwriter.engines import EngineError
+from aiwriter.gateway import get_gateway
+from aiwriter.health import check_engines
 from tests.aiwriter.fixtures import collect, generate_message, transactional, websocket
 from tests.aiwriter.gateway.conftest import chat, complete
 
 
-async def test_readiness_shows_each_hosts_breaker_load_and_models(hosts, ollama_sim_factory, gateway_settings):
+async def test_readiness_shows_each_hosts_breaker_load_and_models(hosts, engine_factory, gateway_settings):
     simulators = hosts(2)
-    special = ollama_sim_factory(models=["mistral:7b"])
+    special = engine_factory(models=["mistral:7b"])
     gateway_settings.OLLAMA_URLS = [*gateway_settings.OLLAMA_URLS, special.url, "http://127.0.0.1:9"]
     for _ in range(2):
-        result = await check_ollama()
+        result = await check_engines()
     by_url = {host["url"]: host for host in result["hosts"]}
     assert by_url[simulators[0].url]["reachable"] is True
     assert by_url[simulators[0].url]["breaker"] == "closed"
