@@ -9,7 +9,8 @@ import orjson
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 
-from . import jobs, limits, protocol, services
+from . import limits, protocol, services
+from .jobs.services import user_group
 
 logger = logging.getLogger(__name__)
 
@@ -33,7 +34,7 @@ class AiwriterConsumer(AsyncJsonWebsocketConsumer):
     def groups(self) -> list[str]:
         """Channels joins these at connect and leaves them at disconnect (none before the scope is known)."""
         user = getattr(self, "scope", {}).get("user")
-        return [jobs.user_group(user.pk)] if user is not None and user.is_authenticated else []
+        return [user_group(user.pk)] if user is not None and user.is_authenticated else []
 
     async def connect(self) -> None:
         self.generations: dict[str, asyncio.Task] = {}

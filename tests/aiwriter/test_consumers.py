@@ -1,5 +1,4 @@
 import asyncio
-import threading
 import time
 
 import pytest
@@ -9,6 +8,7 @@ from channels.testing import WebsocketCommunicator
 from aiwriter import selectors
 from aiwriter.models import Generation, Outcome
 from blogsite.asgi import application
+from tests.aiwriter.conftest import DIALECTS, backend_of, chat_requests
 from tests.aiwriter.fixtures import (  # noqa: F401 (fixtures)
     aiwriter_settings,
     collect,
@@ -24,6 +24,12 @@ from tests.aiwriter.fixtures import (  # noqa: F401 (fixtures)
 from tests.factories import PostFactory
 
 pytestmark = [transactional, pytest.mark.usefixtures("aiwriter_settings", "shared_clients")]
+
+
+@pytest.fixture(params=DIALECTS)
+def dialect(request) -> str:
+    """Every socket test runs against an engine of each dialect."""
+    return request.param
 
 
 async def test_anonymous_socket_is_closed_with_policy_code():
@@ -43,17 +49,17 @@ async def test_socket_from_a_foreign_origin_is_refused():
     assert not connected
 
 
-async def test_reader_gets_forbidden_and_nothing_reaches_ollama(reader, ollama_sim):
+async def test_reader_gets_forbidden_and_nothing_reaches_ollama(reader, engine):
     async with websocket(reader) as socket:
         await socket.send_json_to(generate_message(options={"title": "Hello"}))
         event = await receive(socket)
     assert event["type"] == "error"
     assert event["code"] == "forbidden"
     assert event["request_id"] == "r1"
-    assert ollama_sim.requests_to("/api/chat") == []
+    assert chat_requests(engine) == []
 
 
-async def test_author_streams_a_draft_from_title_and_notes(author, ollama_sim):
+async def test_author_streams_a_draft_from_title_and_notes(author, engine):
     async with websocket(author) as socket:
         await socket.send_json_to(
             generate_message(text="Cover pooling and timeouts.", options={"title": "Async HTTP in Django"})
@@ -65,7 +71,7 @@ async def test_author_streams_a_draft_from_title_and_notes(author, ollama_sim):
     done = events[-1]
     assert done["type"] == "done" and done["cached"] is False
     assert done["stats"]["eval_count"] > 0 and done["stats"]["tokens_per_second"] > 0
-    (request,) = ollama_sim.requests_to("/api/chat")
+    (request,) = chat_requests(engine)
     assert streamed_text(events) == request.reply
     prompt = request.body["messages"][-1]["content"]
     assert "Async HTTP in Django" in prompt and "Cover pooling and timeouts." in prompt
@@ -84,7 +90,7 @@ async def test_author_streams_a_draft_from_title_and_notes(author, ollama_sim):
         ("chat", "Is the intro too long?", "Is the intro too long?"),
     ],
 )
-async def test_each_action_streams_and_is_recorded(author, ollama_sim, action, text, expected_in_prompt):
+async def test_each_action_streams_and_is_recorded(author, engine, action, text, expected_in_prompt):
     await sync_to_async(_make_tags)(["Python", "Testing"])
     options = {"title": "A post", "body": "Body of the post.", "instruction": "Make it shorter"}
     async with websocket(author) as socket:
@@ -92,7 +98,7 @@ async def test_each_action_streams_and_is_recorded(author, ollama_sim, action, t
         events = await collect(socket)
     assert events[-1]["type"] == "done", events[-1]
     assert streamed_text(events)
-    (request,) = ollama_sim.requests_to("/api/chat")
+    (request,) = chat_requests(engine)
     sent = "\n".join(message["content"] for message in request.body["messages"])
     assert expected_in_prompt in sent
     generation = await Generation.objects.aget(request_id="r1")
@@ -106,22 +112,22 @@ def _make_tags(names):
         TagFactory(name=name)
 
 
-async def test_the_editor_can_pick_another_installed_model(author, ollama_sim):
+async def test_the_editor_can_pick_another_installed_model(author, engine):
     async with websocket(author) as socket:
         await socket.send_json_to(generate_message(model="qwen2.5:0.5b", options={"title": "T"}))
         events = await collect(socket)
     assert events[0]["model"] == "qwen2.5:0.5b"
     assert events[-1]["type"] == "done"
-    assert ollama_sim.requests_to("/api/chat")[0].body["model"] == "qwen2.5:0.5b"
+    assert chat_requests(engine)[0].body["model"] == "qwen2.5:0.5b"
 
 
-async def test_missing_title_for_a_draft_is_explained(author, ollama_sim):
+async def test_missing_title_for_a_draft_is_explained(author, engine):
     async with websocket(author) as socket:
         await socket.send_json_to(generate_message(text="notes only"))
         event = await receive(socket)
     assert event["code"] == "invalid"
     assert "title" in event["message"]
-    assert ollama_sim.requests_to("/api/chat") == []
+    assert chat_requests(engine) == []
 
 
 @pytest.mark.parametrize(
@@ -154,23 +160,23 @@ async def test_bad_messages_get_errors_and_the_socket_stays_usable(author, raw, 
     assert events[-1]["type"] == "done"
 
 
-async def test_input_over_the_size_limit_is_too_large(author, settings, ollama_sim):
+async def test_input_over_the_size_limit_is_too_large(author, settings, engine):
     settings.AIWRITER_MAX_INPUT_CHARS = 1000
     async with websocket(author) as socket:
         await socket.send_json_to(generate_message(action="continue", text="word " * 300))
         event = await receive(socket)
     assert event["code"] == "too_large"
     assert "1,000" in event["message"]
-    assert ollama_sim.requests_to("/api/chat") == []
+    assert chat_requests(engine) == []
 
 
-async def test_model_not_pulled_tells_the_editor_what_to_run(author):
+async def test_a_model_no_engine_serves_is_named_in_plain_words(author):
     async with websocket(author) as socket:
         await socket.send_json_to(generate_message(model="mistral:7b", options={"title": "T"}))
         events = await collect(socket)
     error = events[-1]
     assert error["code"] == "model_not_found"
-    assert "ollama pull mistral:7b" in error["message"]
+    assert "mistral:7b" in error["message"] and "Pick another model" in error["message"]
     generation = await Generation.objects.aget(request_id="r1")
     assert (generation.outcome, generation.error_code, generation.model) == ("error", "model_not_found", "mistral:7b")
 
@@ -178,8 +184,8 @@ async def test_model_not_pulled_tells_the_editor_what_to_run(author):
 @pytest.mark.parametrize(
     ("status", "code"), [(400, "invalid"), (429, "busy"), (503, "busy"), (500, "upstream"), (502, "upstream")]
 )
-async def test_http_errors_from_ollama_become_error_events(author, ollama_sim, status, code):
-    ollama_sim.fail_with(status)
+async def test_http_errors_from_ollama_become_error_events(author, engine, status, code):
+    engine.fail_with(status)
     async with websocket(author) as socket:
         await socket.send_json_to(generate_message(options={"title": "T"}))
         events = await collect(socket)
@@ -188,46 +194,46 @@ async def test_http_errors_from_ollama_become_error_events(author, ollama_sim, s
     assert events[-1]["message"]
 
 
-async def test_error_line_mid_stream_keeps_the_text_and_reports_it(author, ollama_sim):
-    ollama_sim.error_after(3, "out of memory")
+async def test_error_line_mid_stream_keeps_the_text_and_reports_it(author, engine):
+    engine.error_after(3, "out of memory")
     async with websocket(author) as socket:
         await socket.send_json_to(generate_message(options={"title": "T"}))
         events = await collect(socket)
     assert [e["type"] for e in events[1:4]] == ["chunk"] * 3
     assert events[-1]["code"] == "upstream"
-    assert "out of memory" in events[-1]["message"]
+    assert "your text is safe" in events[-1]["message"] and "out of memory" not in events[-1]["message"]
 
 
-async def test_malformed_line_is_an_upstream_error(author, ollama_sim):
-    ollama_sim.malformed_after(2)
+async def test_malformed_line_is_an_upstream_error(author, engine):
+    engine.malformed_after(2)
     async with websocket(author) as socket:
         await socket.send_json_to(generate_message(options={"title": "T"}))
         events = await collect(socket)
     assert events[-1]["code"] == "upstream"
 
 
-async def test_ollama_not_running_is_reported_as_unavailable(author, settings):
-    settings.OLLAMA_URLS = ["http://127.0.0.1:9"]
+async def test_no_engine_running_is_reported_as_unavailable_in_plain_words(author, settings):
+    settings.AIWRITER_BACKENDS = [{"dialect": "ollama", "url": "http://127.0.0.1:9", "api_key_env": ""}]
     async with websocket(author) as socket:
         await socket.send_json_to(generate_message(options={"title": "T"}))
         events = await collect(socket)
     assert events[-1]["code"] == "unavailable"
-    assert "running" in events[-1]["message"]
+    assert "127.0.0.1" not in events[-1]["message"] and "your text is safe" in events[-1]["message"]
 
 
-async def test_no_first_token_in_time_is_a_timeout(author, settings, ollama_sim):
+async def test_no_first_token_in_time_is_a_timeout(author, settings, engine):
     settings.AIWRITER_TIMEOUTS = {"connect": 1.0, "first_token": 0.3, "idle": 0.3, "total": 5.0}
-    ollama_sim.hang()
+    engine.hang()
     async with websocket(author) as socket:
         await socket.send_json_to(generate_message(options={"title": "T"}))
         events = await collect(socket)
     assert events[-1]["code"] == "timeout"
-    await ollama_sim.wait_for_disconnect_async()
+    await engine.wait_for_disconnect_async()
 
 
-async def test_stall_between_tokens_is_a_timeout(author, settings, ollama_sim):
+async def test_stall_between_tokens_is_a_timeout(author, settings, engine):
     settings.AIWRITER_TIMEOUTS = {"connect": 1.0, "first_token": 2.0, "idle": 0.3, "total": 5.0}
-    ollama_sim.stall_after(2)
+    engine.stall_after(2)
     async with websocket(author) as socket:
         await socket.send_json_to(generate_message(options={"title": "T"}))
         events = await collect(socket)
@@ -235,8 +241,8 @@ async def test_stall_between_tokens_is_a_timeout(author, settings, ollama_sim):
     assert events[-1]["code"] == "timeout"
 
 
-async def test_cancel_stops_the_generation_and_closes_upstream_at_once(author, ollama_sim):
-    ollama_sim.tokens_per_second = 20
+async def test_cancel_stops_the_generation_and_closes_upstream_at_once(author, engine):
+    engine.tokens_per_second = 20
     async with websocket(author) as socket:
         await socket.send_json_to(generate_message(options={"title": "T"}))
         assert (await receive(socket))["type"] == "start"
@@ -244,7 +250,7 @@ async def test_cancel_stops_the_generation_and_closes_upstream_at_once(author, o
         cancelled_at = time.monotonic()
         await socket.send_json_to({"type": "cancel", "request_id": "r1"})
         events = await collect(socket)
-        disconnect = await ollama_sim.wait_for_disconnect_async()
+        disconnect = await engine.wait_for_disconnect_async()
     assert events[-1] == {
         "type": "error",
         "request_id": "r1",
@@ -257,7 +263,7 @@ async def test_cancel_stops_the_generation_and_closes_upstream_at_once(author, o
     assert generation.time_to_first_token_ms is not None
 
 
-async def test_a_cancel_read_with_its_generate_stops_it_before_it_runs(author, settings, ollama_sim):
+async def test_a_cancel_read_with_its_generate_stops_it_before_it_runs(author, settings, engine):
     """Both messages are read in one turn, so the generation's task is cancelled before it ever runs."""
     settings.AIWRITER_MAX_CONCURRENT_PER_USER = 1
     await sync_to_async(selectors.prompt_for_action)(action="draft")  # so the slot is asked as it is read
@@ -276,21 +282,21 @@ async def test_a_cancel_read_with_its_generate_stops_it_before_it_runs(author, s
         {"type": "error", "request_id": "r1", "code": "cancelled", "message": "Stopped. The text so far is kept."}
     ]
     assert again[-1]["type"] == "done", "the request_id and the editor's only slot are free again"
-    assert len(ollama_sim.requests_to("/api/chat")) == 1, "the cancelled one never reached Ollama"
+    assert len(chat_requests(engine)) == 1, "the cancelled one never reached Ollama"
 
 
 async def no_slot_held(user) -> bool:
     return await running_slots(user) == 0
 
 
-async def test_closing_the_socket_closes_upstream(author, ollama_sim):
-    ollama_sim.tokens_per_second = 20
+async def test_closing_the_socket_closes_upstream(author, engine):
+    engine.tokens_per_second = 20
     async with websocket(author) as socket:
         await socket.send_json_to(generate_message(options={"title": "T"}))
         assert (await receive(socket))["type"] == "start"
         assert (await receive(socket))["type"] == "chunk"
         closed_at = time.monotonic()
-    disconnect = await ollama_sim.wait_for_disconnect_async()
+    disconnect = await engine.wait_for_disconnect_async()
     assert disconnect.at - closed_at < 0.1
     assert (await Generation.objects.aget(request_id="r1")).outcome == Outcome.CANCELLED
 
@@ -303,9 +309,9 @@ async def test_cancelling_an_unknown_request_is_harmless(author):
     assert events[-1]["type"] == "done"
 
 
-async def test_several_generations_run_at_once_on_one_socket(author, ollama_sim):
-    ollama_sim.tokens_per_second = 200
-    ollama_sim.num_parallel = 2
+async def test_several_generations_run_at_once_on_one_socket(author, engine):
+    engine.tokens_per_second = 200
+    engine.num_parallel = 2
     async with websocket(author) as socket:
         await socket.send_json_to(generate_message("a", options={"title": "First"}))
         await socket.send_json_to(generate_message("b", action="titles", text="Body", options={"title": "Second"}))
@@ -314,14 +320,14 @@ async def test_several_generations_run_at_once_on_one_socket(author, ollama_sim)
             event = await receive(socket)
             events[event["request_id"]].append(event)
     assert events["a"][-1]["type"] == "done" and events["b"][-1]["type"] == "done"
-    assert ollama_sim.max_in_flight == 2
-    replies = {r.body["messages"][-1]["content"]: r.reply for r in ollama_sim.requests_to("/api/chat")}
+    assert engine.max_in_flight == 2
+    replies = {r.body["messages"][-1]["content"]: r.reply for r in chat_requests(engine)}
     assert streamed_text(events["a"]) in replies.values()
     assert streamed_text(events["a"]) != streamed_text(events["b"])
 
 
-async def test_a_request_id_in_use_is_refused(author, ollama_sim):
-    ollama_sim.tokens_per_second = 20
+async def test_a_request_id_in_use_is_refused(author, engine):
+    engine.tokens_per_second = 20
     async with websocket(author) as socket:
         await socket.send_json_to(generate_message(options={"title": "T"}))
         assert (await receive(socket))["type"] == "start"
@@ -334,16 +340,16 @@ async def test_a_request_id_in_use_is_refused(author, ollama_sim):
     assert "still running" in event["message"]
 
 
-async def test_concurrent_generations_per_user_are_limited(author, settings, ollama_sim):
+async def test_concurrent_generations_per_user_are_limited(author, settings, engine):
     settings.AIWRITER_MAX_CONCURRENT_PER_USER = 1
-    ollama_sim.tokens_per_second = 20
+    engine.tokens_per_second = 20
     async with websocket(author) as first, websocket(author) as second:
         await first.send_json_to(generate_message("a", options={"title": "T"}))
         assert (await receive(first))["type"] == "start"
         await second.send_json_to(generate_message("b", options={"title": "T"}))
         refused = await receive(second)
         await asyncio.sleep(0.2)
-        asked = len(ollama_sim.requests_to("/api/chat"))
+        asked = len(chat_requests(engine))
         await first.send_json_to({"type": "cancel", "request_id": "a"})
         await collect(first, "a")
         await second.send_json_to(generate_message("c", options={"title": "T"}))
@@ -366,7 +372,7 @@ async def test_generations_per_minute_are_limited(author, settings):
     assert "2 AI generations a minute" in outcomes[2]["message"]
 
 
-async def test_each_generation_is_recorded_for_audit(author, ollama_sim):
+async def test_each_generation_is_recorded_for_audit(author, engine):
     post = await sync_to_async(PostFactory)(author=author, title="Saved post", body="Saved body text.")
     async with websocket(author) as socket:
         await socket.send_json_to(generate_message(action="summarize", text="", post_id=post.pk))
@@ -374,28 +380,28 @@ async def test_each_generation_is_recorded_for_audit(author, ollama_sim):
     generation = await Generation.objects.select_related("user", "post").aget(request_id="r1")
     assert generation.user == author and generation.post == post
     assert generation.action == "summarize" and generation.model == "llama3.2:1b"
-    assert generation.host == ollama_sim.url
+    assert generation.host == backend_of(engine)["url"]
     assert len(generation.input_hash) == 64
     assert generation.prompt_tokens == events[-1]["stats"]["prompt_eval_count"] > 0
     assert generation.completion_tokens == events[-1]["stats"]["eval_count"] > 0
     assert generation.output_chars == len(streamed_text(events))
     assert generation.time_to_first_token_ms is not None and generation.duration_ms >= 0
     assert (generation.outcome, generation.error_code, generation.cached) == ("done", "", False)
-    sent = ollama_sim.requests_to("/api/chat")[0].body["messages"][-1]["content"]
+    sent = chat_requests(engine)[0].body["messages"][-1]["content"]
     assert "Saved body text." in sent, "the saved post fills in what the editor did not send"
 
 
-async def test_an_author_cannot_use_the_ai_writer_on_someone_elses_post(author, other_author, ollama_sim):
+async def test_an_author_cannot_use_the_ai_writer_on_someone_elses_post(author, other_author, engine):
     post = await sync_to_async(PostFactory)(author=other_author)
     async with websocket(author) as socket:
         await socket.send_json_to(generate_message(action="summarize", post_id=post.pk))
         event = await receive(socket)
     assert event["code"] == "forbidden"
-    assert ollama_sim.requests_to("/api/chat") == []
+    assert chat_requests(engine) == []
 
 
-async def test_meta_description_is_cut_to_160_characters_on_a_word_boundary(author, ollama_sim):
-    ollama_sim.reply = "A meta description that keeps going " * 12
+async def test_meta_description_is_cut_to_160_characters_on_a_word_boundary(author, engine):
+    engine.reply = "A meta description that keeps going " * 12
     async with websocket(author) as socket:
         await socket.send_json_to(generate_message(action="meta_description", text="Some body text."))
         events = await collect(socket)
@@ -403,10 +409,10 @@ async def test_meta_description_is_cut_to_160_characters_on_a_word_boundary(auth
     assert events[-1]["type"] == "done"
     assert 140 < len(text) <= 160
     assert ("A meta description that keeps going " * 12).startswith(text + " ")
-    await ollama_sim.wait_for_disconnect_async()
+    await engine.wait_for_disconnect_async()
 
 
-async def test_chat_remembers_the_conversation_per_post(author, ollama_sim):
+async def test_chat_remembers_the_conversation_per_post(author, engine):
     post = await sync_to_async(PostFactory)(author=author)
     async with websocket(author) as socket:
         await socket.send_json_to(generate_message("q1", action="chat", text="First question?", post_id=post.pk))
@@ -419,38 +425,38 @@ async def test_chat_remembers_the_conversation_per_post(author, ollama_sim):
             )
         )
         await collect(socket, "q3")
-    requests = ollama_sim.requests_to("/api/chat")
+    requests = chat_requests(engine)
     second = [(m["role"], m["content"]) for m in requests[1].body["messages"][1:]]
     assert second == [("user", "First question?"), ("assistant", first), ("user", "Second question?")]
     third = [(m["role"], m["content"]) for m in requests[2].body["messages"][1:]]
     assert third == [("user", "Fresh start")]
 
 
-async def test_chat_history_is_trimmed_to_fit_the_prompt(author, settings, ollama_sim):
+async def test_chat_history_is_trimmed_to_fit_the_prompt(author, settings, engine):
     settings.AIWRITER_CHAT_HISTORY_CHARS = 400
-    ollama_sim.reply = "x" * 150
+    engine.reply = "x" * 150
     async with websocket(author) as socket:
         for number in range(4):
             request_id = f"q{number}"
             await socket.send_json_to(generate_message(request_id, action="chat", text=f"Question {number}"))
             await collect(socket, request_id)
-    last = ollama_sim.requests_to("/api/chat")[-1].body["messages"][1:]
+    last = chat_requests(engine)[-1].body["messages"][1:]
     history = last[:-1]
     assert sum(len(m["content"]) for m in history) <= 400
     assert history[0]["role"] == "user"
     assert history[-2:] == [{"role": "user", "content": "Question 2"}, {"role": "assistant", "content": "x" * 150}]
 
 
-async def test_generation_events_stop_when_the_task_is_cancelled_mid_prompt(author, ollama_sim):
-    ollama_sim.first_token_delay = 5
+async def test_generation_events_stop_when_the_task_is_cancelled_mid_prompt(author, engine):
+    engine.first_token_delay = 5
     async with websocket(author) as socket:
         await socket.send_json_to(generate_message(options={"title": "T"}))
         assert (await receive(socket))["type"] == "start"
-        await ollama_sim.wait_for_in_flight_async(1)
+        await engine.wait_for_in_flight_async(1)
         await socket.send_json_to({"type": "cancel", "request_id": "r1"})
         events = await collect(socket)
     assert events[-1]["code"] == "cancelled"
-    await ollama_sim.wait_for_disconnect_async()
+    await engine.wait_for_disconnect_async()
     generation = await Generation.objects.aget(request_id="r1")
     assert generation.outcome == Outcome.CANCELLED and generation.time_to_first_token_ms is None
 
@@ -464,9 +470,9 @@ async def test_generations_still_run_when_the_limits_store_is_unreachable(author
     assert events[-1]["type"] == "done"
 
 
-async def test_one_socket_cannot_start_more_generations_than_the_limit(author, settings, ollama_sim):
+async def test_one_socket_cannot_start_more_generations_than_the_limit(author, settings, engine):
     settings.AIWRITER_MAX_CONCURRENT_PER_USER = 2
-    ollama_sim.tokens_per_second = 20
+    engine.tokens_per_second = 20
     async with websocket(author) as socket:
         for request_id in ("a", "b", "c"):
             await socket.send_json_to(generate_message(request_id, options={"title": "T"}))
@@ -483,7 +489,7 @@ async def test_one_socket_cannot_start_more_generations_than_the_limit(author, s
     ]
 
 
-async def test_generations_ending_together_are_all_recorded(author, ollama_sim):
+async def test_generations_ending_together_are_all_recorded(author, engine):
     async with websocket(author) as socket:
         for request_id in ("a", "b", "c"):
             await socket.send_json_to(generate_message(request_id, text=f"Notes {request_id}", options={"title": "T"}))
@@ -501,7 +507,7 @@ async def test_generations_ending_together_are_all_recorded(author, ollama_sim):
     ]
 
 
-async def test_a_prompt_saved_by_staff_is_used_by_the_next_generation(author, ollama_sim):
+async def test_a_prompt_saved_by_staff_is_used_by_the_next_generation(author, engine):
     async with websocket(author) as socket:
         await socket.send_json_to(generate_message("r1", text="First notes.", options={"title": "T"}))
         await collect(socket, "r1")
@@ -509,7 +515,7 @@ async def test_a_prompt_saved_by_staff_is_used_by_the_next_generation(author, ol
         await socket.send_json_to(generate_message("r2", text="Second notes.", options={"title": "Hello"}))
         events = await collect(socket, "r2")
     assert events[-1]["type"] == "done"
-    first, second = ollama_sim.requests_to("/api/chat")
+    first, second = chat_requests(engine)
     assert "limerick" not in first.body["messages"][-1]["content"]
     assert second.body["messages"][-1]["content"] == "Write it as a limerick: Hello"
 
@@ -520,23 +526,3 @@ def _set_draft_template(template):
     prompt = PromptTemplate.objects.get(action="draft")
     prompt.template = template
     prompt.save()
-
-
-async def test_a_draft_streams_while_djangos_sync_thread_is_busy(author, ollama_sim):
-    """Reading the message and preparing a draft about no saved post never wait for the sync thread,
-    which other editors' queries can keep busy; only the audit record at the end needs it."""
-    await sync_to_async(selectors.prompt_for_action)(action="draft")  # as after any earlier draft
-    async with websocket(author) as socket:
-        release = threading.Event()
-        busy = asyncio.ensure_future(sync_to_async(release.wait)(timeout=30))
-        try:
-            await socket.send_json_to(generate_message(options={"title": "A busy afternoon"}))
-            start = await receive(socket)
-            first = await receive(socket)
-        finally:
-            release.set()
-            await busy
-        rest = await collect(socket)
-    assert start["type"] == "start"
-    assert first["type"] == "chunk"
-    assert rest[-1]["type"] == "done"

@@ -8,6 +8,7 @@ from django.test import AsyncClient
 
 from aiwriter.models import Generation, Outcome
 from blogsite.asgi import application
+from tests.aiwriter.conftest import backend_of, chat_requests
 from tests.aiwriter.fixtures import (  # noqa: F401 (fixtures)
     aiwriter_settings,
     generate_message,
@@ -38,7 +39,7 @@ async def post_stream(client: AsyncClient, message) -> tuple[int, str, list[dict
     return response.status_code, response["Content-Type"], parse_sse(content)
 
 
-async def test_sse_streams_the_same_events_as_the_socket(author, ollama_sim):
+async def test_sse_streams_the_same_events_as_the_socket(author, engine):
     client = await client_for(author)
     status, content_type, events = await post_stream(
         client, generate_message(text="Some notes", options={"title": "Streaming in Django"})
@@ -46,18 +47,18 @@ async def test_sse_streams_the_same_events_as_the_socket(author, ollama_sim):
     assert status == 200 and content_type == "text/event-stream"
     assert events[0] == {"type": "start", "request_id": "r1", "model": "llama3.2:1b"}
     assert events[-1]["type"] == "done" and events[-1]["cached"] is False
-    assert streamed_text(events) == ollama_sim.requests_to("/api/chat")[0].reply
+    assert streamed_text(events) == chat_requests(engine)[0].reply
     assert (await Generation.objects.aget(request_id="r1")).outcome == Outcome.DONE
 
 
-async def test_sse_refuses_anonymous_requests(ollama_sim):
+async def test_sse_refuses_anonymous_requests(engine):
     status, _, events = await post_stream(await client_for(), generate_message(options={"title": "T"}))
     assert status == 401
     assert events[0]["code"] == "unauthorized"
-    assert ollama_sim.requests == []
+    assert engine.requests == []
 
 
-async def test_sse_refuses_readers(reader, ollama_sim):
+async def test_sse_refuses_readers(reader, engine):
     status, _, events = await post_stream(await client_for(reader), generate_message(options={"title": "T"}))
     assert status == 403
     assert events == [
@@ -68,14 +69,14 @@ async def test_sse_refuses_readers(reader, ollama_sim):
             "message": "Your account cannot use the AI writer. Ask an editor for the author role.",
         }
     ]
-    assert ollama_sim.requests == []
+    assert engine.requests == []
 
 
-async def test_sse_requires_the_csrf_token(author, ollama_sim):
+async def test_sse_requires_the_csrf_token(author, engine):
     client = await client_for(author, enforce_csrf_checks=True)
     response = await client.post(STREAM_URL, data=json.dumps(generate_message()), content_type="application/json")
     assert response.status_code == 403
-    assert ollama_sim.requests == []
+    assert engine.requests == []
 
 
 async def test_sse_only_accepts_post(author):
@@ -114,11 +115,11 @@ async def test_sse_reports_upstream_errors_in_the_stream(author):
     )
     assert status == 200
     assert [e["type"] for e in events] == ["start", "error"]
-    assert "ollama pull gemma:2b" in events[1]["message"]
+    assert events[1]["code"] == "model_not_found" and "gemma:2b" in events[1]["message"]
 
 
-async def test_closing_the_sse_request_closes_upstream(author, ollama_sim):
-    ollama_sim.tokens_per_second = 20
+async def test_closing_the_sse_request_closes_upstream(author, engine):
+    engine.tokens_per_second = 20
     cookie = await sync_to_async(session_cookie)(author)
     token = "a" * 32
     body = json.dumps(generate_message(options={"title": "T"})).encode()
@@ -152,7 +153,7 @@ async def test_closing_the_sse_request_closes_upstream(author, ollama_sim):
             received += (await request.receive_output(timeout=3))["body"]
         closed_at = time.monotonic()
         await request.send_input({"type": "http.disconnect"})
-        disconnect = await ollama_sim.wait_for_disconnect_async()
+        disconnect = await engine.wait_for_disconnect_async()
     finally:
         await request.wait(timeout=3)
     assert disconnect.at - closed_at < 0.1
@@ -166,14 +167,35 @@ async def test_models_lists_what_the_hosts_have_installed(author):
     assert data["default"] == "llama3.2:1b"
     assert [model["name"] for model in data["models"]] == ["llama3.2:1b", "qwen2.5:0.5b"]
     assert data["models"][0]["parameter_size"] == "1B"
-    assert data["errors"] == []
 
 
-async def test_models_says_when_ollama_is_not_running(author, settings):
-    settings.OLLAMA_URLS = ["http://127.0.0.1:9"]
+async def test_models_says_in_plain_words_when_no_engine_answers(author, settings):
+    settings.AIWRITER_BACKENDS = [{"dialect": "ollama", "url": "http://127.0.0.1:9", "api_key_env": ""}]
     response = await (await client_for(author)).get(MODELS_URL)
     assert response.status_code == 503
-    assert "Is it running?" in response.json()["message"]
+    assert response.json()["code"] == "unavailable"
+    assert "your text is safe" in response.json()["message"] and "127.0.0.1" not in response.json()["message"]
+
+
+async def test_models_says_the_local_model_is_starting_while_it_loads(author, settings):
+    settings.AIWRITER_BACKENDS = [{"dialect": "openai", "url": "http://127.0.0.1:9/v1", "api_key_env": ""}]
+    settings.AIWRITER_LOCAL_ENGINE_URL = "http://127.0.0.1:9/v1"
+    response = await (await client_for(author)).get(MODELS_URL)
+    assert response.status_code == 503
+    assert response.json() | {"models": None} == {
+        "default": settings.AIWRITER_DEFAULT_MODEL,
+        "models": None,
+        "code": "starting",
+        "message": "The local AI model is starting…",
+    }
+
+
+async def test_models_lists_every_hosts_models_across_dialects(author, settings, engine, engine_factory):
+    other = engine_factory(dialect="openai", models=["smollm2-135m"])
+    settings.AIWRITER_BACKENDS = [backend_of(engine), backend_of(other)]
+    response = await (await client_for(author)).get(MODELS_URL)
+    names = [model["name"] for model in response.json()["models"]]
+    assert names == ["llama3.2:1b", "qwen2.5:0.5b", "smollm2-135m"]
 
 
 async def test_models_is_for_ai_writer_users_only(reader):
