@@ -1,6 +1,6 @@
 from django.contrib import admin, messages
 
-from . import jobs
+from .jobs import services as job_services
 from .models import BatchAction, BatchJob, Generation, PromptTemplate
 from .permissions import can_use_aiwriter
 
@@ -63,8 +63,8 @@ def _batch_action(action: str, description: str):
     def start(modeladmin, request, queryset) -> None:
         post_ids = list(queryset.values_list("pk", flat=True))
         try:
-            job = jobs.batch_start(user=request.user, action=action, post_ids=post_ids)
-        except jobs.JobError as error:
+            job = job_services.batch_start(user=request.user, action=action, post_ids=post_ids)
+        except job_services.JobError as error:
             modeladmin.message_user(request, error.message, messages.ERROR)
             return
         modeladmin.message_user(

@@ -2,7 +2,8 @@
 
 from django import template
 
-from .. import jobs
+from ..jobs import selectors as job_selectors
+from ..jobs import serializers as job_serializers
 from ..models import BatchAction
 
 register = template.Library()
@@ -11,5 +12,5 @@ register = template.Library()
 @register.simple_tag(takes_context=True)
 def aiwriter_jobs_config(context) -> dict:
     user = context["request"].user
-    latest = jobs.jobs_recent(user=user, limit=1).first()
-    return {"actions": BatchAction.choices, "latest": jobs.job_summary(latest) if latest else None}
+    latest = job_selectors.jobs_recent(user=user, limit=1).first()
+    return {"actions": BatchAction.choices, "latest": job_serializers.job_summary(latest) if latest else None}

@@ -1,4 +1,4 @@
-"""Batch AI jobs (aiwriter/jobs.py), run item by item in the test process against the Ollama simulator."""
+"""Batch AI jobs (aiwriter/job_services.py), run item by item in the test process against the Ollama simulator."""
 
 from datetime import timedelta
 
@@ -8,7 +8,9 @@ from channels.layers import get_channel_layer
 from django.core.management import call_command
 from django.utils import timezone
 
-from aiwriter import gateway, jobs
+from aiwriter import gateway, worker
+from aiwriter.gateway import Priority
+from aiwriter.jobs import services as job_services
 from aiwriter.models import BatchItem, BatchJob, Generation, ItemStatus, JobStatus
 from posts import cache_keys
 from posts import services as post_services
@@ -19,10 +21,12 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture(autouse=True)
-def simulator(settings, ollama_settings):
+def simulator(settings, engine_settings):
     settings.AIWRITER_TIMEOUTS = {"connect": 1.0, "first_token": 2.0, "idle": 2.0, "total": 10.0}
-    ollama_settings.reply = "A short summary of the post."
-    return ollama_settings
+    engine_settings.reply = "A short summary of the post."
+    yield engine_settings
+    # As a worker process does when it ends; the next test's gateway talks to its own simulator.
+    worker.loop_stop()
 
 
 def draft(author, **fields):
@@ -32,12 +36,12 @@ def draft(author, **fields):
 
 
 def start(user, **kwargs):
-    return jobs.batch_start(user=user, **{"action": "summarize", **kwargs})
+    return job_services.batch_start(user=user, **{"action": "summarize", **kwargs})
 
 
 def run_all(job: BatchJob) -> BatchJob:
     for item_id in job.items.values_list("pk", flat=True):
-        jobs.batch_item_process(item_id=item_id)
+        job_services.batch_item_process(item_id=item_id)
     job.refresh_from_db()
     return job
 
@@ -56,7 +60,7 @@ def test_missing_covers_only_the_users_posts_with_an_empty_field(author, other_a
 
 def test_the_job_reaches_the_workers_only_once_committed(author, django_capture_on_commit_callbacks, monkeypatch):
     sent = []
-    monkeypatch.setattr(jobs, "_enqueue_dispatch", sent.append)
+    monkeypatch.setattr(job_services, "_enqueue_dispatch", sent.append)
     post = draft(author, excerpt="")
 
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
@@ -77,19 +81,19 @@ def test_the_job_reaches_the_workers_only_once_committed(author, django_capture_
 )
 def test_requests_that_cannot_run_are_refused_with_a_reason(author, kwargs, message):
     draft(author, excerpt="Already there.")
-    with pytest.raises(jobs.JobError, match=message):
+    with pytest.raises(job_services.JobError, match=message):
         start(author, **kwargs)
     assert not BatchJob.objects.exists()
 
 
 def test_someone_elses_post_cannot_be_put_in_a_job(author, other_author):
     theirs = draft(other_author)
-    with pytest.raises(jobs.JobError, match=f"cannot edit these posts.*{theirs.pk}"):
+    with pytest.raises(job_services.JobError, match=f"cannot edit these posts.*{theirs.pk}"):
         start(author, post_ids=[theirs.pk])
 
 
 def test_a_reader_cannot_start_a_job(reader):
-    with pytest.raises(jobs.JobError, match="cannot use the AI writer"):
+    with pytest.raises(job_services.JobError, match="cannot use the AI writer"):
         start(reader, missing=True)
 
 
@@ -107,7 +111,7 @@ def test_an_item_fills_the_empty_excerpt_once_and_the_job_finishes(author):
     assert Generation.objects.get().post == post
 
     version = post.version
-    assert jobs.batch_item_process(item_id=job.items.get().pk) is None  # a second delivery
+    assert job_services.batch_item_process(item_id=job.items.get().pk) is None  # a second delivery
     post.refresh_from_db()
     assert post.version == version
 
@@ -141,7 +145,7 @@ def test_an_edit_saved_during_generation_wins_and_the_item_says_so(author, monke
         post_services.post_update(post=current, by=author, data={"body": "New text."}, expected_version=current.version)
         return "A summary of the old text."
 
-    monkeypatch.setattr(jobs, "generate_for_post", editor_saves_meanwhile)
+    monkeypatch.setattr(job_services, "generate_for_post", editor_saves_meanwhile)
     job = run_all(start(author, post_ids=[post.pk]))
 
     post.refresh_from_db()
@@ -155,9 +159,9 @@ def test_an_edit_saved_during_generation_wins_and_the_item_says_so(author, monke
 def test_tags_and_titles_fill_their_fields(author, simulator):
     post = draft(author, body="About Django and Celery.")
     simulator.reply = "1. Django\n2. Celery, Redis\n"
-    run_all(jobs.batch_start(user=author, action="tags", post_ids=[post.pk]))
+    run_all(job_services.batch_start(user=author, action="tags", post_ids=[post.pk]))
     simulator.reply = '1. "Background jobs in Django"\n2. Another title'
-    run_all(jobs.batch_start(user=author, action="titles", post_ids=[post.pk]))
+    run_all(job_services.batch_start(user=author, action="titles", post_ids=[post.pk]))
 
     post.refresh_from_db()
     assert sorted(post.tags.values_list("name", flat=True)) == ["Celery", "Django", "Redis"]
@@ -189,8 +193,8 @@ def test_an_item_held_by_a_live_claim_is_not_taken_twice(author):
         status=ItemStatus.RUNNING, claim_token="other", lease_until=timezone.now() + timedelta(seconds=30)
     )
 
-    with pytest.raises(jobs.ItemLeased) as held:
-        jobs.batch_item_process(item_id=item.pk)
+    with pytest.raises(job_services.ItemLeased) as held:
+        job_services.batch_item_process(item_id=item.pk)
     assert 25 < held.value.retry_in <= 31
 
 
@@ -202,7 +206,7 @@ def test_an_abandoned_claim_is_taken_over_and_the_item_completes(author):
         status=ItemStatus.RUNNING, claim_token="dead", lease_until=timezone.now() - timedelta(seconds=1), attempts=1
     )
 
-    assert jobs.batch_item_process(item_id=item.pk) == ItemStatus.DONE
+    assert job_services.batch_item_process(item_id=item.pk) == ItemStatus.DONE
     item.refresh_from_db()
     assert item.attempts == 2
 
@@ -211,9 +215,9 @@ def test_cancel_stops_the_items_not_started(author):
     posts = [draft(author, excerpt="") for _ in range(3)]
     job = start(author, post_ids=[post.pk for post in posts])
     first = job.items.first()
-    jobs.batch_item_process(item_id=first.pk)
+    job_services.batch_item_process(item_id=first.pk)
 
-    job = jobs.batch_cancel(job=job, by=author)
+    job = job_services.batch_cancel(job=job, by=author)
     run_all(job)
 
     job.refresh_from_db()
@@ -221,20 +225,20 @@ def test_cancel_stops_the_items_not_started(author):
     assert (job.done_count, job.cancelled_count) == (1, 2)
     assert job.finished_at is not None
     assert [post.excerpt for post in type(posts[0]).objects.filter(pk__in=[p.pk for p in posts[1:]])] == ["", ""]
-    with pytest.raises(jobs.JobError, match="already finished"):
-        jobs.batch_cancel(job=job, by=author)
+    with pytest.raises(job_services.JobError, match="already finished"):
+        job_services.batch_cancel(job=job, by=author)
 
 
 def test_only_the_owner_cancels(author, other_author):
     job = start(author, post_ids=[draft(author).pk])
-    with pytest.raises(jobs.JobError, match="Only the person"):
-        jobs.batch_cancel(job=job, by=other_author)
+    with pytest.raises(job_services.JobError, match="Only the person"):
+        job_services.batch_cancel(job=job, by=other_author)
 
 
 def test_progress_is_pushed_to_the_owners_group(author):
     layer = get_channel_layer()
     channel = async_to_sync(layer.new_channel)()
-    async_to_sync(layer.group_add)(jobs.user_group(author.pk), channel)
+    async_to_sync(layer.group_add)(job_services.user_group(author.pk), channel)
     post = draft(author, excerpt="")
     job = start(author, post_ids=[post.pk])
 
@@ -259,7 +263,7 @@ def test_the_command_starts_a_job_and_returns_without_waiting(author, capsys):
 
 def test_the_command_waits_and_prints_the_outcome(author, capsys, monkeypatch):
     draft(author, excerpt="")
-    monkeypatch.setattr(jobs, "_enqueue_dispatch", lambda job_id: run_all(BatchJob.objects.get(pk=job_id)))
+    monkeypatch.setattr(job_services, "_enqueue_dispatch", lambda job_id: run_all(BatchJob.objects.get(pk=job_id)))
     monkeypatch.setattr(
         "django.db.transaction.on_commit", lambda callback, using=None, robust=False: callback(), raising=True
     )
@@ -292,10 +296,10 @@ def test_an_item_abandoned_in_a_cancelled_job_ends_cancelled(author):
     BatchItem.objects.filter(pk=item.pk).update(
         status=ItemStatus.RUNNING, claim_token="dead", lease_until=timezone.now() + timedelta(seconds=30)
     )
-    jobs.batch_cancel(job=job, by=author)
+    job_services.batch_cancel(job=job, by=author)
     BatchItem.objects.filter(pk=item.pk).update(lease_until=timezone.now() - timedelta(seconds=1))
 
-    assert jobs.batch_item_process(item_id=item.pk) is None
+    assert job_services.batch_item_process(item_id=item.pk) is None
 
     job.refresh_from_db()
     item.refresh_from_db()
@@ -311,20 +315,52 @@ def test_a_changed_public_post_has_its_pages_refreshed(author, django_capture_on
     job = start(author, post_ids=[post.pk])
 
     with django_capture_on_commit_callbacks(execute=True):
-        jobs.batch_item_process(item_id=job.items.get().pk)
+        job_services.batch_item_process(item_id=job.items.get().pk)
 
     assert cache_keys.versions_get([cache_keys.post_dep("public-post")]) != before
 
 
 def test_batch_requests_queue_behind_editors_at_the_gateway(author, monkeypatch):
-    seen = []
+    priorities = []
     open_completion = gateway.completion_open
 
     def recording(request, **kwargs):
-        seen.append(request)
+        priorities.append(kwargs.get("priority"))
         return open_completion(request, **kwargs)
 
     monkeypatch.setattr(gateway, "completion_open", recording)
     run_all(start(author, post_ids=[draft(author, excerpt="").pk]))
 
-    assert [request.interactive for request in seen] == [False]
+    assert priorities == [Priority.BATCH]
+
+
+def test_the_items_of_a_job_share_one_gateway_until_the_process_ends(author, monkeypatch):
+    used = []
+    open_completion = gateway.completion_open
+
+    def recording(request, **kwargs):
+        used.append(gateway.get_gateway())
+        return open_completion(request, **kwargs)
+
+    monkeypatch.setattr(gateway, "completion_open", recording)
+    job = run_all(start(author, post_ids=[draft(author, excerpt="").pk for _ in range(3)]))
+
+    assert job.done_count == 3
+    assert len(used) == 3
+    assert used[0] is used[1] is used[2]
+    worker.loop_stop()
+    run_all(start(author, post_ids=[draft(author, excerpt="").pk]))
+    assert used[3] is not used[0]
+
+
+@pytest.mark.parametrize("style", ["field", "tags"])
+def test_a_thinking_models_reasoning_never_reaches_the_post(author, simulator, style):
+    simulator.thinking, simulator.thinking_style = "The post is short, so one sentence will do.", style
+    simulator.reply = "A short summary."
+    post = draft(author, excerpt="")
+
+    job = run_all(start(author, post_ids=[post.pk]))
+
+    post.refresh_from_db()
+    assert post.excerpt == "A short summary."
+    assert job.items.get().result == "A short summary."

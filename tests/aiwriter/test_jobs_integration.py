@@ -1,4 +1,4 @@
-"""Batch jobs on real Celery worker processes, the run's Redis and the Ollama simulator.
+"""Batch jobs on real Celery worker processes, the run's Redis and the engine simulator.
 
 The workers open the same test database as the test (an SQLite file, see blogsite/settings/test.py,
 or the PostgreSQL test database). Each test kills its workers at teardown, whatever happened.
@@ -12,6 +12,7 @@ import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import aclosing
 from pathlib import Path
 from urllib.parse import quote
 
@@ -21,8 +22,11 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 from django.db import connection
 
-from aiwriter import jobs
+from aiwriter import services
+from aiwriter.gateway import close_gateway
+from aiwriter.jobs import services as job_services
 from aiwriter.models import BatchJob, ItemStatus, JobStatus
+from aiwriter.protocol import GenerationRequest
 from posts import services as post_services
 from posts.models import Post
 
@@ -58,10 +62,14 @@ class Worker:
             "CELERY_VISIBILITY_TIMEOUT": str(VISIBILITY_SECONDS),
             "AIWRITER_BATCH_ITEM_LEASE_SECONDS": str(LEASE_SECONDS),
             "AIWRITER_TIMEOUT_TOTAL": "5",
+            # The worker's concurrency comes from the setting, as in run-dev.sh.
+            "AIWRITER_BATCH_CONCURRENCY": str(concurrency),
+            # Longer than any test: each health check the simulator sees is a gateway starting.
+            "AIWRITER_HEALTH_INTERVAL": "600",
         }
         command = [
             sys.executable, "-m", "celery", "-A", "blogsite", "worker", "-Q", "ai,default",
-            "--pool", "threads", "--concurrency", str(concurrency), "-n", f"test-{uuid.uuid4().hex[:8]}@%h",
+            "--pool", "threads", "-n", f"test-{uuid.uuid4().hex[:8]}@%h",
             "--without-gossip", "--without-mingle", "--without-heartbeat", "-l", "INFO",
         ]  # fmt: skip
         self.output = log.open("ab")
@@ -79,6 +87,11 @@ class Worker:
         self.kill()
         raise AssertionError(f"The worker did not start:\n{self.log.read_text()[-3000:]}")
 
+    def stop(self) -> None:
+        """SIGTERM: a warm shutdown, as a service manager stops it."""
+        self.process.send_signal(signal.SIGTERM)
+        self.process.wait(timeout=30)
+
     def kill(self) -> None:
         """SIGKILL: no warm shutdown, no acknowledgements, as when a machine dies."""
         if self.process.poll() is None:
@@ -88,11 +101,11 @@ class Worker:
 
 
 @pytest.fixture
-def start_worker(tmp_path, ollama_sim) -> Iterator[Callable[..., Worker]]:
+def start_worker(tmp_path, engine) -> Iterator[Callable[..., Worker]]:
     workers: list[Worker] = []
 
     def start(concurrency: int = 2) -> Worker:
-        worker = Worker(log=tmp_path / "worker.log", ollama_url=ollama_sim.url, concurrency=concurrency)
+        worker = Worker(log=tmp_path / "worker.log", ollama_url=engine.url, concurrency=concurrency)
         workers.append(worker)
         return worker
 
@@ -102,8 +115,8 @@ def start_worker(tmp_path, ollama_sim) -> Iterator[Callable[..., Worker]]:
 
 
 @pytest.fixture
-def posts(author, ollama_sim) -> list[Post]:
-    ollama_sim.reply = REPLY
+def posts(author, engine) -> list[Post]:
+    engine.reply = REPLY
     return [
         post_services.post_create(author=author, data={"title": f"Post {n}", "body": f"Text number {n}."})
         for n in range(20)
@@ -137,13 +150,13 @@ def drain(layer, channel: str) -> list[dict]:
     return async_to_sync(receive_all)()
 
 
-def test_a_job_over_20_posts_completes_with_its_progress_pushed(author, posts, start_worker, tmp_path):
+def test_a_job_over_20_posts_completes_with_its_progress_pushed(author, posts, start_worker, engine, tmp_path):
     layer = get_channel_layer()
     channel = async_to_sync(layer.new_channel)()
-    async_to_sync(layer.group_add)(jobs.user_group(author.pk), channel)
-    start_worker()
+    async_to_sync(layer.group_add)(job_services.user_group(author.pk), channel)
+    worker = start_worker()
 
-    job = jobs.batch_start(user=author, action="summarize", missing=True)
+    job = job_services.batch_start(user=author, action="summarize", missing=True)
     wait_for(
         lambda: job_now(job).status == JobStatus.DONE, seconds=60, what="the job is done", log=tmp_path / "worker.log"
     )
@@ -156,12 +169,17 @@ def test_a_job_over_20_posts_completes_with_its_progress_pushed(author, posts, s
     assert sorted(event["job"]["finished"] for event in events)[-1] == 20
     assert any(event["job"]["status"] == "done" and event["job"]["done"] == 20 for event in events)
     assert all(event["job"]["id"] == job.pk and event["job"]["total"] == 20 for event in events)
+    # One gateway served the worker process all along (a new one checks the engine's models first) ...
+    assert len(engine.requests_to("/api/tags")) == 1
+    # ... and was closed when the worker stopped.
+    worker.stop()
+    assert "AI gateway of process" in (tmp_path / "worker.log").read_text()
 
 
-def test_a_worker_killed_mid_job_is_replaced_and_every_post_is_written_once(posts, author, start_worker, ollama_sim):
-    ollama_sim.tokens_per_second = 40  # about a third of a second a post
+def test_a_worker_killed_mid_job_is_replaced_and_every_post_is_written_once(posts, author, start_worker, engine):
+    engine.tokens_per_second = 40  # about a third of a second a post
     worker = start_worker()
-    job = jobs.batch_start(user=author, action="summarize", post_ids=[post.pk for post in posts])
+    job = job_services.batch_start(user=author, action="summarize", post_ids=[post.pk for post in posts])
     wait_for(
         lambda: job_now(job).done_count >= 4 and job.items.filter(status=ItemStatus.RUNNING).exists(),
         seconds=60,
@@ -189,13 +207,13 @@ def test_a_worker_killed_mid_job_is_replaced_and_every_post_is_written_once(post
         assert post.version == 2
 
 
-def test_cancel_stops_the_remaining_items(posts, author, start_worker, ollama_sim):
-    ollama_sim.tokens_per_second = 30
+def test_cancel_stops_the_remaining_items(posts, author, start_worker, engine):
+    engine.tokens_per_second = 30
     worker = start_worker(concurrency=1)
-    job = jobs.batch_start(user=author, action="summarize", post_ids=[post.pk for post in posts])
+    job = job_services.batch_start(user=author, action="summarize", post_ids=[post.pk for post in posts])
     wait_for(lambda: job_now(job).done_count >= 2, seconds=60, what="two posts are done", log=worker.log)
 
-    jobs.batch_cancel(job=job, by=author)
+    job_services.batch_cancel(job=job, by=author)
     wait_for(
         lambda: not job.items.filter(status=ItemStatus.RUNNING).exists(),
         seconds=30,
@@ -209,4 +227,60 @@ def test_cancel_stops_the_remaining_items(posts, author, start_worker, ollama_si
     assert job.cancelled_count >= 15
     assert job.done_count + job.cancelled_count == 20
     assert Post.objects.exclude(excerpt="").count() == job.done_count
-    assert len(ollama_sim.requests_to("/api/chat")) == job.done_count
+    assert len(engine.requests_to("/api/chat")) == job.done_count
+
+
+EDITOR_TEXT = "A sentence the editor wants rewritten while the job runs."
+
+
+def editor_first_piece_seconds(user) -> float:
+    """How long an editor's own generation (in this process, as the web processes run it) waits for its first text."""
+    request = GenerationRequest(request_id="editor", action="rewrite", text=EDITOR_TEXT)
+    prepared = services.generation_prepare(user=user, request=request)
+
+    async def first_piece() -> float:
+        started = time.monotonic()
+        try:
+            async with aclosing(services.completion_pieces(prepared=prepared, run=services.GenerationRun())) as pieces:
+                async for _piece in pieces:
+                    return time.monotonic() - started
+        finally:
+            await close_gateway()
+        raise AssertionError("The editor got no text.")
+
+    return async_to_sync(first_piece)()
+
+
+def most_at_once(records) -> int:
+    """The most of these requests the engine had open at the same moment."""
+    moments = sorted([(r.received_at, 1) for r in records] + [(r.finished_at, -1) for r in records])
+    open_now = most = 0
+    for _moment, change in moments:
+        open_now += change
+        most = max(most, open_now)
+    return most
+
+
+def test_batch_work_keeps_to_its_share_of_the_engine_and_an_editor_starts_at_once(
+    author, start_worker, engine_settings
+):
+    """The engine runs three generations at once; the job holds at most two of them, so an editor never waits."""
+    engine = engine_settings
+    engine.num_parallel, engine.tokens_per_second, engine.reply = 3, 4, REPLY  # three seconds a post
+    posts = [
+        post_services.post_create(author=author, data={"title": f"Post {n}", "body": f"Text number {n}."})
+        for n in range(6)
+    ]
+    worker = start_worker(concurrency=2)
+    job = job_services.batch_start(user=author, action="summarize", post_ids=[post.pk for post in posts])
+    wait_for(lambda: engine.in_flight == 2, seconds=30, what="the job runs two posts at once", log=worker.log)
+
+    waited = editor_first_piece_seconds(author)
+
+    wait_for(lambda: job_now(job).status == JobStatus.DONE, seconds=90, what="the job is done", log=worker.log)
+    chats = engine.requests_to("/api/chat")
+    batch = [record for record in chats if EDITOR_TEXT not in str(record.body)]
+    assert len(batch) == job.done_count == 6
+    assert most_at_once(batch) == 2
+    assert len(chats) == 7
+    assert waited < 1.5  # a post takes three seconds: the editor did not wait for one to end

@@ -7,7 +7,8 @@ from celery.exceptions import Retry
 from django.conf import settings
 from django.utils import timezone
 
-from aiwriter import jobs, tasks
+from aiwriter import tasks, worker
+from aiwriter.jobs import services as job_services
 from aiwriter.models import BatchItem, BatchJob, ItemStatus
 from blogsite.celery import app
 from posts import services as post_services
@@ -15,13 +16,20 @@ from posts import services as post_services
 pytestmark = pytest.mark.django_db
 
 
+@pytest.fixture(autouse=True)
+def _worker_loop_stopped():
+    """Items run here stream on this process's worker loop; it closes after each test, as at a worker's shutdown."""
+    yield
+    worker.loop_stop()
+
+
 @pytest.fixture
-def job(author, ollama_settings):
-    ollama_settings.reply = "A summary."
+def job(author, engine_settings):
+    engine_settings.reply = "A summary."
     posts = [
         post_services.post_create(author=author, data={"title": f"Post {n}", "body": "Some text."}) for n in range(3)
     ]
-    return jobs.batch_start(user=author, action="summarize", post_ids=[post.pk for post in posts])
+    return job_services.batch_start(user=author, action="summarize", post_ids=[post.pk for post in posts])
 
 
 def test_ai_tasks_go_to_the_ai_queue_and_the_rest_to_default():
@@ -49,7 +57,7 @@ def test_dispatch_sends_one_message_per_unfinished_item(job, monkeypatch):
 def test_dispatch_of_a_cancelled_job_sends_nothing(job, author, monkeypatch):
     sent = []
     monkeypatch.setattr(tasks.batch_item_run, "delay", sent.append)
-    jobs.batch_cancel(job=job, by=author)
+    job_services.batch_cancel(job=job, by=author)
     assert tasks.batch_job_dispatch(job.pk) == 0
     assert sent == []
 
@@ -81,7 +89,7 @@ def test_the_item_task_retries_when_its_lease_ends_while_another_delivery_holds_
 def test_resume_sends_again_only_jobs_that_made_no_progress(job, author, monkeypatch):
     sent = []
     monkeypatch.setattr(tasks.batch_item_run, "delay", sent.append)
-    fresh = jobs.batch_start(user=author, action="summarize", post_ids=[job.items.first().post_id])
+    fresh = job_services.batch_start(user=author, action="summarize", post_ids=[job.items.first().post_id])
     BatchJob.objects.filter(pk=job.pk).update(created_at=timezone.now() - timedelta(hours=1))
 
     assert tasks.batch_jobs_resume() == [job.pk]
@@ -92,7 +100,7 @@ def test_resume_sends_again_only_jobs_that_made_no_progress(job, author, monkeyp
 def test_resume_leaves_a_job_alone_while_its_items_move(job, monkeypatch):
     monkeypatch.setattr(tasks.batch_item_run, "delay", lambda item_id: None)
     BatchJob.objects.filter(pk=job.pk).update(created_at=timezone.now() - timedelta(hours=1))
-    jobs.batch_item_process(item_id=job.items.first().pk)
+    job_services.batch_item_process(item_id=job.items.first().pk)
 
     assert tasks.batch_jobs_resume() == []
 

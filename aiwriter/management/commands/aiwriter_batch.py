@@ -5,7 +5,7 @@ import time
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
-from aiwriter import jobs
+from aiwriter.jobs import services as job_services
 from aiwriter.models import BatchAction, BatchJob, JobStatus
 
 POLL_SECONDS = 1.0
@@ -29,14 +29,14 @@ class Command(BaseCommand):
     def handle(self, *args, **options) -> None:
         user = self._user(options["user"])
         try:
-            job = jobs.batch_start(
+            job = job_services.batch_start(
                 user=user,
                 action=options["action"],
                 post_ids=options["posts"],
                 missing=options["missing"],
                 overwrite=options["overwrite"],
             )
-        except jobs.JobError as error:
+        except job_services.JobError as error:
             raise CommandError(error.message) from None
         self.stdout.write(f"Job {job.pk} started: {job.get_action_display()} over {job.total} posts.")
         if not options["no_wait"]:

@@ -1,4 +1,4 @@
-"""Batch AI jobs: one action over many posts, run item by item by Celery workers.
+"""Writes for batch jobs: start, dispatch, cancel, process one item, publish progress.
 
 Each post is a `BatchItem` processed exactly once even when a worker dies mid-job and its
 messages are delivered again:
@@ -13,51 +13,46 @@ The lease outlasts the task's hard time limit, so a running item whose lease lap
 Batch results fill only empty fields unless the job overwrites; every write goes through
 `posts.services.post_update`, which keeps the previous text in the post's revisions and refuses to
 write over an edit saved meanwhile.
+
+Editors before batch work, across every process: editors' generations run in the web processes,
+batch generations only on the Celery workers that consume the `ai` queue, where a process (or a
+thread of the threads pool) runs one task at a time and an item's task runs one generation at a
+time. So at most `AIWRITER_BATCH_CONCURRENCY` batch generations are upstream at once, site-wide:
+it is the workers' concurrency (CELERY_WORKER_CONCURRENCY), and the site runs one worker on `ai`
+(with several, the bound is the sum of their concurrencies). Kept below what the engines run in
+parallel, batch work never holds every engine slot, so an editor's request starts at once instead
+of waiting for a batch item to finish. The gateway's `Priority.BATCH` orders work only inside one
+worker process; it is not what keeps editors first.
 """
 
 import logging
-import re
 import uuid
 from contextlib import aclosing
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import timedelta
 
-from asgiref.sync import async_to_sync, sync_to_async
+from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Count, F, Max, Q, QuerySet
-from django.db.models.functions import Coalesce, Greatest
-from django.urls import reverse
+from django.db.models import F, Q
 from django.utils import timezone
 
 from posts.models import Post
 from posts.services import PostConflict, PostError, post_update
 
-from . import services
-from .models import BatchAction, BatchItem, BatchJob, ItemStatus, JobStatus, Outcome
-from .engines import EngineError, close_clients
-from .permissions import can_use_aiwriter
-from .protocol import GenerationRequest, RequestRefused
+from .. import services, worker
+from ..engines import EngineError
+from ..gateway import Priority
+from ..models import BatchItem, BatchJob, ItemStatus, JobStatus, Outcome
+from ..permissions import can_use_aiwriter
+from ..protocol import GenerationRequest, RequestRefused
+from . import selectors
+from .fields import FIELD_LABELS, TARGET_FIELDS, field_filled, field_value, field_with_article
+from .selectors import ACTIVE_JOB, UNFINISHED_ITEM
+from .serializers import item_state, job_summary
 
 logger = logging.getLogger(__name__)
-
-# The post field each batch action fills.
-TARGET_FIELDS = {
-    BatchAction.SUMMARIZE: "excerpt",
-    BatchAction.META_DESCRIPTION: "meta_description",
-    BatchAction.TITLES: "meta_title",
-    BatchAction.TAGS: "tags",
-}
-FIELD_LABELS = {
-    "excerpt": "excerpt",
-    "meta_description": "meta description",
-    "meta_title": "search-engine title",
-    "tags": "tags",
-}
-MAX_TAGS = 8
-ACTIVE_JOB = (JobStatus.QUEUED, JobStatus.RUNNING)
-UNFINISHED_ITEM = (ItemStatus.QUEUED, ItemStatus.RUNNING)
 
 
 class JobError(Exception):
@@ -83,31 +78,6 @@ class ItemOutcome:
     error: str = ""
 
 
-# Selecting posts
-
-
-def posts_missing(*, user, action: str) -> QuerySet[Post]:
-    """Posts the user may edit whose field for `action` is empty."""
-    field = TARGET_FIELDS[action]
-    posts = Post.objects.editable_by(user)
-    if field == "tags":
-        return posts.annotate(tag_count=Count("tags")).filter(tag_count=0)
-    return posts.filter(**{field: ""})
-
-
-def _posts_for_job(*, user, action: str, post_ids: list[int] | None, missing: bool) -> list[Post]:
-    if missing:
-        return list(posts_missing(user=user, action=action).order_by("pk"))
-    if not post_ids:
-        raise JobError("Choose at least one post, or ask for all posts missing the field.")
-    posts = list(Post.objects.editable_by(user).filter(pk__in=post_ids).order_by("pk"))
-    unknown = sorted(set(post_ids) - {post.pk for post in posts})
-    if unknown:
-        listed = ", ".join(str(pk) for pk in unknown[:10])
-        raise JobError(f"You cannot edit these posts, or they do not exist: {listed}.")
-    return posts
-
-
 # Starting and cancelling
 
 
@@ -131,8 +101,21 @@ def batch_start(
     return job
 
 
+def _posts_for_job(*, user, action: str, post_ids: list[int] | None, missing: bool) -> list[Post]:
+    if missing:
+        return list(selectors.posts_missing(user=user, action=action).order_by("pk"))
+    if not post_ids:
+        raise JobError("Choose at least one post, or ask for all posts missing the field.")
+    posts = selectors.posts_editable(user=user, post_ids=post_ids)
+    unknown = sorted(set(post_ids) - {post.pk for post in posts})
+    if unknown:
+        listed = ", ".join(str(pk) for pk in unknown[:10])
+        raise JobError(f"You cannot edit these posts, or they do not exist: {listed}.")
+    return posts
+
+
 def _enqueue_dispatch(job_id: int) -> None:
-    from .tasks import batch_job_dispatch  # tasks import this module
+    from ..tasks import batch_job_dispatch  # tasks import this module
 
     batch_job_dispatch.delay(job_id)
 
@@ -142,13 +125,9 @@ def batch_dispatch(*, job_id: int) -> int:
 
     Sending again (a redelivered dispatch) is harmless: the claim lets only one delivery work on an item.
     """
-    from .tasks import batch_item_run
+    from ..tasks import batch_item_run
 
-    item_ids = list(
-        BatchItem.objects.filter(job_id=job_id, status__in=UNFINISHED_ITEM, job__status__in=ACTIVE_JOB).values_list(
-            "pk", flat=True
-        )
-    )
+    item_ids = selectors.item_ids_unfinished(job_id=job_id)
     for item_id in item_ids:
         batch_item_run.delay(item_id)
     return len(item_ids)
@@ -160,12 +139,7 @@ def batch_jobs_resume(*, idle_seconds: float) -> list[int]:
     Their messages may be gone: Redis, the broker, keeps no copy across a restart. A job that is
     merely slow gets duplicate messages, which its claims turn into no-ops. Returns the job ids.
     """
-    since = timezone.now() - timedelta(seconds=idle_seconds)
-    last_progress = Greatest(
-        Coalesce(Max("items__started_at"), F("created_at")), Coalesce(Max("items__finished_at"), F("created_at"))
-    )
-    stalled = BatchJob.objects.filter(status__in=ACTIVE_JOB).annotate(last=last_progress).filter(last__lt=since)
-    job_ids = list(stalled.values_list("pk", flat=True))
+    job_ids = selectors.job_ids_stalled(idle_seconds=idle_seconds)
     for job_id in job_ids:
         batch_dispatch(job_id=job_id)
     return job_ids
@@ -245,8 +219,8 @@ def _outcome(*, item: BatchItem, token: str) -> ItemOutcome:
     field = TARGET_FIELDS[job.action]
     if post is None:
         return _finish(item_id=item.pk, token=token, outcome=ItemOutcome(ItemStatus.SKIPPED, error="Post deleted."))
-    if not job.overwrite and _field_filled(post, field):
-        outcome = ItemOutcome(ItemStatus.SKIPPED, error=f"Already has {_a(field)}; left as it is.")
+    if not job.overwrite and field_filled(post, field):
+        outcome = ItemOutcome(ItemStatus.SKIPPED, error=f"Already has {field_with_article(field)}; left as it is.")
         return _finish(item_id=item.pk, token=token, outcome=outcome)
     version = post.version
     try:
@@ -254,7 +228,13 @@ def _outcome(*, item: BatchItem, token: str) -> ItemOutcome:
     except RequestRefused as error:
         return _finish(item_id=item.pk, token=token, outcome=ItemOutcome(ItemStatus.SKIPPED, error=error.message))
     except EngineError as error:
-        return _finish(item_id=item.pk, token=token, outcome=ItemOutcome(ItemStatus.FAILED, error=error.message))
+        # Operators get the details; the item shows its owner plain words.
+        logger.warning("Batch item %s failed on %s: %s", item.pk, error.host or "-", error.message)
+        outcome = ItemOutcome(ItemStatus.FAILED, error=error.editor_message)
+        return _finish(item_id=item.pk, token=token, outcome=outcome)
+    except TimeoutError:
+        error = "The AI writer took too long on this post."
+        return _finish(item_id=item.pk, token=token, outcome=ItemOutcome(ItemStatus.FAILED, error=error))
     value = field_value(action=job.action, text=text)
     if not value:
         outcome = ItemOutcome(ItemStatus.FAILED, error="The AI writer returned no usable text.")
@@ -262,70 +242,38 @@ def _outcome(*, item: BatchItem, token: str) -> ItemOutcome:
     return _write(item=item, token=token, version=version, value=value)
 
 
-def _a(field: str) -> str:
-    label = FIELD_LABELS[field]
-    if field == "tags":
-        return label
-    return f"an {label}" if label[0] in "aeiou" else f"a {label}"
-
-
-def _field_filled(post: Post, field: str) -> bool:
-    if field == "tags":
-        return post.tags.exists()
-    return bool(getattr(post, field).strip())
-
-
 def generate_for_post(*, user, post: Post, action: str, job_id: int) -> str:
-    """The model's text for one post, asked at batch priority so editors' own requests go first."""
+    """The model's answer for one post, recorded as the editor's generations are.
+
+    It streams on the worker process's event loop (aiwriter/worker.py), through the gateway that
+    lives as long as the process, at batch priority; a thinking model's reasoning never reaches
+    the text. Raises RequestRefused, EngineError, or TimeoutError past AIWRITER_TIMEOUTS["total"],
+    which the item's lease outlasts.
+    """
     request = GenerationRequest(request_id=f"batch-{job_id}-{post.pk}", action=action, text="", post_id=post.pk)
     prepared = services.generation_prepare(user=user, request=request)
-    prepared.completion = replace(prepared.completion, interactive=False)
-    return async_to_sync(completion_text)(user=user, prepared=prepared)
-
-
-async def completion_text(*, user, prepared: services.PreparedGeneration) -> str:
-    """Stream a prepared completion to its end and record it, as the editor's generations are."""
     run = services.GenerationRun()
     try:
-        async with aclosing(services.completion_pieces(prepared=prepared, run=run)) as pieces:
-            async for _piece in pieces:
-                pass  # run keeps the text
+        worker.run(_completion_read(prepared=prepared, run=run), timeout=settings.AIWRITER_TIMEOUTS["total"])
     except EngineError as error:
-        await _record(user=user, prepared=prepared, run=run, outcome=Outcome.ERROR, error_code=error.code)
+        _record(user=user, prepared=prepared, run=run, outcome=Outcome.ERROR, error_code=error.code)
         raise
-    finally:
-        # Each item runs in its own event loop; its HTTP connections go with it.
-        await close_clients()
-    await _record(user=user, prepared=prepared, run=run, outcome=Outcome.DONE)
+    except TimeoutError:
+        _record(user=user, prepared=prepared, run=run, outcome=Outcome.ERROR, error_code="timeout")
+        raise
+    _record(user=user, prepared=prepared, run=run, outcome=Outcome.DONE)
     return "".join(run.text)
 
 
-async def _record(*, user, prepared, run, outcome: str, error_code: str = "") -> None:
-    await sync_to_async(services.generation_record)(
-        user=user, prepared=prepared, run=run, outcome=outcome, error_code=error_code
-    )
+async def _completion_read(*, prepared: services.PreparedGeneration, run: services.GenerationRun) -> None:
+    """Streams the answer to its end; `run` keeps its text (the answer's only, never the thinking)."""
+    async with aclosing(services.completion_pieces(prepared=prepared, run=run, priority=Priority.BATCH)) as pieces:
+        async for _piece in pieces:
+            pass
 
 
-_LIST_MARKER = re.compile(r"^\s*(?:[-*•]|\d+[.)])\s*")
-_QUOTES = re.compile(r"^[\"“']+|[\"”']+$")
-
-
-def suggestion_lines(text: str) -> list[str]:
-    """One suggestion per line, without the numbering and quotes models like to add (as the AI panel reads them)."""
-    lines = (_QUOTES.sub("", _LIST_MARKER.sub("", line)).strip() for line in text.splitlines())
-    return [line for line in lines if line]
-
-
-def field_value(*, action: str, text: str) -> str | list[str]:
-    """What goes into the post's field: the text, the first suggested title, or the tag names."""
-    if action == BatchAction.TITLES:
-        lines = suggestion_lines(text)
-        return lines[0][:70].strip() if lines else ""
-    if action == BatchAction.TAGS:
-        names = [name.strip() for line in suggestion_lines(text) for name in line.split(",")]
-        return [name for name in dict.fromkeys(names) if name][:MAX_TAGS]
-    limit = 160 if action == BatchAction.META_DESCRIPTION else 1000
-    return text.strip()[:limit].strip()
+def _record(*, user, prepared: services.PreparedGeneration, run: services.GenerationRun, **outcome) -> None:
+    services.generation_record(user=user, prepared=prepared, run=run, **outcome)
 
 
 def _write(*, item: BatchItem, token: str, version: int, value: str | list[str]) -> ItemOutcome:
@@ -403,9 +351,7 @@ def _job_recount(*, job_id: int) -> None:
     """
     if not list(BatchJob.objects.select_for_update().filter(pk=job_id).values_list("pk", flat=True)):
         return
-    counts = dict(
-        BatchItem.objects.filter(job_id=job_id).values_list("status").annotate(n=Count("pk")).values_list("status", "n")
-    )
+    counts = selectors.item_counts(job_id=job_id)
     BatchJob.objects.filter(pk=job_id).update(
         done_count=counts.get(ItemStatus.DONE, 0),
         skipped_count=counts.get(ItemStatus.SKIPPED, 0),
@@ -425,7 +371,7 @@ def _job_finish(*, job_id: int, counts: dict[str, int]) -> None:
 
 
 def user_group(user_id: int) -> str:
-    """The channel-layer group of one user's open AI writer sockets."""
+    """The channel-layer group of one user's open AI writer sockets, where their jobs' progress goes."""
     return f"aiwriter.user.{user_id}"
 
 
@@ -438,50 +384,3 @@ def progress_publish(*, job: BatchJob, item: BatchItem | None = None) -> None:
         async_to_sync(get_channel_layer().group_send)(user_group(job.user_id), event)
     except Exception:
         logger.warning("Progress of batch job %s not pushed", job.pk, exc_info=True)
-
-
-def job_summary(job: BatchJob) -> dict:
-    return {
-        "id": job.pk,
-        "action": job.action,
-        "action_label": job.get_action_display(),
-        "overwrite": job.overwrite,
-        "status": job.status,
-        "status_label": job.get_status_display(),
-        "total": job.total,
-        "done": job.done_count,
-        "skipped": job.skipped_count,
-        "failed": job.failed_count,
-        "cancelled": job.cancelled_count,
-        "finished": job.finished_count,
-        "created_at": job.created_at.isoformat(),
-        "started_at": job.started_at.isoformat() if job.started_at else None,
-        "finished_at": job.finished_at.isoformat() if job.finished_at else None,
-        "url": reverse("aiwriter:job", args=[job.pk]),
-        "cancel_url": reverse("aiwriter:job_cancel", args=[job.pk]),
-    }
-
-
-def item_state(item: BatchItem) -> dict:
-    return {
-        "id": item.pk,
-        "post_id": item.post_id,
-        "title": item.post_title,
-        "status": item.status,
-        "status_label": item.get_status_display(),
-        "result": item.result,
-        "error": item.error,
-    }
-
-
-def job_state(job: BatchJob) -> dict:
-    """The job with every item, as `GET /aiwriter/jobs/<id>/` returns it."""
-    return {**job_summary(job), "items": [item_state(item) for item in job.items.all()]}
-
-
-def job_for_user(*, user, job_id: int) -> BatchJob | None:
-    return BatchJob.objects.filter(pk=job_id, user=user).first()
-
-
-def jobs_recent(*, user, limit: int = 5) -> QuerySet[BatchJob]:
-    return BatchJob.objects.filter(user=user)[:limit]
