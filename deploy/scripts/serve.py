@@ -92,7 +92,7 @@ class Supervisor:
     def __init__(self, *, sock: socket.socket, workers: int, app: str, daphne_args: list[str], env: dict[str, str]):
         self.sock = sock
         self.workers = workers
-        self.command = [sys.executable, "-m", "blogsite.run_daphne", "--fd", str(sock.fileno()), *daphne_args, app]
+        self.command = [sys.executable, "-m", "daphne", "--fd", str(sock.fileno()), *daphne_args, app]
         self.env = env
         self.children: dict[int, tuple[subprocess.Popen, float]] = {}  # slot -> (process, started at)
         self.restart_delay = dict.fromkeys(range(workers), 0.0)
