@@ -7,7 +7,7 @@ from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
 from .forms import AdminLoginForm, HttpsURLField
 from .models import User
 from .roles import Role
-from .services import role_grant
+from .services import role_grant, user_admin_save, user_delete
 
 # The admin's login page shows the same lockout message as the site's.
 admin.site.login_form = AdminLoginForm
@@ -70,7 +70,16 @@ class UserAdmin(DjangoUserAdmin):
         return super().has_change_permission(request, obj)
 
     def save_model(self, request, obj, form, change):
+        if change:
+            user_admin_save(user=obj)
+            return
         super().save_model(request, obj, form, change)
-        if not change:
-            # Accounts made here start as readers, like those made through sign-up.
-            role_grant(user=obj, role=Role.READER)
+        # Accounts made here start as readers, like those made through sign-up.
+        role_grant(user=obj, role=Role.READER)
+
+    def delete_model(self, request, obj):
+        user_delete(user=obj)
+
+    def delete_queryset(self, request, queryset):
+        for user in queryset:
+            user_delete(user=user)

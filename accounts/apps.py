@@ -5,6 +5,3 @@ class AccountsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "accounts"
     verbose_name = "Accounts"
-
-    def ready(self) -> None:
-        from . import signals  # noqa: F401  (announces public profile changes)

@@ -1,15 +1,19 @@
-"""Writes to user accounts."""
+"""Writes to user accounts. Changes to what others see of a person are announced (accounts.events)."""
 
 from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
+from .events import public_profile_changed, public_profile_removed
 from .models import User
 from .roles import Role
 from .selectors import email_in_use, username_in_use
 from .validators import avatar_url_validator
 
 PROFILE_FIELDS = ("display_name", "bio", "avatar_url", "email")
+# What readers see of a person, and of that what shows on posts and comments.
+PUBLIC_FIELDS = ("username", "display_name", "bio", "avatar_url")
+NAME_FIELDS = frozenset({"username", "display_name"})
 
 
 class AccountError(Exception):
@@ -63,6 +67,7 @@ def user_profile_update(*, user: User, data: dict) -> User:
     """
     changes = {field: (data[field] or "").strip() for field in PROFILE_FIELDS if field in data}
     current = User.objects.select_for_update().get(pk=user.pk)
+    before = _public_profile(current)
     if "email" in changes:
         changes["email"] = User.objects.normalize_email(changes["email"])
         _require_free_email(changes["email"], exclude=current)
@@ -75,4 +80,33 @@ def user_profile_update(*, user: User, data: dict) -> User:
     except ValidationError as error:
         raise AccountError(" ".join(error.messages)) from error
     current.save(update_fields=list(changes))
+    _announce(current, before=before)
     return current
+
+
+@transaction.atomic
+def user_admin_save(*, user: User) -> User:
+    """Save a user as staff changed them in the admin's form (username, profile, rights)."""
+    before = User.objects.select_for_update().values(*PUBLIC_FIELDS).get(pk=user.pk)
+    user.save()
+    _announce(user, before=before)
+    return user
+
+
+@transaction.atomic
+def user_delete(*, user: User) -> None:
+    """Delete an account and its comments; an account with posts is protected by them (ProtectedError)."""
+    public_profile_removed.send(sender=User, user=user)
+    user.delete()
+
+
+def _public_profile(user: User) -> dict[str, str]:
+    return {field: getattr(user, field) for field in PUBLIC_FIELDS}
+
+
+def _announce(user: User, *, before: dict[str, str]) -> None:
+    changed = {field for field in PUBLIC_FIELDS if before[field] != getattr(user, field)}
+    if changed:
+        public_profile_changed.send(
+            sender=User, user=user, previous_username=before["username"], name_changed=bool(changed & NAME_FIELDS)
+        )

@@ -338,6 +338,13 @@ class PostAdmin(ServiceActionsMixin, admin.ModelAdmin):
         for formset in formsets:
             self.save_formset(request, form, formset, change=change)
 
+    def delete_model(self, request, obj: Post) -> None:
+        services.post_delete(post=obj, by=request.user)
+
+    def delete_queryset(self, request, queryset: QuerySet[Post]) -> None:
+        for post in queryset:
+            services.post_delete(post=post, by=request.user)
+
     def get_deleted_objects(self, objs, request):
         deleted, counts, perms_needed, protected = super().get_deleted_objects(objs, request)
         # Revisions go with their post; nobody deletes them on their own, so that takes no permission.
@@ -412,6 +419,22 @@ class TagAdmin(admin.ModelAdmin):
     def post_count(self, tag: Tag) -> int:
         return tag.post_count
 
+    def save_model(self, request, obj: Tag, form, change: bool) -> None:
+        name, slug = form.cleaned_data["name"], form.cleaned_data["slug"]
+        if change:
+            services.tag_update(tag=obj, by=request.user, name=name, slug=slug)
+        else:
+            # The admin goes on with the form's instance (log entry, redirect), so it becomes the new tag.
+            obj.pk = services.tag_create(by=request.user, name=name, slug=slug).pk
+            obj._state.adding = False
+
+    def delete_model(self, request, obj: Tag) -> None:
+        services.tag_delete(tag=obj, by=request.user)
+
+    def delete_queryset(self, request, queryset: QuerySet[Tag]) -> None:
+        for tag in queryset:
+            services.tag_delete(tag=tag, by=request.user)
+
 
 class CommentAdminForm(forms.ModelForm):
     class Meta:
@@ -447,6 +470,13 @@ class CommentAdmin(ServiceActionsMixin, admin.ModelAdmin):
     def save_model(self, request, obj: Comment, form, change: bool) -> None:
         if "status" in form.changed_data:
             services.comment_moderate(comment=obj, by=request.user, status=form.cleaned_data["status"])
+
+    def delete_model(self, request, obj: Comment) -> None:
+        services.comment_delete(comment=obj, by=request.user)
+
+    def delete_queryset(self, request, queryset: QuerySet[Comment]) -> None:
+        for comment in queryset:
+            services.comment_delete(comment=comment, by=request.user)
 
     def _moderate(self, request, queryset: QuerySet[Comment], *, status: str, verb: str) -> None:
         self.apply_to_each(

@@ -33,19 +33,23 @@ class Tag(models.Model):
         return reverse("posts:tag", kwargs={"slug": self.slug})
 
 
+# Statuses under which a post is public from its published_at on.
+PUBLIC_STATUSES = (PostStatus.PUBLISHED, PostStatus.SCHEDULED)
+
+
 class PostQuerySet(models.QuerySet):
     def published(self, *, now=None):
         """Posts readers may see: published, or scheduled with their time come.
 
-        Filtering on time means a scheduled post goes public at published_at with no
-        worker running.
+        Filtering on time is what makes a scheduled post public: at published_at, with no
+        worker running (posts/releases.py says how cached pages keep up).
         """
         now = now or timezone.now()
-        return self.filter(
-            status__in=[PostStatus.PUBLISHED, PostStatus.SCHEDULED],
-            published_at__isnull=False,
-            published_at__lte=now,
-        )
+        return self.filter(status__in=PUBLIC_STATUSES, published_at__isnull=False, published_at__lte=now)
+
+    def going_public_after(self, moment):
+        """Posts that will be public from a time later than `moment`: the schedule of releases."""
+        return self.filter(status__in=PUBLIC_STATUSES, published_at__gt=moment)
 
     def editable_by(self, user):
         """Posts a user may open in the editor: all for editors, their own for authors."""
@@ -107,11 +111,8 @@ class Post(ExportModelOperationsMixin("post"), models.Model):
 
     @property
     def is_public(self) -> bool:
-        return (
-            self.status in (PostStatus.PUBLISHED, PostStatus.SCHEDULED)
-            and self.published_at is not None
-            and self.published_at <= timezone.now()
-        )
+        """The same test as PostQuerySet.published, for one post in memory."""
+        return self.status in PUBLIC_STATUSES and self.published_at is not None and self.published_at <= timezone.now()
 
     @property
     def has_been_published(self) -> bool:

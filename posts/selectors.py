@@ -1,11 +1,10 @@
 """Reads of posts, tags and comments, shaped for the pages that show them."""
 
 from dataclasses import dataclass, replace
-from datetime import datetime
 
 from django.contrib.auth import get_user_model
 from django.db import connection
-from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from django.shortcuts import get_object_or_404
 
 from . import cache_keys
@@ -125,9 +124,17 @@ def review_queue() -> QuerySet[Post]:
     return Post.objects.filter(status=PostStatus.REVIEW).select_related("author").order_by("updated_at")
 
 
-def post_list_recent(*, limit: int = 5) -> QuerySet[Post]:
+RECENT_POSTS = 5
+
+
+def post_list_recent(*, limit: int = RECENT_POSTS) -> QuerySet[Post]:
     """Titles and dates for the sidebar: no relations, so it stays one small query."""
     return Post.objects.published().only("title", "slug", "published_at").order_by("-published_at", "-pk")[:limit]
+
+
+def post_is_recent(*, post: Post) -> bool:
+    """Whether the sidebar's recent posts include this post."""
+    return post.pk in set(post_list_recent().values_list("pk", flat=True))
 
 
 def tag_get_public(*, slug: str) -> Tag:
@@ -170,26 +177,6 @@ def revision_get(*, post: Post, version: int) -> Revision:
     return get_object_or_404(revisions_for_post(post=post), version=version)
 
 
-def post_list_released(*, since: datetime, until: datetime) -> QuerySet[Post]:
-    """Posts that went public on their own in (since, until]: set ahead of time, so no save marked the moment."""
-    return (
-        Post.objects.published(now=until)
-        .filter(published_at__gt=since)
-        .filter(published_at__gt=F("updated_at"))
-        .with_listing_relations()
-    )
-
-
-def post_next_release_at(*, after: datetime) -> datetime | None:
-    """When the next post set to go public later than `after` does, if any."""
-    return (
-        Post.objects.filter(status__in=[PostStatus.PUBLISHED, PostStatus.SCHEDULED], published_at__gt=after)
-        .order_by("published_at")
-        .values_list("published_at", flat=True)
-        .first()
-    )
-
-
 def post_count_published(*, tag: Tag | None = None, author=None) -> int:
     """How many public posts a list shows in all (for its pagination), kept until that list changes."""
     if tag is not None:
@@ -198,6 +185,6 @@ def post_count_published(*, tag: Tag | None = None, author=None) -> int:
         name, dep = f"post-count:author:{author.username}", cache_keys.author_dep(author.username)
     else:
         name, dep = "post-count:index", cache_keys.INDEX
-    return cache_keys.cached_selector(
+    return cache_keys.cached_list_selector(
         name=name, deps=[dep], compute=lambda: post_list_published(tag=tag, author=author).count()
     )

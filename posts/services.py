@@ -1,6 +1,11 @@
-"""Writes to posts, tags, comments and revisions. Views, forms, the admin and tasks call these."""
+"""Writes to posts, tags, comments and revisions. Views, forms, the admin and tasks call these.
+
+Each write sends its event (posts.events) with what readers saw before and see after; the
+cache invalidation in posts/signals.py listens to those.
+"""
 
 from collections.abc import Iterable
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -8,9 +13,9 @@ from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.utils import timezone
 
-from . import permissions
+from . import events, permissions
 from .markdown import render_comment_markdown, render_markdown
-from .models import Comment, CommentStatus, Post, PostStatus, Revision, Tag
+from .models import PUBLIC_STATUSES, Comment, CommentStatus, Post, PostStatus, Revision, Tag
 from .slugs import unique_slug
 
 EDITABLE_FIELDS = (
@@ -86,14 +91,40 @@ def revision_create(*, post: Post, by, note: str = "") -> Revision:
     )
 
 
-def _save(post: Post, *, by, note: str, tags: list[Tag] | None = None) -> Post:
-    """Every save goes through here: render, bump the version, snapshot a revision."""
+def _state(post: Post, *, tag_slugs: frozenset[str] | None = None) -> events.PostState:
+    """What readers see of `post` now; its tags are read only when it is public and `tag_slugs` is not given."""
+    public = post.is_public
+    ahead = post.status in PUBLIC_STATUSES and post.published_at is not None and post.published_at > timezone.now()
+    state = events.PostState(
+        slug=post.slug,
+        title=post.title,
+        excerpt=post.excerpt,
+        body_html=post.body_html,
+        published_at=post.published_at,
+        public=public,
+        release_at=post.published_at if ahead else None,
+    )
+    if not public:
+        return state
+    if tag_slugs is None:
+        tag_slugs = frozenset(post.tags.values_list("slug", flat=True))
+    return replace(state, author_username=post.author.username, tag_slugs=tag_slugs)
+
+
+def _save(post: Post, *, by, note: str, before: events.PostState | None, tags: list[Tag] | None = None) -> Post:
+    """Every save goes through here: render, bump the version, snapshot a revision, tell what changed."""
     post.body_html = render_markdown(post.body)
     post.version = (post.version or 0) + 1 if post.pk else 1
     post.save()
     if tags is not None:
         post.tags.set(tags)
     revision_create(post=post, by=by, note=note)
+    if tags is not None:
+        tag_slugs = frozenset(tag.slug for tag in tags)
+    else:
+        tag_slugs = before.tag_slugs if before is not None and before.public else None
+    after = _state(post, tag_slugs=tag_slugs)
+    events.post_changed.send(sender=Post, post=post, before=before, after=after)
     return post
 
 
@@ -107,7 +138,7 @@ def post_create(*, author, data: dict, tag_names: Iterable[str] = (), by=None) -
     post.title = title
     post.slug = unique_slug(Post, data.get("slug") or title)
     post.version = 0
-    return _save(post, by=by, note="created", tags=tags_from_names(tag_names))
+    return _save(post, by=by, note="created", before=None, tags=tags_from_names(tag_names))
 
 
 @transaction.atomic
@@ -119,6 +150,7 @@ def post_update(
     _require(permissions.can_edit_post(by, current), "You are not allowed to edit this post.")
     if current.version != expected_version:
         raise PostConflict(current)
+    before = _state(current)
     if "title" in data:
         data = {**data, "title": _clean_title(data["title"])}
     _check_body_size(data.get("body", ""))
@@ -130,7 +162,7 @@ def post_update(
     elif not current.has_been_published and "title" in data and not data.get("slug"):
         current.slug = unique_slug(Post, current.title, exclude_pk=current.pk)
     tags = tags_from_names(tag_names) if tag_names is not None else None
-    _save(current, by=by, note=note, tags=tags)
+    _save(current, by=by, note=note, before=before, tags=tags)
     post.refresh_from_db()
     return current
 
@@ -156,9 +188,10 @@ def status_changes_for(post: Post | None) -> list[str]:
 
 def _set_status(post: Post, *, by, status: str, published_at: datetime | None, note: str) -> Post:
     current = Post.objects.select_for_update().get(pk=post.pk)
+    before = _state(current)
     current.status = status
     current.published_at = published_at
-    _save(current, by=by, note=note)
+    _save(current, by=by, note=note, before=before)
     post.refresh_from_db()
     return current
 
@@ -197,10 +230,11 @@ def post_archive(*, post: Post, by) -> Post:
 
 
 def posts_publish_due(*, now: datetime | None = None) -> list[Post]:
-    """Mark scheduled posts whose time has come as published; the save signals refresh their pages.
+    """Mark scheduled posts whose time has come as published.
 
-    Readers see such posts already (`Post.objects.published()` filters on time); this makes the
-    status say so. Each post is checked again under its row lock, so a second run publishes nothing twice.
+    Readers see such posts already (`Post.objects.published()` filters on time, posts/releases.py);
+    this makes the status say so in the editor and the admin. Each post is checked again under its
+    row lock, so a second run publishes nothing twice.
     """
     now = now or timezone.now()
     due = Post.objects.filter(status=PostStatus.SCHEDULED, published_at__lte=now).values_list("pk", flat=True)
@@ -212,8 +246,19 @@ def _publish_if_due(*, pk: int, now: datetime) -> Post | None:
     post = Post.objects.select_for_update().filter(pk=pk, status=PostStatus.SCHEDULED, published_at__lte=now).first()
     if post is None:
         return None
+    before = _state(post)
     post.status = PostStatus.PUBLISHED
-    return _save(post, by=None, note="published on schedule")
+    return _save(post, by=None, note="published on schedule", before=before)
+
+
+@transaction.atomic
+def post_delete(*, post: Post, by) -> None:
+    """Delete a post with its comments and revisions."""
+    _require(by.has_perm("posts.delete_post"), "You are not allowed to delete posts.")
+    current = Post.objects.select_for_update().get(pk=post.pk)
+    before = _state(current)
+    current.delete()
+    events.post_changed.send(sender=Post, post=current, before=before, after=None)
 
 
 AUTOSAVE_NOTE = "autosave"
@@ -298,15 +343,67 @@ def comment_create(*, post: Post, author, body: str) -> Comment:
     if not post.is_public:
         raise PostError("This post does not take comments.")
     status = CommentStatus.APPROVED if permissions.can_moderate_comments(author) else CommentStatus.PENDING
-    return Comment.objects.create(
+    comment = Comment.objects.create(
         post=post, author=author, body=body, body_html=render_comment_markdown(body), status=status
     )
+    _comment_changed(comment, post_slug=post.slug, shown_before=False)
+    return comment
 
 
+@transaction.atomic
 def comment_moderate(*, comment: Comment, by, status: str) -> Comment:
     _require(permissions.can_moderate_comments(by), "Only editors can moderate comments.")
     if status not in CommentStatus.values:
         raise PostError("Unknown comment status.")
-    comment.status = status
-    comment.save(update_fields=["status"])
-    return comment
+    current = Comment.objects.select_for_update().get(pk=comment.pk)
+    shown_before = current.status == CommentStatus.APPROVED
+    current.status = comment.status = status
+    current.save(update_fields=["status"])
+    _comment_changed(current, post_slug=current.post.slug, shown_before=shown_before)
+    return current
+
+
+@transaction.atomic
+def comment_delete(*, comment: Comment, by) -> None:
+    _require(by.has_perm("posts.delete_comment"), "You are not allowed to delete comments.")
+    current = Comment.objects.select_related("post").get(pk=comment.pk)
+    current.delete()
+    shown_before = current.status == CommentStatus.APPROVED
+    events.comment_changed.send(
+        sender=Comment, comment=current, post_slug=current.post.slug, shown_before=shown_before, shown_after=False
+    )
+
+
+def _comment_changed(comment: Comment, *, post_slug: str, shown_before: bool) -> None:
+    shown_after = comment.status == CommentStatus.APPROVED
+    events.comment_changed.send(
+        sender=Comment, comment=comment, post_slug=post_slug, shown_before=shown_before, shown_after=shown_after
+    )
+
+
+@transaction.atomic
+def tag_create(*, by, name: str, slug: str) -> Tag:
+    _require(by.has_perm("posts.add_tag"), "You are not allowed to add tags.")
+    tag = Tag.objects.create(name=name, slug=slug)
+    events.tag_changed.send(sender=Tag, tag=tag, before=None, after=events.TagState(name=tag.name, slug=tag.slug))
+    return tag
+
+
+@transaction.atomic
+def tag_update(*, tag: Tag, by, name: str, slug: str) -> Tag:
+    """Rename a tag, or change its slug (and so its page's URL)."""
+    _require(by.has_perm("posts.change_tag"), "You are not allowed to change tags.")
+    current = Tag.objects.select_for_update().get(pk=tag.pk)
+    before = events.TagState(name=current.name, slug=current.slug)
+    current.name, current.slug = name, slug
+    current.save()
+    events.tag_changed.send(sender=Tag, tag=current, before=before, after=events.TagState(name=name, slug=slug))
+    return current
+
+
+@transaction.atomic
+def tag_delete(*, tag: Tag, by) -> None:
+    """Delete a tag; the posts that carried it lose it."""
+    _require(by.has_perm("posts.delete_tag"), "You are not allowed to delete tags.")
+    events.tag_changed.send(sender=Tag, tag=tag, before=events.TagState(name=tag.name, slug=tag.slug), after=None)
+    tag.delete()

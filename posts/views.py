@@ -73,23 +73,15 @@ class VersionedListView(PublicListView):
     tag: Tag | None = None
     author = None
 
-    def get(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
-        # While a scheduled post's time has come but no release has bumped the lists, read them afresh.
-        self.use_cache = not cache_keys.release_pending()
-        return super().get(request, *args, **kwargs)
-
     def get_paginator(self, queryset, per_page, **kwargs) -> Paginator:
-        if not self.use_cache:
-            return super().get_paginator(queryset, per_page, **kwargs)
         count = selectors.post_count_published(tag=self.tag, author=self.author)
         return CountedPaginator(queryset, per_page, count=count, **kwargs)
 
     def get_context_data(self, **kwargs) -> dict:
         context = super().get_context_data(**kwargs)
-        if self.use_cache:
-            name, dep = self.list_identity()
-            name = f"{name}:page-{context['page_obj'].number}"
-            context["post_list_version"] = cache_keys.post_list_fragment_version(name=name, deps=[dep])
+        name, dep = self.list_identity()
+        name = f"{name}:page-{context['page_obj'].number}"
+        context["post_list_version"] = cache_keys.list_version([dep], name=name)
         return context
 
     def list_identity(self) -> tuple[str, str]:

@@ -120,7 +120,7 @@ CACHES["pages"] = {
 }
 DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True  # once per interval: see the redis_outage filter below
 
-# The page cache in front of Django (blogsite/page_cache.py) for anonymous readers.
+# The page cache in front of Django (posts/page_cache/) for anonymous readers.
 PAGE_CACHE_SECONDS = env.int("PAGE_CACHE_SECONDS", default=600)  # longest a copy is kept
 PAGE_CACHE_SEARCH_SECONDS = env.int("PAGE_CACHE_SEARCH_SECONDS", default=120)  # repeated searches only
 PAGE_CACHE_WAIT_SECONDS = env.float("PAGE_CACHE_WAIT_SECONDS", default=2.0)  # for another request's render

@@ -10,8 +10,8 @@ from django.test import Client
 from prometheus_client.parser import text_string_to_metric_families
 
 from posts import services
-from tests.blogsite.readers import site
 from tests.factories import CommentFactory, PostFactory
+from tests.posts.readers import site
 
 BASE_DIR = Path(__file__).resolve().parents[2]
 

@@ -6,8 +6,8 @@ import pytest
 
 from blogsite.asgi import application
 from blogsite.server_timing import ServerTimingMiddleware
-from tests.blogsite.readers import site
 from tests.factories import PostFactory
+from tests.posts.readers import site
 
 TIMING = re.compile(r"^(app|cache);dur=(\d+\.\d+)$")
 

@@ -7,7 +7,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from posts import admin as posts_admin
-from posts import services
+from posts import cache_keys, services
 from posts.models import Comment, CommentStatus, Post, PostStatus, Revision
 from tests.factories import CommentFactory, PostFactory, TagFactory
 
@@ -348,3 +348,40 @@ def test_tag_autocomplete_finds_tags_by_name(staff_client):
         "/admin/autocomplete/", {"app_label": "posts", "model_name": "post", "field_name": "tags", "term": "py"}
     )
     assert [result["text"] for result in response.json()["results"]] == ["PyPy", "Python"]
+
+
+def test_renaming_a_tag_in_the_admin_refreshes_the_pages_of_its_posts(
+    staff_client, editor, post, django_capture_on_commit_callbacks
+):
+    services.post_publish(post=post, by=editor)
+    tag, dep = post.tags.get(), cache_keys.post_dep(post.slug)
+    before = cache_keys.versions_get([dep])
+    with django_capture_on_commit_callbacks(execute=True):
+        response = staff_client.post(f"/admin/posts/tag/{tag.pk}/change/", {"name": "CPython", "slug": tag.slug})
+    assert response.status_code == 302
+    assert list(post.tags.values_list("name", flat=True)) == ["CPython"]
+    assert cache_keys.versions_get([dep]) != before
+
+
+def test_deleting_an_approved_comment_in_the_admin_refreshes_its_post_page(
+    staff_client, django_capture_on_commit_callbacks
+):
+    comment = CommentFactory(status=CommentStatus.APPROVED)
+    dep = cache_keys.post_dep(comment.post.slug)
+    before = cache_keys.versions_get([dep])
+    with django_capture_on_commit_callbacks(execute=True):
+        response = staff_client.post(f"{COMMENTS_URL}{comment.pk}/delete/", {"post": "yes"})
+    assert response.status_code == 302 and not Comment.objects.exists()
+    assert cache_keys.versions_get([dep]) != before
+
+
+def test_a_new_name_in_the_user_admin_refreshes_the_authors_page(
+    staff_client, author, django_capture_on_commit_callbacks
+):
+    dep = cache_keys.author_dep(author.username)
+    before = cache_keys.versions_get([dep])
+    data = {"username": author.username, "email": author.email, "display_name": "Renamed", "is_active": "on"}
+    with django_capture_on_commit_callbacks(execute=True):
+        response = staff_client.post(f"/admin/accounts/user/{author.pk}/change/", data)
+    assert response.status_code == 302
+    assert cache_keys.versions_get([dep]) != before

@@ -1,20 +1,23 @@
 """Each change an editor makes shows on the very next request; pages it does not touch stay cached.
 
 Pages are warmed until the page cache answers them (X-Cache: HIT), then something changes
-through the services or the models, as the editor, admin and profile pages do, and every page
-is requested again against the real Redis and the real ASGI stack.
+through the services, as the editor, admin and profile pages do, and every page is requested
+again against the real Redis and the real ASGI stack.
 """
 
 import asyncio
+from datetime import timedelta
 
 import pytest
 from django.db import transaction
+from django.utils import timezone
 
+from accounts import services as accounts_services
 from accounts.roles import Role
 from posts import services
 from posts.models import CommentStatus
-from tests.blogsite.readers import outcomes, site, warm
 from tests.factories import CommentFactory, PostFactory, TagFactory, UserFactory
+from tests.posts.readers import outcomes, site, warm
 
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 
@@ -76,6 +79,24 @@ async def test_retitling_a_post_also_refreshes_every_sidebar(world):
     assert "Alice on Python 3.13" in texts[TAG_RUST]  # in its recent posts
 
 
+async def test_retitling_a_post_older_than_the_recent_posts_keeps_the_pages_it_is_not_on(world):
+    """The sidebar lists the five newest posts; with ten of Bob's after it, Alice's post is not there."""
+    p1, editor = world["p1"], world["editor"]
+
+    def newer_posts():
+        for n in range(10):
+            published_at = timezone.now() - timedelta(minutes=n)
+            PostFactory(title=f"Bob again {n}", author=world["bob"], tags=[world["rust"]], published_at=published_at)
+
+    def retitle():
+        services.post_update(post=p1, by=editor, data={"title": "Alice on Python 3.13"}, expected_version=p1.version)
+
+    await asyncio.to_thread(newer_posts)
+    states, texts = await change_and_read(retitle, P1, TAG_PYTHON)
+    assert states == expect(miss=[P1, *P1_LISTS])  # Bob's tag and author pages keep their copies
+    assert "Alice on Python 3.13" in texts[P1] and "Alice on Python 3.13" in texts[TAG_PYTHON]
+
+
 async def test_publishing_a_new_post_shows_it_on_lists_feeds_and_sitemap(world):
     alice, editor = world["alice"], world["editor"]
 
@@ -112,33 +133,37 @@ async def test_unpublished_and_archived_posts_leave_every_cached_page(world, ser
 
 
 async def test_deleting_a_post_leaves_every_cached_page(world):
-    states, texts = await change_and_read(world["p1"].delete, P1, INDEX, "/sitemap.xml")
+    p1, editor = world["p1"], world["editor"]
+    states, texts = await change_and_read(lambda: services.post_delete(post=p1, by=editor), P1, INDEX, "/sitemap.xml")
     assert states == expect(miss=[P1, *P1_LISTS, TAG_RUST, BOB])
     assert "Alice on Python" not in texts[INDEX]
     assert P1 not in texts["/sitemap.xml"]
 
 
+def set_tags(post, *, by, names: list[str]) -> None:
+    services.post_update(post=post, by=by, data={}, expected_version=post.version, tag_names=names)
+
+
 async def test_adding_a_tag_refreshes_the_post_and_both_tags_pages(world):
-    p1, rust = world["p1"], world["rust"]
-    states, texts = await change_and_read(lambda: p1.tags.add(rust), P1, TAG_RUST)
+    p1, editor = world["p1"], world["editor"]
+    states, texts = await change_and_read(lambda: set_tags(p1, by=editor, names=["Python", "Rust"]), P1, TAG_RUST)
     assert states == expect(miss=[P1, *P1_LISTS, TAG_RUST, BOB])  # the tag cloud's counts changed
     assert "/tags/rust/" in texts[P1]
     assert "Alice on Python" in texts[TAG_RUST]
 
 
-async def test_removing_a_tag_from_the_tag_side_refreshes_the_post(world):
-    p1, python = world["p1"], world["python"]
-    states, texts = await change_and_read(lambda: python.posts.remove(p1), P1)
+async def test_removing_a_tag_refreshes_the_post_and_the_tags_page(world):
+    p1, editor = world["p1"], world["editor"]
+    states, texts = await change_and_read(lambda: set_tags(p1, by=editor, names=[]), P1)
     assert states == expect(miss=[P1, *P1_LISTS, TAG_RUST, BOB])
     assert "/tags/python/" not in texts[P1]
 
 
 async def test_renaming_a_tag_refreshes_every_page_that_names_it(world):
-    python = world["python"]
+    python, editor = world["python"], world["editor"]
 
     def rename():
-        python.name = "CPython"
-        python.save()
+        services.tag_update(tag=python, by=editor, name="CPython", slug="python")
 
     states, texts = await change_and_read(rename, P1, INDEX_2)
     assert states == expect(miss=[P1, *P1_LISTS, TAG_RUST, BOB])
@@ -147,9 +172,8 @@ async def test_renaming_a_tag_refreshes_every_page_that_names_it(world):
 
 async def test_a_renamed_tag_that_no_public_post_carries_changes_nothing(world):
     def rename():
-        tag = TagFactory(name="Unused")
-        tag.name = "Still unused"
-        tag.save()
+        tag = services.tag_create(by=world["editor"], name="Unused", slug="unused")
+        services.tag_update(tag=tag, by=world["editor"], name="Still unused", slug="unused")
 
     states, _ = await change_and_read(rename)
     assert states == expect(miss=[])
@@ -166,7 +190,7 @@ async def test_approving_and_deleting_a_comment_refreshes_only_the_posts_page(wo
     assert states == expect(miss=[P1])
     assert "A pending thought." in texts[P1]
 
-    states, texts = await change_and_read(comment.delete, P1)
+    states, texts = await change_and_read(lambda: services.comment_delete(comment=comment, by=editor), P1)
     assert states == expect(miss=[P1])
     assert "A pending thought." not in texts[P1]
 
@@ -182,8 +206,7 @@ async def test_an_authors_new_display_name_shows_wherever_their_posts_do(world):
     alice = world["alice"]
 
     def rename():
-        alice.display_name = "Alice Cooper"
-        alice.save()
+        accounts_services.user_profile_update(user=alice, data={"display_name": "Alice Cooper"})
 
     states, texts = await change_and_read(rename, P1, INDEX_2, ALICE, "/feed/")
     assert states == expect(miss=[P1, INDEX, INDEX_2, TAG_PYTHON, ALICE, "/feed/", "/feed/atom/"])
@@ -194,8 +217,7 @@ async def test_an_authors_bio_refreshes_only_their_author_page(world):
     alice = world["alice"]
 
     def describe():
-        alice.bio = "Writes about snakes."
-        alice.save(update_fields=["bio"])
+        accounts_services.user_profile_update(user=alice, data={"bio": "Writes about snakes."})
 
     states, texts = await change_and_read(describe, ALICE)
     assert states == expect(miss=[ALICE])
@@ -206,8 +228,7 @@ async def test_a_commenters_new_name_refreshes_the_posts_they_commented_on(world
     await asyncio.to_thread(CommentFactory, post=world["p2"], author=reader, status=CommentStatus.APPROVED)
 
     def rename():
-        reader.display_name = "Renamed Reader"
-        reader.save()
+        accounts_services.user_profile_update(user=reader, data={"display_name": "Renamed Reader"})
 
     states, texts = await change_and_read(rename, P2)
     assert states == expect(miss=[P2])

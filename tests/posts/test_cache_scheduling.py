@@ -8,8 +8,8 @@ import pytest
 from django.utils import timezone
 
 from posts import services
-from tests.blogsite.readers import site, warm, x_cache
 from tests.factories import PostFactory, TagFactory
+from tests.posts.readers import site, warm, x_cache
 
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 

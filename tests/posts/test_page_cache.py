@@ -1,4 +1,4 @@
-"""The page cache in front of Django (blogsite/page_cache.py), against the run's real Redis.
+"""The page cache in front of Django (posts/page_cache/), against the run's real Redis.
 
 Pages of the real site go through the whole ASGI application; the rules about which responses
 may be shared, stampedes and slow renders use small stand-in apps behind their own layer.
@@ -6,26 +6,24 @@ may be shared, stampedes and slow renders use small stand-in apps behind their o
 
 import asyncio
 import logging
-import time
 
 import httpx
 import pytest
 from prometheus_client import REGISTRY
 
 from blogsite.asgi import django_asgi_app
-from blogsite.page_cache import PageCacheMiddleware
 from posts import cache_keys, services
-from tests.blogsite.readers import session_cookies, site, x_cache
+from posts.page_cache import PageCacheMiddleware
 from tests.factories import PostFactory
+from tests.posts.readers import session_cookies, site, x_cache
 from tests.redis_server import start_redis, stop_redis
 
 transactional = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 
 
 @pytest.fixture
-def no_schedule():
-    """Nothing is scheduled, so the stand-in apps below never need the database."""
-    cache_keys.next_release_set(at=None, now=time.time(), full_schedule=True)
+def no_schedule(db):
+    """Nothing is scheduled: the stand-in apps below serve lists kept for their full lifetime."""
 
 
 def page_app(*, body: bytes = b"<p>A page</p>", status: int = 200, headers=(), delay: float = 0.0, calls=None):

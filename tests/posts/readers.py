@@ -12,7 +12,7 @@ import httpx
 from django.test import Client
 
 from blogsite.asgi import application
-from blogsite.page_cache import PageCacheMiddleware
+from posts.page_cache import PageCacheMiddleware
 
 
 def page_cache_layer() -> PageCacheMiddleware:
