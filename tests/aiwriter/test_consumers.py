@@ -526,3 +526,27 @@ def _set_draft_template(template):
     prompt = PromptTemplate.objects.get(action="draft")
     prompt.template = template
     prompt.save()
+
+
+async def test_an_answer_cut_at_its_length_is_cached_as_the_editor_received_it(author, engine):
+    engine.reply = "Steeped leaves " * 60
+    message = generate_message("r1", action="meta_description", text="A body about tea.")
+    async with websocket(author) as socket:
+        await socket.send_json_to(message)
+        first = await collect(socket, "r1")
+        await socket.send_json_to({**message, "request_id": "r2"})
+        second = await collect(socket, "r2")
+    assert 0 < len(streamed_text(first)) <= 160
+    assert second[-1]["cached"] is True and streamed_text(second) == streamed_text(first)
+    assert len(chat_requests(engine)) == 1
+
+
+async def test_thinking_streams_apart_and_never_joins_the_answer(author, engine):
+    engine.thinking = "Consider who reads this."
+    async with websocket(author) as socket:
+        await socket.send_json_to(generate_message(options={"title": "Tea"}))
+        events = await collect(socket)
+    thinking = "".join(event["text"] for event in events if event["type"] == "thinking")
+    assert thinking.strip() == "Consider who reads this."
+    assert streamed_text(events) and "Consider" not in streamed_text(events)
+    assert events[-1]["type"] == "done"
