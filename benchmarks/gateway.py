@@ -6,7 +6,7 @@
 
 It builds everything in a temporary folder, as benchmarks/reader.py does: a private
 redis-server, a migrated SQLite database with the demo accounts, the site under
-deploy/scripts/serve.py (one daphne process) and the Ollama simulator (tests/ollama_simulator.py)
+deploy/scripts/serve.py (one daphne process) and the Ollama simulator (tests/engine_simulator.py)
 as its own process on loopback at 20 tokens per second. Then it measures:
 
 - time to first token when calling the simulator directly, and through the site (p50, p99);
@@ -452,7 +452,7 @@ def main() -> int:
                 [
                     reader.PYTHON,
                     "-m",
-                    "tests.ollama_simulator",
+                    "tests.engine_simulator",
                     "--port",
                     str(sim_port),
                     "--tps",
