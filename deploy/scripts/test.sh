@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs everything, then lints and runs the whole test suite. Tests start their own
-# redis-server (and any other process they need) on free loopback ports.
+# redis-server (and any other process they need, the local model for the end-to-end tests
+# included) on free loopback ports.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 bash deploy/scripts/bootstrap.sh
