@@ -49,3 +49,15 @@ async def test_pages_stay_cached_while_the_scheduled_time_is_ahead(author, edito
     async with site() as client:
         await warm(client, LISTS)
         assert [await x_cache(client, path) for path in LISTS] == ["HIT"] * len(LISTS)
+
+
+async def test_a_post_scheduled_after_the_lists_were_cached_shows_at_its_time(author, editor, python):
+    async with site() as client:
+        await warm(client, LISTS)
+        post = await asyncio.to_thread(schedule, author=author, editor=editor, seconds=2.5)
+        assert [await x_cache(client, path) for path in LISTS] == ["MISS"] * len(LISTS)  # kept until its time now
+        await warm(client, LISTS)
+
+        await asyncio.sleep(max(0.0, post.published_at.timestamp() - time.time()) + 0.05)
+        assert all("Right on time" in text for text in [(await client.get(path)).text for path in LISTS[:4]])
+        assert post.get_absolute_url() in (await client.get("/sitemap.xml")).text
