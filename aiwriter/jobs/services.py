@@ -28,7 +28,7 @@ worker process; it is not what keeps editors first.
 import logging
 import uuid
 from contextlib import aclosing
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 
 from asgiref.sync import async_to_sync
@@ -42,9 +42,9 @@ from posts.models import Post
 from posts.services import PostConflict, PostError, post_update
 
 from .. import services, worker
-from ..engines import EngineError
+from ..engines import ContextTooLong, EngineError
 from ..gateway import Priority
-from ..models import BatchItem, BatchJob, ItemStatus, JobStatus, Outcome
+from ..models import BatchAction, BatchItem, BatchJob, ItemStatus, JobStatus, Outcome
 from ..permissions import can_use_aiwriter
 from ..protocol import GenerationRequest, RequestRefused
 from . import selectors
@@ -53,6 +53,9 @@ from .selectors import ACTIVE_JOB, UNFINISHED_ITEM
 from .serializers import item_state, job_summary
 
 logger = logging.getLogger(__name__)
+
+# How often a post too long for the model is halved before it is refused (into 16 parts at most).
+MAX_SUMMARY_SPLITS = 4
 
 
 class JobError(Exception):
@@ -247,10 +250,45 @@ def generate_for_post(*, user, post: Post, action: str, job_id: int) -> str:
 
     It streams on the worker process's event loop (aiwriter/worker.py), through the gateway that
     lives as long as the process, at batch priority; a thinking model's reasoning never reaches
-    the text. Raises RequestRefused, EngineError, or TimeoutError past AIWRITER_TIMEOUTS["total"],
-    which the item's lease outlasts.
+    the text. A post too long for the model's context window is summarized in parts. Raises
+    RequestRefused, EngineError, or TimeoutError past AIWRITER_TIMEOUTS["total"], which the
+    item's lease outlasts.
     """
     request = GenerationRequest(request_id=f"batch-{job_id}-{post.pk}", action=action, text="", post_id=post.pk)
+    try:
+        return _generate(user=user, request=request)
+    except ContextTooLong:
+        if action != BatchAction.SUMMARIZE:
+            raise
+        return _summary_in_parts(user=user, request=request, text=post.body, depth=1)
+
+
+def _summary_in_parts(*, user, request: GenerationRequest, text: str, depth: int) -> str:
+    """Each half of `text` summarized (in halves again while still too long), then their summaries.
+
+    Halving needs no tokenizer: the gateway knows the model's window and says when text does not
+    fit. A text too long even after MAX_SUMMARY_SPLITS halvings is refused as too long.
+    """
+    halves = halves_of(text)
+    if depth > MAX_SUMMARY_SPLITS or len(halves) < 2:
+        raise ContextTooLong("This post is too long for the model to summarize, even in parts.")
+    summaries = [
+        _summary(
+            user=user, request=replace(request, text=half, request_id=f"{request.request_id}-{depth}.{n}"), depth=depth
+        )
+        for n, half in enumerate(halves, start=1)
+    ]
+    return _summary(user=user, request=replace(request, text="\n\n".join(summaries)), depth=depth)
+
+
+def _summary(*, user, request: GenerationRequest, depth: int) -> str:
+    try:
+        return _generate(user=user, request=request)
+    except ContextTooLong:
+        return _summary_in_parts(user=user, request=request, text=request.text, depth=depth + 1)
+
+
+def _generate(*, user, request: GenerationRequest) -> str:
     prepared = services.generation_prepare(user=user, request=request)
     run = services.GenerationRun()
     try:
@@ -263,6 +301,17 @@ def generate_for_post(*, user, post: Post, action: str, job_id: int) -> str:
         raise
     _record(user=user, prepared=prepared, run=run, outcome=Outcome.DONE)
     return "".join(run.text)
+
+
+def halves_of(text: str) -> list[str]:
+    """`text` in two parts of about equal length, split between paragraphs where it has them."""
+    text = text.strip()
+    middle = len(text) // 2
+    cuts = [at for at in (text.rfind("\n\n", 0, middle), text.find("\n\n", middle)) if at > 0]
+    cut = min(cuts, key=lambda at: abs(at - middle)) if cuts else text.rfind(" ", 0, middle)
+    if cut <= 0:
+        return [text]
+    return [part for part in (text[:cut].strip(), text[cut:].strip()) if part]
 
 
 async def _completion_read(*, prepared: services.PreparedGeneration, run: services.GenerationRun) -> None:

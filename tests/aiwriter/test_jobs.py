@@ -364,3 +364,24 @@ def test_a_thinking_models_reasoning_never_reaches_the_post(author, simulator, s
     post.refresh_from_db()
     assert post.excerpt == "A short summary."
     assert job.items.get().result == "A short summary."
+
+
+def test_a_post_too_long_for_the_model_is_summarized_in_parts(author, simulator):
+    simulator.context_length = 1024
+    paragraphs = [f"Paragraph {n} about tea, its leaves and the water it needs. " * 8 for n in range(12)]
+    post = draft(author, excerpt="", body="\n\n".join(paragraphs))
+
+    job = run_all(start(author, post_ids=[post.pk]))
+
+    post.refresh_from_db()
+    assert job.done_count == 1 and post.excerpt == "A short summary of the post."
+    asked = [record.body["messages"][-1]["content"] for record in simulator.requests_to("/api/chat")]
+    assert len(asked) >= 3, "the parts, then their summaries together"
+    assert any("Paragraph 0 " in prompt and "Paragraph 11 " not in prompt for prompt in asked)
+    assert not any(record.truncated for record in simulator.requests_to("/api/chat"))
+
+
+def test_halves_split_between_paragraphs_near_the_middle():
+    text = "One.\n\nTwo two.\n\nThree three three.\n\nFour."
+    assert job_services.halves_of(text) == ["One.\n\nTwo two.", "Three three three.\n\nFour."]
+    assert job_services.halves_of("word") == ["word"]
