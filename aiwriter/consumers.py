@@ -38,8 +38,6 @@ class AiwriterConsumer(AsyncJsonWebsocketConsumer):
 
     async def connect(self) -> None:
         self.generations: dict[str, asyncio.Task] = {}
-        self.cancelled: set[str] = set()
-        self.notices: set[asyncio.Future] = set()
         # Accept first so the browser receives the close code; a refused handshake carries none.
         await self.accept()
         if not self.scope["user"].is_authenticated:
@@ -71,7 +69,7 @@ class AiwriterConsumer(AsyncJsonWebsocketConsumer):
             if kind == "generate":
                 self._start(protocol.generation_request_parse(content))
             elif kind == "cancel":
-                self._cancel(protocol.request_id_of(content))
+                await self._cancel(protocol.request_id_of(content))
             else:
                 raise protocol.RequestRefused(
                     "invalid", f"Unknown message type {str(kind)[:40]!r}: send generate or cancel."
@@ -101,12 +99,13 @@ class AiwriterConsumer(AsyncJsonWebsocketConsumer):
         task.add_done_callback(functools.partial(self._ended, request.request_id))
         self.generations[request.request_id] = task
 
-    def _cancel(self, request_id: str) -> None:
-        """Stop a generation; cancelling its task closes the upstream stream. Unknown ids have finished already."""
+    async def _cancel(self, request_id: str) -> None:
+        """Stop a generation and say so at once; its task closes the upstream stream and records the
+        generation as cancelled as it unwinds. Unknown ids have finished already."""
         task = self.generations.get(request_id)
         if task is not None and not task.done():
-            self.cancelled.add(request_id)
             task.cancel()
+            await self.send_json(protocol.cancelled_event(request_id))
 
     async def _generate(self, request: protocol.GenerationRequest) -> None:
         events = services.generation_events(user=self.scope["user"], request=request)
@@ -116,14 +115,8 @@ class AiwriterConsumer(AsyncJsonWebsocketConsumer):
                 await self.send_json(event)
 
     def _ended(self, request_id: str, task: asyncio.Task) -> None:
-        """Every generation's task ends here, also one cancelled before it ever ran (a cancel read
-        together with its generate): the request_id is freed, and a cancelled one tells the editor."""
+        """Every generation's task ends here, also one cancelled before it ever ran: its request_id is freed."""
         if self.generations.get(request_id) is task:
             del self.generations[request_id]
         if not task.cancelled() and task.exception() is not None:
             logger.error("AI writer socket failed while streaming %s", request_id, exc_info=task.exception())
-        if request_id in self.cancelled:
-            self.cancelled.discard(request_id)
-            notice = asyncio.ensure_future(self.send_json(protocol.cancelled_event(request_id)))
-            self.notices.add(notice)
-            notice.add_done_callback(self.notices.discard)

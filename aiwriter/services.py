@@ -246,8 +246,9 @@ async def _stream(*, user, prepared: PreparedGeneration, run: GenerationRun) -> 
         yield error_event(request_id, code=error.code, message=error.editor_message)
         return
     except (asyncio.CancelledError, GeneratorExit):
-        # Shielded so that the record is written even if the task is cancelled again meanwhile.
-        await asyncio.shield(_record(user=user, prepared=prepared, run=run, outcome=Outcome.CANCELLED))
+        # Written by a task of its own, so that the stop ends at once (the editor's slot is free
+        # again for their next request) and a second cancel cannot lose the record.
+        _record_soon(user=user, prepared=prepared, run=run, outcome=Outcome.CANCELLED)
         raise
     except Exception:
         logger.exception("AI generation %s failed", request_id)
@@ -263,6 +264,16 @@ def _done_stats(run: GenerationRun) -> dict:
     stats["time_to_first_token_ms"] = run.time_to_first_token_ms
     stats["duration_ms"] = run.duration_ms
     return stats
+
+
+# Records of stopped generations still being written (the loop holds tasks only weakly).
+_recording: set[asyncio.Task] = set()
+
+
+def _record_soon(**record) -> None:
+    task = asyncio.get_running_loop().create_task(_record(**record), name="aiwriter:record")
+    _recording.add(task)
+    task.add_done_callback(_recording.discard)
 
 
 async def _record(

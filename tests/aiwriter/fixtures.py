@@ -17,6 +17,7 @@ from django.test import Client
 
 from aiwriter import limits
 from aiwriter.gateway import close_gateway
+from aiwriter.models import Generation
 from blogsite.asgi import application
 
 # Tests that reach the consumer or an async view touch the database from another thread, so
@@ -119,3 +120,11 @@ async def until(
 
 async def _value(result):
     return await result if inspect.isawaitable(result) else result
+
+
+async def recorded_generation(request_id: str):
+    """The audit record of a generation once written: a stopped one's is written just after it stops."""
+    await until(
+        lambda: Generation.objects.filter(request_id=request_id).aexists(), message="the generation has no record"
+    )
+    return await Generation.objects.aget(request_id=request_id)

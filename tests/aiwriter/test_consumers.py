@@ -14,6 +14,7 @@ from tests.aiwriter.fixtures import (  # noqa: F401 (fixtures)
     collect,
     generate_message,
     receive,
+    recorded_generation,
     running_slots,
     shared_clients,
     streamed_text,
@@ -250,7 +251,9 @@ async def test_cancel_stops_the_generation_and_closes_upstream_at_once(author, e
         cancelled_at = time.monotonic()
         await socket.send_json_to({"type": "cancel", "request_id": "r1"})
         events = await collect(socket)
+        acknowledged_at = time.monotonic()
         disconnect = await engine.wait_for_disconnect_async()
+    assert acknowledged_at - cancelled_at < 0.1, "the editor hears of the stop at once"
     assert events[-1] == {
         "type": "error",
         "request_id": "r1",
@@ -258,7 +261,7 @@ async def test_cancel_stops_the_generation_and_closes_upstream_at_once(author, e
         "message": "Stopped. The text so far is kept.",
     }
     assert disconnect.at - cancelled_at < 0.1
-    generation = await Generation.objects.aget(request_id="r1")
+    generation = await recorded_generation("r1")
     assert generation.outcome == Outcome.CANCELLED
     assert generation.time_to_first_token_ms is not None
 
@@ -298,7 +301,7 @@ async def test_closing_the_socket_closes_upstream(author, engine):
         closed_at = time.monotonic()
     disconnect = await engine.wait_for_disconnect_async()
     assert disconnect.at - closed_at < 0.1
-    assert (await Generation.objects.aget(request_id="r1")).outcome == Outcome.CANCELLED
+    assert (await recorded_generation("r1")).outcome == Outcome.CANCELLED
 
 
 async def test_cancelling_an_unknown_request_is_harmless(author):
@@ -457,7 +460,7 @@ async def test_generation_events_stop_when_the_task_is_cancelled_mid_prompt(auth
         events = await collect(socket)
     assert events[-1]["code"] == "cancelled"
     await engine.wait_for_disconnect_async()
-    generation = await Generation.objects.aget(request_id="r1")
+    generation = await recorded_generation("r1")
     assert generation.outcome == Outcome.CANCELLED and generation.time_to_first_token_ms is None
 
 

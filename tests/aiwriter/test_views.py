@@ -13,6 +13,7 @@ from tests.aiwriter.fixtures import (  # noqa: F401 (fixtures)
     aiwriter_settings,
     generate_message,
     parse_sse,
+    recorded_generation,
     session_cookie,
     shared_clients,
     streamed_text,
@@ -157,7 +158,7 @@ async def test_closing_the_sse_request_closes_upstream(author, engine):
     finally:
         await request.wait(timeout=3)
     assert disconnect.at - closed_at < 0.1
-    assert (await Generation.objects.aget(request_id="r1")).outcome == Outcome.CANCELLED
+    assert (await recorded_generation("r1")).outcome == Outcome.CANCELLED
 
 
 async def test_models_lists_what_the_hosts_have_installed(author):
