@@ -4,13 +4,14 @@ The WebSocket consumer and the SSE view both read requests and write events thro
 so the two transports cannot drift apart.
 """
 
-import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
+
+from blogsite.json_input import JsonInputError, json_parse
 
 from .actions import ACTIONS
 
@@ -76,9 +77,9 @@ def message_decode(raw: str | bytes | None) -> dict:
     if len(raw) > settings.AIWRITER_MAX_INPUT_CHARS * RAW_MESSAGE_FACTOR + 65_536:
         raise RequestRefused("too_large", _too_large_message())
     try:
-        message = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
-        raise RequestRefused("invalid", "The message is not valid JSON.") from None
+        message = json_parse(raw)
+    except JsonInputError as error:
+        raise RequestRefused("invalid", str(error)) from None
     if not isinstance(message, dict):
         raise RequestRefused("invalid", "A message must be a JSON object with a type.")
     return message

@@ -12,6 +12,8 @@ from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpRe
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
+from blogsite.json_input import JsonInputError, json_parse
+
 from . import gateway, protocol, services
 from .engines.errors import EDITOR_UNAVAILABLE
 from .jobs import selectors as job_selectors
@@ -146,9 +148,9 @@ def _job_user_refusal(user) -> JsonResponse | None:
 def _job_request(body: bytes) -> dict:
     """The keyword arguments for job_services.batch_start from a JSON body; raises JobError."""
     try:
-        data = json.loads(body or b"null")
-    except (ValueError, UnicodeDecodeError):
-        raise job_services.JobError("The request is not valid JSON.") from None
+        data = json_parse(body or b"null")
+    except JsonInputError as error:
+        raise job_services.JobError(str(error)) from None
     if not isinstance(data, dict):
         raise job_services.JobError('Send a JSON object such as {"action": "summarize", "missing": true}.')
     missing, overwrite = data.get("missing", False), data.get("overwrite", False)

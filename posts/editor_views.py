@@ -1,6 +1,5 @@
 """The editor UI at /editor/: thin views over posts.services and posts.selectors."""
 
-import json
 from functools import wraps
 
 from django.conf import settings
@@ -15,8 +14,11 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from blogsite.json_input import json_parse
+
 from . import permissions, selectors, services
 from .editor_forms import (
+    AUTOSAVE_FIELDS,
     PUBLISHER_ACTIONS,
     DashboardFilterForm,
     EditorAction,
@@ -33,6 +35,8 @@ POSTS_PER_PAGE = 25
 REVISIONS_ON_EDIT_PAGE = 10
 # Drafts and posts in review are saved while typing; a post readers can see changes only on Save.
 AUTOSAVED_STATUSES = (PostStatus.DRAFT, PostStatus.REVIEW)
+# What an autosave may send as text (tags also as a list of names); the version is a number.
+AUTOSAVE_TEXT_FIELDS = tuple(field for field in AUTOSAVE_FIELDS if field != "version")
 
 
 def editor_required(view):
@@ -203,17 +207,28 @@ def _editor_config(*, form: PostEditorForm, post: Post | None, conflict: bool) -
 # JSON endpoints used by editor.js. CSRF is checked as for forms (the X-CSRFToken header).
 
 
-def _json_payload(request: HttpRequest) -> dict:
-    """The request's JSON object; ValueError with a message a person understands otherwise."""
+def _json_payload(request: HttpRequest, *, text_fields: tuple[str, ...] = ()) -> dict:
+    """The request's JSON object; ValueError with a message a person understands otherwise.
+
+    A list or object where text belongs is refused, rather than saved as its Python spelling.
+    """
     try:
-        payload = json.loads(request.body or b"{}")
+        payload = json_parse(request.body or b"{}")
     except RequestDataTooBig as error:
         raise ValueError("The text is too large to send; a post holds at most 1 MB.") from error
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise ValueError("The request was not valid JSON.") from error
     if not isinstance(payload, dict):
         raise ValueError("The request must be a JSON object.")
+    for field in text_fields:
+        if not _holds_text(payload.get(field), many=field == "tags"):
+            raise ValueError(f"{field} must be text.")
     return payload
+
+
+def _holds_text(value, *, many: bool = False) -> bool:
+    """Text, a number or null; with `many`, also a list of those (tag names)."""
+    if many and isinstance(value, list):
+        return all(_holds_text(item) for item in value)
+    return not isinstance(value, list | dict)
 
 
 def _errors_json(errors) -> dict:
@@ -226,7 +241,7 @@ def _errors_json(errors) -> dict:
 @editor_json_required
 def preview(request: HttpRequest) -> JsonResponse:
     try:
-        form = PreviewForm(_json_payload(request))
+        form = PreviewForm(_json_payload(request, text_fields=("body",)))
     except ValueError as error:
         return JsonResponse({"error": str(error), "errors": {"__all__": [str(error)]}}, status=400)
     if not form.is_valid():
@@ -243,7 +258,7 @@ def autosave(request: HttpRequest) -> JsonResponse:
     current version when someone saved in between; 400 with field errors.
     """
     try:
-        payload = _json_payload(request)
+        payload = _json_payload(request, text_fields=AUTOSAVE_TEXT_FIELDS)
         post_id = payload.get("post_id")
         if post_id is not None and (not isinstance(post_id, int) or isinstance(post_id, bool)):
             raise ValueError("post_id must be a post's number, or null for a new post.")

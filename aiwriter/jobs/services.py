@@ -91,7 +91,7 @@ def batch_start(
     """Create a job with one item per post and hand it to the workers once it is committed."""
     if not can_use_aiwriter(user):
         raise JobError("Your account cannot use the AI writer. Ask an editor for the author role.")
-    if action not in TARGET_FIELDS:
+    if not isinstance(action, str) or action not in TARGET_FIELDS:
         raise JobError(f"Unknown action {str(action)[:40]!r}. Choose one of: {', '.join(TARGET_FIELDS)}.")
     posts = _posts_for_job(user=user, action=action, post_ids=post_ids, missing=missing)
     if not posts:

@@ -1,4 +1,5 @@
 import asyncio
+import json
 import time
 
 import pytest
@@ -146,6 +147,12 @@ async def test_missing_title_for_a_draft_is_explained(author, engine):
             "x",
         ),
         ('{"type": "dance", "request_id": "x"}', "invalid", "x"),
+        ("[" * 100_000, "invalid", None),
+        (
+            json.dumps({"type": "generate", "request_id": "x", "action": "draft", "text": "", "post_id": 2**70}),
+            "invalid",
+            None,
+        ),
     ],
 )
 async def test_bad_messages_get_errors_and_the_socket_stays_usable(author, raw, code, request_id):

@@ -75,6 +75,11 @@ def test_missing_with_overwrite_is_accepted(client, author):
         ({"action": "summarize", "post_ids": [1], "missing": True}, "either post_ids or missing"),
         ({"action": "poem", "missing": True}, "Unknown action"),
         ({"action": "summarize", "post_ids": [999999]}, "cannot edit these posts"),
+        (b"[" * 100_000, "nested too deeply"),
+        ({"action": ["summarize"], "missing": True}, "Unknown action"),
+        ({"action": {"name": "summarize"}, "missing": True}, "Unknown action"),
+        ({"action": "summarize", "post_ids": [2**70]}, "64 bits"),
+        ({"action": "summarize", "post_ids": [-(2**70)]}, "64 bits"),
     ],
 )
 def test_bad_requests_are_refused_with_a_message(client, author, payload, message):

@@ -1,3 +1,5 @@
+import json
+
 import pytest
 
 from aiwriter.protocol import RequestRefused, generation_request_parse, message_decode
@@ -47,3 +49,18 @@ def test_a_huge_raw_message_is_refused_before_parsing(settings):
     with pytest.raises(RequestRefused) as error:
         message_decode("[" + "1," * 100_000 + "1]")
     assert error.value.code == "too_large"
+
+
+@pytest.mark.parametrize(
+    ("raw", "fragment"),
+    [
+        ("[" * 100_000, "nested too deeply"),
+        (json.dumps({"type": "generate", "post_id": 2**64}), "64 bits"),
+        ('{"type": "generate", "options": {"temperature": NaN}}', "not valid JSON"),
+    ],
+)
+def test_hostile_json_is_refused_as_invalid(raw, fragment):
+    with pytest.raises(RequestRefused) as error:
+        message_decode(raw)
+    assert error.value.code == "invalid"
+    assert fragment in error.value.message

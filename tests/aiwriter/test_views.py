@@ -91,6 +91,8 @@ async def test_sse_only_accepts_post(author):
         ("{not json", 400, "invalid"),
         ({"request_id": "x", "action": "limerick", "text": ""}, 400, "invalid"),
         ({"type": "cancel", "request_id": "x"}, 400, "invalid"),
+        ("[" * 100_000, 400, "invalid"),
+        (json.dumps({"request_id": "x", "action": "draft", "text": "", "post_id": 2**70}), 400, "invalid"),
         ({"request_id": "x", "action": "continue", "text": "word " * 2000}, 413, "too_large"),
     ],
 )
