@@ -47,6 +47,7 @@ from .records import record_writer
 logger = logging.getLogger(__name__)
 
 EXISTING_TAGS_IN_PROMPT = 200
+NO_SUCH_POST = "That post does not exist or you cannot use the AI writer on it."
 MODEL_OPTIONS = ("temperature", "seed")
 
 
@@ -124,16 +125,14 @@ def generation_prepare(*, user, request: GenerationRequest) -> PreparedGeneratio
 
 
 def _post(*, user, request: GenerationRequest) -> Post | None:
+    """The post the request names; someone else's is refused as a missing one is, as the editor's
+    views do, so that no answer tells whether a draft exists."""
     if request.post_id is None:
         return None
     post = selectors.post_for_ai(user=user, post_id=request.post_id)
-    if post is not None:
-        return post
-    if Post.objects.filter(pk=request.post_id).exists():
-        raise RequestRefused(
-            "forbidden", "You can use the AI writer only on posts you may edit.", request_id=request.request_id
-        )
-    raise RequestRefused("invalid", "That post does not exist (any more).", request_id=request.request_id)
+    if post is None:
+        raise RequestRefused("invalid", NO_SUCH_POST, request_id=request.request_id)
+    return post
 
 
 def _prompt_values(*, spec: ActionSpec, request: GenerationRequest, post: Post | None) -> dict[str, str]:

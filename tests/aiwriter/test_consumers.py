@@ -25,6 +25,8 @@ from tests.aiwriter.fixtures import (  # noqa: F401 (fixtures)
 )
 from tests.factories import PostFactory
 
+NO_SUCH_POST = "That post does not exist or you cannot use the AI writer on it."
+
 pytestmark = [transactional, pytest.mark.usefixtures("aiwriter_settings", "shared_clients")]
 
 
@@ -401,12 +403,15 @@ async def test_each_generation_is_recorded_for_audit(author, engine):
     assert "Saved body text." in sent, "the saved post fills in what the editor did not send"
 
 
-async def test_an_author_cannot_use_the_ai_writer_on_someone_elses_post(author, other_author, engine):
+async def test_someone_elses_draft_answers_as_a_missing_post_does(author, other_author, engine):
     post = await sync_to_async(PostFactory)(author=other_author)
     async with websocket(author) as socket:
-        await socket.send_json_to(generate_message(action="summarize", post_id=post.pk))
-        event = await receive(socket)
-    assert event["code"] == "forbidden"
+        await socket.send_json_to(generate_message("draft", action="summarize", post_id=post.pk))
+        draft = await receive(socket)
+        await socket.send_json_to(generate_message("missing", action="summarize", post_id=post.pk + 1000))
+        missing = await receive(socket)
+    assert draft == {**missing, "request_id": "draft"}
+    assert (draft["code"], draft["message"]) == ("invalid", NO_SUCH_POST)
     assert chat_requests(engine) == []
 
 

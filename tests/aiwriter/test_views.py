@@ -19,6 +19,7 @@ from tests.aiwriter.fixtures import (  # noqa: F401 (fixtures)
     streamed_text,
     transactional,
 )
+from tests.factories import PostFactory
 
 pytestmark = [transactional, pytest.mark.usefixtures("aiwriter_settings", "shared_clients")]
 
@@ -101,6 +102,18 @@ async def test_sse_validates_like_the_socket(author, settings, body, status, cod
     got_status, _, events = await post_stream(await client_for(author), body)
     assert got_status == status
     assert events[0]["type"] == "error" and events[0]["code"] == code
+
+
+async def test_sse_answers_someone_elses_draft_as_a_missing_post(author, other_author, engine):
+    post = await sync_to_async(PostFactory)(author=other_author)
+    client = await client_for(author)
+    draft = await post_stream(client, generate_message(action="summarize", post_id=post.pk))
+    missing = await post_stream(client, generate_message(action="summarize", post_id=post.pk + 1000))
+    assert draft == missing
+    status, _, (event,) = draft
+    assert (status, event["code"]) == (400, "invalid")
+    assert event["message"] == "That post does not exist or you cannot use the AI writer on it."
+    assert chat_requests(engine) == []
 
 
 async def test_sse_answers_429_when_over_the_rate_limit(author, settings):
