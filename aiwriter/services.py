@@ -98,7 +98,7 @@ def generation_prepare(*, user, request: GenerationRequest) -> PreparedGeneratio
         )
     spec = ACTIONS[request.action]
     post = _post(user=user, request=request)
-    values = _prompt_values(spec=spec, request=request, post=post)
+    values = _prompt_values(spec=spec, request=request, post=post, user=user)
     for name, message in spec.required.items():
         if not values[name].strip():
             raise RequestRefused("invalid", message, request_id=request.request_id)
@@ -135,7 +135,7 @@ def _post(*, user, request: GenerationRequest) -> Post | None:
     return post
 
 
-def _prompt_values(*, spec: ActionSpec, request: GenerationRequest, post: Post | None) -> dict[str, str]:
+def _prompt_values(*, spec: ActionSpec, request: GenerationRequest, post: Post | None, user) -> dict[str, str]:
     """Placeholder values: the editor's unsaved input first, the saved post second."""
     options = request.options
     values = {
@@ -152,7 +152,7 @@ def _prompt_values(*, spec: ActionSpec, request: GenerationRequest, post: Post |
     if spec.max_length is not None:
         values["max_length"] = str(min(options.get("max_length", spec.max_length), spec.max_length_cap))
     if spec.action == "tags":
-        values["existing_tags"] = ", ".join(tag_suggestions(limit=EXISTING_TAGS_IN_PROMPT)) or "(none yet)"
+        values["existing_tags"] = ", ".join(tag_suggestions(user=user, limit=EXISTING_TAGS_IN_PROMPT)) or "(none yet)"
     return values
 
 

@@ -174,7 +174,7 @@ def _render_editor(request, *, form: PostEditorForm, post: Post | None, status: 
         "post": post,
         "actions": form.allowed_actions,
         "preview_html": render_markdown(body) if "body" not in form.errors else "",
-        "tag_suggestions": selectors.tag_suggestions(),
+        "tag_suggestions": selectors.tag_suggestions(user=request.user),
         "revisions": selectors.revisions_for_post(post=post)[:REVISIONS_ON_EDIT_PAGE] if post else [],
         "panels": editor_panels(),
         "conflict": _conflict_context(conflict) if conflict else None,

@@ -164,9 +164,14 @@ def _authors_with_public_posts() -> QuerySet:
     return get_user_model().objects.filter(Exists(public))
 
 
-def tag_suggestions(*, limit: int = 500) -> list[str]:
-    """Existing tag names the editor offers while typing tags."""
-    return list(Tag.objects.order_by("name").values_list("name", flat=True)[:limit])
+def tag_suggestions(*, user, limit: int = 500) -> list[str]:
+    """Tag names the editor offers while typing tags: those on public posts and on the user's own.
+
+    A tag that only another author's drafts carry stays as private as those drafts.
+    """
+    posts = Post.objects.published() | Post.objects.filter(author=user)
+    tags = Tag.objects.filter(Exists(posts.filter(tags=OuterRef("pk"))))
+    return list(tags.order_by("name").values_list("name", flat=True)[:limit])
 
 
 def revisions_for_post(*, post: Post) -> QuerySet[Revision]:

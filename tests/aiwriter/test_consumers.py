@@ -110,10 +110,10 @@ async def test_each_action_streams_and_is_recorded(author, engine, action, text,
 
 
 def _make_tags(names):
+    """Tags on a public post, which the tags prompt names."""
     from tests.factories import TagFactory
 
-    for name in names:
-        TagFactory(name=name)
+    PostFactory(tags=[TagFactory(name=name) for name in names])
 
 
 async def test_the_editor_can_pick_another_installed_model(author, engine):

@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from posts import services
 from posts.models import Post, PostStatus
-from tests.factories import TagFactory
+from tests.factories import PostFactory, TagFactory
 
 
 def client_for(user) -> Client:
@@ -41,7 +41,7 @@ def edit(client: Client, post: Post, **changes):
 
 
 def test_new_post_page_has_the_fields_and_the_hooks_for_scripts(author):
-    TagFactory(name="Django")
+    PostFactory(tags=[TagFactory(name="Django")])  # a tag on a public post is suggested
     page = client_for(author).get(reverse("editor:post_new")).content.decode()
     assert 'id="id_body"' in page
     assert '<option value="Django">' in page
