@@ -30,7 +30,7 @@ class ThrottledModelBackend(ModelBackend):
         if user is None:
             throttle.login_failure_record(username=username, address=address)
         else:
-            throttle.login_failures_clear(username=username)
+            throttle.login_failures_clear(username=username, address=address)
         return user
 
     async def aauthenticate(self, request: HttpRequest | None, username: str | None = None, password=None, **kwargs):

@@ -5,7 +5,7 @@ Forms validate and explain; the writes happen in accounts.services.
 
 from django import forms
 from django.contrib.admin.forms import AdminAuthenticationForm
-from django.contrib.auth.forms import AuthenticationForm, UserCreationForm
+from django.contrib.auth.forms import AuthenticationForm, PasswordChangeForm, UserCreationForm
 from django.core.exceptions import ValidationError
 
 from . import throttle
@@ -78,6 +78,27 @@ class AdminLoginForm(ThrottledLoginMixin, AdminAuthenticationForm):
     pass
 
 
+def _current_password_checked(*, user: User, password: str, address: str | None) -> bool:
+    try:
+        return throttle.password_check(user=user, password=password, address=address)
+    except throttle.PasswordChecksPaused as paused:
+        raise ValidationError(str(paused), code="locked_out") from paused
+
+
+class ThrottledPasswordChangeForm(PasswordChangeForm):
+    """Django's password change, with wrong current passwords counted and paused like sign-ins."""
+
+    def __init__(self, user, *args, address: str | None = None, **kwargs):
+        self.address = address
+        super().__init__(user, *args, **kwargs)
+
+    def clean_old_password(self) -> str:
+        old_password = self.cleaned_data["old_password"]
+        if not _current_password_checked(user=self.user, password=old_password, address=self.address):
+            raise ValidationError(self.error_messages["password_incorrect"], code="password_incorrect")
+        return old_password
+
+
 class HttpsURLField(forms.URLField):
     """A URL that must use https; bare addresses such as example.com/me.jpg get https:// added."""
 
@@ -125,8 +146,9 @@ class ProfileForm(forms.Form):
         widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
     )
 
-    def __init__(self, *args, user: User, **kwargs):
+    def __init__(self, *args, user: User, address: str | None = None, **kwargs):
         self.user = user
+        self.address = address
         kwargs.setdefault("initial", {field: getattr(user, field) for field in PROFILE_FIELDS})
         super().__init__(*args, **kwargs)
 
@@ -140,8 +162,14 @@ class ProfileForm(forms.Form):
         cleaned = super().clean()
         email = cleaned.get("email")
         email_changed = bool(email) and email.lower() != self.user.email.lower()
-        if email_changed and not self.user.check_password(cleaned.get("current_password") or ""):
-            self.add_error("current_password", "Enter your current password to change your email address.")
+        if not email_changed:
+            return cleaned
+        try:
+            password = cleaned.get("current_password") or ""
+            if not _current_password_checked(user=self.user, password=password, address=self.address):
+                self.add_error("current_password", "Enter your current password to change your email address.")
+        except ValidationError as paused:
+            self.add_error("current_password", paused)
         return cleaned
 
     def profile_data(self) -> dict:

@@ -1,11 +1,21 @@
-"""Counts failed sign-ins per account and per client address, and locks both out for a while.
+"""Counts failed sign-ins and locks out the guesser, never the owner; and limits how often people may do costly things.
 
-Counters are expiring keys in the shared cache (Redis), so every web process sees the same
-counts and nothing needs cleaning up. The first failure starts a window of
-LOGIN_LOCKOUT_SECONDS; reaching LOGIN_FAILURE_LIMIT within it locks sign-in for that account
-or address for a full LOGIN_LOCKOUT_SECONDS from the failure that reached the limit.
+Failed sign-ins are counted three ways, as expiring keys in the shared cache (Redis) so every
+web process sees the same counts and nothing needs cleaning up:
+- per client address, for guessing across many accounts (LOGIN_ADDRESS_FAILURE_LIMIT);
+- per account and address, for guessing one account from one place (LOGIN_FAILURE_LIMIT);
+- per account, for guessing one account from many places (LOGIN_FAILURE_LIMIT). Usernames are
+  public, so this one must not let anyone lock an owner out: it refuses only the addresses that
+  have already failed on that account. Each new address still gets its tries, which a spread-out
+  guesser pays for with one more address each time, while the owner signs in from theirs.
+The first failure starts a window of LOGIN_LOCKOUT_SECONDS; reaching a limit within it locks for a
+full LOGIN_LOCKOUT_SECONDS from the failure that reached it. Checks of the current password
+(password and email changes) count and are refused like sign-ins.
 
-When the cache cannot be reached, sign-in keeps working without throttling: a locked-out
+`rate_limit_take` counts requests per person or address in fixed windows (signup, password reset,
+comments, previews).
+
+When the cache cannot be reached, everything keeps working without limits: a locked-out
 attacker is a smaller harm than nobody being able to sign in.
 """
 
@@ -44,29 +54,44 @@ def client_address(request: HttpRequest | None) -> str | None:
     return str(ipaddress.ip_network(f"{address}/64", strict=False))
 
 
-def _account_key(username: str) -> str:
+def _account_digest(username: str) -> str:
     # Hashed so any username makes a short, safe key; lower-cased so case variants share one counter.
-    digest = hashlib.sha256(username.strip().lower().encode()).hexdigest()[:32]
-    return f"login-failures:account:{digest}"
+    return hashlib.sha256(username.strip().lower().encode()).hexdigest()[:32]
+
+
+def _account_key(username: str) -> str:
+    return f"login-failures:account:{_account_digest(username)}"
 
 
 def _address_key(address: str) -> str:
     return f"login-failures:address:{address}"
 
 
-def _keys(*, username: str | None, address: str | None) -> list[str]:
-    keys = [_account_key(username)] if username else []
+def _pair_key(username: str, address: str) -> str:
+    return f"login-failures:pair:{_account_digest(username)}:{address}"
+
+
+def _limits(*, username: str | None, address: str | None) -> dict[str, int]:
+    """Each counter that applies to this attempt, with the count that locks it."""
+    limits = {}
     if address:
-        keys.append(_address_key(address))
-    return keys
+        limits[_address_key(address)] = settings.LOGIN_ADDRESS_FAILURE_LIMIT
+    if username and address:
+        limits[_pair_key(username, address)] = settings.LOGIN_FAILURE_LIMIT
+    if username:
+        limits[_account_key(username)] = settings.LOGIN_FAILURE_LIMIT
+    return limits
 
 
 def login_lockout_seconds(*, username: str | None, address: str | None) -> int:
     """Seconds until this account and address may try to sign in again; 0 when they may now."""
-    keys = _keys(username=username, address=address)
+    limits = _limits(username=username, address=address)
     try:
-        counts = cache.get_many(keys)
-        locked = [key for key, count in counts.items() if count >= settings.LOGIN_FAILURE_LIMIT]
+        counts = cache.get_many(list(limits))
+        locked = [key for key, count in counts.items() if count >= limits[key]]
+        if username and address and _account_key(username) in locked and not counts.get(_pair_key(username, address)):
+            # The account is under attack, but not from here: the owner may still sign in.
+            locked.remove(_account_key(username))
         return max((math.ceil((cache.pttl(key) or 0) / 1000) for key in locked), default=0)
     except CACHE_ERRORS:
         logger.warning("Sign-in throttling is off: the cache cannot be reached.", exc_info=True)
@@ -74,31 +99,81 @@ def login_lockout_seconds(*, username: str | None, address: str | None) -> int:
 
 
 def login_failure_record(*, username: str | None, address: str | None) -> None:
-    """Count one failed sign-in against the account and the address."""
+    """Count one failed sign-in (or current-password check) against the account and the address."""
     window = settings.LOGIN_LOCKOUT_SECONDS
     try:
-        for key in _keys(username=username, address=address):
+        for key, limit in _limits(username=username, address=address).items():
             cache.add(key, 0, timeout=window)
             count = cache.incr(key)
-            if count >= settings.LOGIN_FAILURE_LIMIT:
+            if count >= limit:
                 # The lockout lasts a full window from the failure that reached the limit.
                 cache.touch(key, timeout=window)
-            if count == settings.LOGIN_FAILURE_LIMIT:
+            if count == limit:
                 logger.warning("Sign-in locked for %s s after %s failures: %s", window, count, key)
     except CACHE_ERRORS:
         logger.warning("A failed sign-in was not counted: the cache cannot be reached.", exc_info=True)
 
 
-def login_failures_clear(*, username: str) -> None:
-    """Forget an account's failures once its owner has proved who they are.
+def login_failures_clear(*, username: str, address: str | None = None) -> None:
+    """Forget an account's failures (and those of this address on it) once its owner has proved who they are.
 
     The address counter is left alone, so one correct password cannot reset a guessing run
     made from the same address against other accounts.
     """
+    keys = [_account_key(username)] + ([_pair_key(username, address)] if address else [])
     try:
-        cache.delete(_account_key(username))
+        cache.delete_many(keys)
     except CACHE_ERRORS:
         logger.warning("Failed sign-ins were not cleared: the cache cannot be reached.", exc_info=True)
+
+
+class PasswordChecksPaused(Exception):
+    """Too many wrong passwords for this account from this address (or from it at all); the message is for a person."""
+
+
+def password_check(*, user, password: str, address: str | None) -> bool:
+    """Whether `password` is a signed-in person's current password, throttled like sign-in.
+
+    A session in someone else's hands must not become a way to guess the password, so wrong
+    answers count as failed sign-ins. Raises PasswordChecksPaused while locked out, including
+    after the wrong answer that reaches the limit.
+    """
+    username = user.get_username()
+    if seconds := login_lockout_seconds(username=username, address=address):
+        raise PasswordChecksPaused(lockout_message(seconds))
+    if user.check_password(password or ""):
+        login_failures_clear(username=username, address=address)
+        return True
+    login_failure_record(username=username, address=address)
+    if seconds := login_lockout_seconds(username=username, address=address):
+        raise PasswordChecksPaused(lockout_message(seconds))
+    return False
+
+
+def rate_limit_take(*, scope: str, key) -> int:
+    """Count one request of `scope` (a key of settings.RATE_LIMITS) by `key` (a user id, an address).
+
+    0 when it may go ahead; otherwise the seconds until the window that the limit's requests
+    filled ends. Fixed windows that start at the first request: one atomic increment per
+    request, exact enough here.
+    """
+    limit, window = settings.RATE_LIMITS[scope]
+    cache_key = f"rate:{scope}:{hashlib.sha256(str(key).encode()).hexdigest()[:32]}"
+    try:
+        cache.add(cache_key, 0, timeout=window)
+        if cache.incr(cache_key) <= limit:
+            return 0
+        return max(1, math.ceil((cache.pttl(cache_key) or 0) / 1000))
+    except CACHE_ERRORS:
+        logger.warning("A %s request was not rate-limited: the cache cannot be reached.", scope, exc_info=True)
+        return 0
+    except ValueError:  # the key expired between add and incr: a new window starts
+        return 0
+
+
+def rate_limit_message(what: str, seconds: int) -> str:
+    """'Too many comments in a short time. Try again in 45 seconds.'"""
+    return f"Too many {what} in a short time. Try again in {wait_text(seconds)}."
 
 
 def wait_text(seconds: int) -> str:

@@ -14,7 +14,7 @@ from django.views.decorators.http import require_http_methods
 
 from . import throttle
 from .backends import BACKEND_PATH
-from .forms import LoginForm, ProfileForm, SignupForm
+from .forms import LoginForm, ProfileForm, SignupForm, ThrottledPasswordChangeForm
 from .services import AccountError, user_create, user_profile_update
 
 
@@ -33,23 +33,29 @@ def signup(request: HttpRequest) -> HttpResponse:
     if request.user.is_authenticated:
         return redirect(_next_url(request))
     form = SignupForm(request.POST or None)
+    status = 200
     if request.method == "POST" and form.is_valid():
-        try:
-            user = user_create(**form.account_data())
-        except AccountError as error:
-            form.add_error(None, str(error))
+        if wait := throttle.rate_limit_take(scope="signup", key=throttle.client_address(request)):
+            form.add_error(None, throttle.rate_limit_message("new accounts from your network", wait))
+            status = 429
         else:
-            login(request, user, backend=BACKEND_PATH)
-            messages.success(request, f"Welcome, {user.public_name}! Your account is ready.")
-            return redirect(_next_url(request))
-    return render(request, "accounts/signup.html", {"form": form, "next": _next_url(request, default="")})
+            try:
+                user = user_create(**form.account_data())
+            except AccountError as error:
+                form.add_error(None, str(error))
+            else:
+                login(request, user, backend=BACKEND_PATH)
+                messages.success(request, f"Welcome, {user.public_name}! Your account is ready.")
+                return redirect(_next_url(request))
+    context = {"form": form, "next": _next_url(request, default="")}
+    return render(request, "accounts/signup.html", context, status=status)
 
 
 @login_required
 @sensitive_post_parameters("current_password")
 @require_http_methods(["GET", "POST"])
 def profile(request: HttpRequest) -> HttpResponse:
-    form = ProfileForm(request.POST or None, user=request.user)
+    form = ProfileForm(request.POST or None, user=request.user, address=throttle.client_address(request))
     if request.method == "POST" and form.is_valid():
         try:
             user_profile_update(user=request.user, data=form.profile_data())
@@ -70,6 +76,10 @@ class LoginView(auth_views.LoginView):
 class PasswordChangeView(auth_views.PasswordChangeView):
     template_name = "accounts/password_change_form.html"
     success_url = reverse_lazy("accounts:password_change_done")
+    form_class = ThrottledPasswordChangeForm
+
+    def get_form_kwargs(self) -> dict:
+        return {**super().get_form_kwargs(), "address": throttle.client_address(self.request)}
 
 
 class PasswordChangeDoneView(auth_views.PasswordChangeDoneView):
@@ -85,6 +95,18 @@ class PasswordResetView(auth_views.PasswordResetView):
     @property
     def extra_email_context(self) -> dict:
         return {"site_name": settings.SITE_NAME}
+
+    def form_valid(self, form):
+        # Limited per address and per email address, so neither one sender nor many can flood an inbox.
+        address = throttle.client_address(self.request)
+        email = form.cleaned_data["email"].strip().lower()
+        wait = throttle.rate_limit_take(scope="password_reset", key=address) or throttle.rate_limit_take(
+            scope="password_reset_email", key=email
+        )
+        if wait:
+            form.add_error(None, throttle.rate_limit_message("password reset requests", wait))
+            return self.render_to_response(self.get_context_data(form=form), status=429)
+        return super().form_valid(form)
 
 
 class PasswordResetDoneView(auth_views.PasswordResetDoneView):

@@ -27,6 +27,8 @@ from django.utils.text import Truncator
 from django.views.decorators.http import require_POST, require_safe
 from django.views.generic import ListView
 
+from accounts import throttle
+
 from . import cache_keys, permissions, selectors, services
 from .forms import CommentForm, SearchForm
 from .models import Comment, CommentStatus, Post, Tag
@@ -157,6 +159,9 @@ def comment_submit(request: HttpRequest, slug: str) -> HttpResponse:
     form = CommentForm(request.POST)
     if not form.is_valid():
         return render_post(request, post=post, form=form, status=400)
+    if wait := throttle.rate_limit_take(scope="comment", key=request.user.pk):
+        form.add_error(None, throttle.rate_limit_message("comments", wait))
+        return render_post(request, post=post, form=form, status=429)
     try:
         comment = services.comment_create(post=post, author=request.user, body=form.cleaned_data["body"])
     except PermissionDenied:

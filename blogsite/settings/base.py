@@ -141,10 +141,21 @@ LOGIN_URL = "accounts:login"
 LOGIN_REDIRECT_URL = "posts:index"
 LOGOUT_REDIRECT_URL = "posts:index"
 
-# Login throttling: this many failures for one account or one address within the
-# window lock further attempts out until the window passes.
+# Login throttling (accounts/throttle.py): this many failures for one account from one address,
+# or for one account from anywhere (then only from the addresses that failed on it), or from one
+# address on any accounts, within the window lock further attempts out until the window passes.
 LOGIN_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
+LOGIN_ADDRESS_FAILURE_LIMIT = env.int("LOGIN_ADDRESS_FAILURE_LIMIT", default=20)
 LOGIN_LOCKOUT_SECONDS = env.int("LOGIN_LOCKOUT_SECONDS", default=15 * 60)
+# Rate limits as (requests, seconds): accounts made per address, password reset emails asked per
+# address and per email address, comments and Markdown previews per person.
+RATE_LIMITS = {
+    "signup": (env.int("SIGNUP_RATE_LIMIT", default=5), 3600),
+    "password_reset": (env.int("PASSWORD_RESET_RATE_LIMIT", default=5), 3600),
+    "password_reset_email": (env.int("PASSWORD_RESET_EMAIL_RATE_LIMIT", default=3), 3600),
+    "comment": (env.int("COMMENT_RATE_LIMIT", default=5), 60),
+    "preview": (env.int("PREVIEW_RATE_LIMIT", default=120), 60),
+}
 
 EMAIL_BACKEND = env.str("DJANGO_EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = env.str("DJANGO_DEFAULT_FROM_EMAIL", default="blog@localhost")

@@ -18,6 +18,7 @@ PASSWORD = "correct horse battery staple"
 @pytest.fixture(autouse=True)
 def _small_limits(settings):
     settings.LOGIN_FAILURE_LIMIT = 3
+    settings.LOGIN_ADDRESS_FAILURE_LIMIT = 5
     settings.LOGIN_LOCKOUT_SECONDS = 600
 
 
@@ -57,16 +58,36 @@ def test_logout_needs_a_post(client, reader):
     assert not signed_in(client)
 
 
-def test_repeated_failures_lock_the_account_even_for_the_right_password(client, reader):
+def test_failures_from_other_addresses_never_refuse_the_owner_from_a_clean_address(client, reader):
+    # Anyone can read a username off an author page and fail on purpose from many addresses.
+    for number in range(6):
+        sign_in(client, "reader", "wrong", address=f"198.51.100.{number + 1}")
+    response = sign_in(client, "reader", PASSWORD, address="192.0.2.50")
+    assert response.status_code == 302
+    assert signed_in(client)
+
+
+def test_a_locked_account_refuses_even_the_right_password_from_an_address_that_failed_on_it(client, reader):
     # Each try comes from a different address, so only the account's counter can lock it.
     for number in range(3):
         sign_in(client, "reader", "wrong", address=f"198.51.100.{number + 1}")
-    response = sign_in(client, "reader", PASSWORD, address="192.0.2.50")
+    response = sign_in(client, "reader", PASSWORD, address="198.51.100.1")
     page = response.content.decode()
     assert response.status_code == 200
     assert "Too many failed sign-in attempts" in page
     assert "try again in 10 minutes" in page
     assert not signed_in(client)
+
+
+def test_repeated_failures_from_one_address_lock_that_pair_before_the_address(client, reader, author):
+    for _ in range(3):
+        sign_in(client, "reader", "wrong", address="203.0.113.9")
+    assert (
+        "Too many failed sign-in attempts"
+        in sign_in(client, "reader", PASSWORD, address="203.0.113.9").content.decode()
+    )
+    # The address itself has failures left, and other accounts sign in from it.
+    assert sign_in(client, "author", PASSWORD, address="203.0.113.9").status_code == 302
 
 
 def test_the_failure_that_reaches_the_limit_already_explains_the_lockout(client, reader):
@@ -77,8 +98,8 @@ def test_the_failure_that_reaches_the_limit_already_explains_the_lockout(client,
 
 
 def test_repeated_failures_from_one_address_lock_it_for_every_account(client, reader, author):
-    for username in ("nobody1", "nobody2", "nobody3"):
-        sign_in(client, username, "guess", address="203.0.113.9")
+    for number in range(5):
+        sign_in(client, f"nobody{number}", "guess", address="203.0.113.9")
     response = sign_in(client, "author", PASSWORD, address="203.0.113.9")
     assert "Too many failed sign-in attempts" in response.content.decode()
     assert not signed_in(client)
@@ -87,7 +108,7 @@ def test_repeated_failures_from_one_address_lock_it_for_every_account(client, re
 
 
 def test_ipv6_clients_are_counted_per_64_block(client, reader):
-    for suffix in ("1", "2", "3"):
+    for suffix in ("1", "2", "3", "4", "5"):
         sign_in(client, f"nobody{suffix}", "guess", address=f"2001:db8:1:2::{suffix}")
     response = sign_in(client, "reader", PASSWORD, address="2001:db8:1:2::ffff")
     assert "Too many failed sign-in attempts" in response.content.decode()
@@ -107,18 +128,25 @@ def test_the_lockout_ends_when_the_window_passes(client, reader, settings):
     settings.LOGIN_LOCKOUT_SECONDS = 1
     for number in range(3):
         sign_in(client, "reader", "wrong", address=f"198.51.100.{number + 1}")
-    assert "try again in 1 second" in sign_in(client, "reader", PASSWORD).content.decode()
+    assert "try again in 1 second" in sign_in(client, "reader", PASSWORD, address="198.51.100.1").content.decode()
     time.sleep(1.1)
-    assert sign_in(client, "reader", PASSWORD).status_code == 302
+    assert sign_in(client, "reader", PASSWORD, address="198.51.100.1").status_code == 302
 
 
 def test_admin_login_is_throttled_too(client, staff):
     for number in range(3):
         sign_in(client, "staff", "wrong", address=f"198.51.100.{number + 1}", url=ADMIN_LOGIN_URL)
-    response = sign_in(client, "staff", PASSWORD, address="192.0.2.50", url=ADMIN_LOGIN_URL)
+    response = sign_in(client, "staff", PASSWORD, address="198.51.100.3", url=ADMIN_LOGIN_URL)
     assert "Too many failed sign-in attempts" in response.content.decode()
     assert not signed_in(client)
     assert client.get("/admin/").status_code == 302
+
+
+def test_admin_login_is_not_locked_for_staff_by_failures_from_other_addresses(client, staff):
+    for number in range(6):
+        sign_in(client, "staff", "wrong", address=f"198.51.100.{number + 1}", url=ADMIN_LOGIN_URL)
+    assert sign_in(client, "staff", PASSWORD, address="192.0.2.50", url=ADMIN_LOGIN_URL).status_code == 302
+    assert client.get("/admin/").status_code == 200
 
 
 def test_admin_and_site_failures_share_one_counter(client, staff):

@@ -84,3 +84,50 @@ def test_password_reset_ends_a_lockout(client, reader, settings):
     client.post(set_password_url, {"new_password1": NEW_PASSWORD, "new_password2": NEW_PASSWORD})
     login = client.post(reverse("accounts:login"), {"username": "reader", "password": NEW_PASSWORD})
     assert login.status_code == 302
+
+
+def change_password(client, old_password: str, *, address: str = "198.51.100.7"):
+    data = {"old_password": old_password, "new_password1": NEW_PASSWORD, "new_password2": NEW_PASSWORD}
+    return client.post(reverse("accounts:password_change"), data, REMOTE_ADDR=address)
+
+
+def test_wrong_current_passwords_on_password_change_are_throttled_like_sign_in(client, reader, settings):
+    settings.LOGIN_FAILURE_LIMIT = 3
+    client.force_login(reader)
+    for _ in range(3):
+        change_password(client, "guess")
+    response = change_password(client, PASSWORD)
+    assert "Too many failed sign-in attempts" in response.content.decode()
+    reader.refresh_from_db()
+    assert reader.check_password(PASSWORD)
+
+
+def test_password_change_failures_count_towards_sign_in_from_that_address(client, reader, settings):
+    settings.LOGIN_FAILURE_LIMIT = 3
+    client.force_login(reader)
+    for _ in range(3):
+        change_password(client, "guess")
+    client.logout()
+    login = client.post(
+        reverse("accounts:login"), {"username": "reader", "password": PASSWORD}, REMOTE_ADDR="198.51.100.7"
+    )
+    assert "Too many failed sign-in attempts" in login.content.decode()
+
+
+def test_password_reset_is_rate_limited_per_address(client, reader, settings):
+    settings.RATE_LIMITS = {**settings.RATE_LIMITS, "password_reset": (2, 3600)}
+    for _ in range(2):
+        assert client.post(reverse("accounts:password_reset"), {"email": reader.email}).status_code == 302
+    response = client.post(reverse("accounts:password_reset"), {"email": reader.email})
+    assert response.status_code == 429
+    assert "Too many password reset requests in a short time. Try again in 60 minutes." in response.content.decode()
+    assert len(mail.outbox) == 2
+
+
+def test_password_reset_is_rate_limited_per_email_address_whatever_the_network(client, reader, settings):
+    settings.RATE_LIMITS = {**settings.RATE_LIMITS, "password_reset_email": (2, 3600)}
+    for number in range(3):
+        client.post(
+            reverse("accounts:password_reset"), {"email": reader.email.upper()}, REMOTE_ADDR=f"192.0.2.{number}"
+        )
+    assert len(mail.outbox) == 2

@@ -79,3 +79,14 @@ def test_a_refused_edit_does_not_change_the_name_in_the_header(client, reader):
     client.force_login(reader)
     response = client.post(PROFILE_URL, profile_data(reader, display_name="Renamed", avatar_url="ftp://x.example/a"))
     assert response.context["user"].public_name == "Reader"
+
+
+def test_wrong_current_passwords_on_email_change_are_throttled_like_sign_in(client, reader, settings):
+    settings.LOGIN_FAILURE_LIMIT = 3
+    client.force_login(reader)
+    for _ in range(3):
+        client.post(PROFILE_URL, profile_data(reader, email="new@example.com", current_password="guess"))
+    response = client.post(PROFILE_URL, profile_data(reader, email="new@example.com", current_password=PASSWORD))
+    assert "Too many failed sign-in attempts" in response.content.decode()
+    reader.refresh_from_db()
+    assert reader.email != "new@example.com"

@@ -87,3 +87,17 @@ def test_signup_applies_the_password_validators(client, password, message):
 def test_signed_in_people_are_sent_on_from_signup(client, reader):
     client.force_login(reader)
     assert client.get(SIGNUP_URL).status_code == 302
+
+
+def test_signups_are_rate_limited_per_address_with_a_clear_message(client, settings):
+    settings.RATE_LIMITS = {**settings.RATE_LIMITS, "signup": (2, 3600)}
+    for number in range(2):
+        response = client.post(SIGNUP_URL, signup_data(username=f"new{number}", email=f"new{number}@example.com"))
+        assert response.status_code == 302
+        client.logout()
+    response = client.post(SIGNUP_URL, signup_data(username="new2", email="new2@example.com"))
+    assert response.status_code == 429
+    assert "Too many new accounts from your network in a short time. Try again in 60 minutes." in (
+        response.content.decode()
+    )
+    assert not User.objects.filter(username="new2").exists()

@@ -119,3 +119,15 @@ def test_comment_needs_a_valid_csrf_token(reader, post):
     response = browser.post(comment_url(post), {"body": "With token", "csrfmiddlewaretoken": token})
     assert response.status_code == 302
     assert Comment.objects.get().body == "With token"
+
+
+def test_comments_are_rate_limited_per_person_with_a_clear_message(client, reader, post, settings):
+    settings.RATE_LIMITS = {**settings.RATE_LIMITS, "comment": (2, 60)}
+    client.force_login(reader)
+    for number in range(2):
+        assert client.post(comment_url(post), {"body": f"Comment {number}"}).status_code == 302
+    response = client.post(comment_url(post), {"body": "One too many"})
+    assert response.status_code == 429
+    assert "Too many comments in a short time. Try again in 1 minute." in response.content.decode()
+    assert "One too many" in response.content.decode()  # the text is kept in the form
+    assert Comment.objects.count() == 2
