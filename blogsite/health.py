@@ -5,6 +5,8 @@ slow dependency never gets a healthy process restarted. /readyz runs the checks 
 in settings.READINESS_CHECKS (dotted paths to `def check() -> dict`, sync or async) at
 the same time, each with a deadline, and answers 503 only when one of them is "down":
 the site can still serve readers with Redis or Ollama gone, only slower or without AI.
+Where /metrics is restricted (production), only the callers it would serve see each check's
+details (addresses, models, errors); others see each dependency's state, enough for a probe.
 """
 
 import asyncio
@@ -19,6 +21,8 @@ from django.db import connections
 from django.http import HttpRequest, JsonResponse
 from django.utils.module_loading import import_string
 from django.views.decorators.cache import never_cache
+
+from .metrics import metrics_access_allowed
 
 STATUS_ORDER = {"ok": 0, "degraded": 1, "down": 2}
 REDIS_TIMEOUT_SECONDS = 0.5
@@ -102,4 +106,6 @@ async def healthz(request: HttpRequest) -> JsonResponse:
 async def readyz(request: HttpRequest) -> JsonResponse:
     results = await run_readiness_checks()
     status = overall_status(results)
+    if not metrics_access_allowed(request):
+        results = [{"name": result["name"], "status": result["status"]} for result in results]
     return JsonResponse({"status": status, "checks": results}, status=503 if status == "down" else 200)

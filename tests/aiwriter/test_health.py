@@ -33,3 +33,17 @@ async def test_readyz_includes_the_engines_check(settings, engine, async_client,
     response = await async_client.get("/readyz")
     checks = {check["name"]: check for check in response.json()["checks"]}
     assert checks["ai_engines"]["status"] == "ok"
+
+
+async def test_readyz_hides_engine_addresses_and_models_from_callers_metrics_would_refuse(
+    settings, engine, async_client, db
+):
+    settings.AIWRITER_BACKENDS = [backend_of(engine)]
+    settings.METRICS_REQUIRE_AUTH, settings.METRICS_TOKEN, settings.METRICS_ALLOWED_IPS = True, "probe-token", []
+
+    anyone = (await async_client.get("/readyz")).json()
+    operator = (await async_client.get("/readyz", headers={"Authorization": "Bearer probe-token"})).json()
+
+    assert {"name": "ai_engines", "status": "ok"} in anyone["checks"]
+    assert engine.url not in str(anyone) and "llama3.2" not in str(anyone)
+    assert engine.url in str(operator) and "llama3.2:1b" in str(operator)

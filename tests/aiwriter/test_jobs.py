@@ -179,6 +179,16 @@ def test_a_model_error_fails_the_item_with_its_message(author, simulator):
     assert job.status == JobStatus.FAILED
 
 
+def test_an_unreachable_engine_fails_the_item_in_plain_words_without_its_address(author, settings):
+    settings.AIWRITER_BACKENDS = [{"dialect": "ollama", "url": "http://127.0.0.1:9", "api_key_env": ""}]
+    post = draft(author, excerpt="")
+    job = run_all(start(author, post_ids=[post.pk]))
+
+    item = job.items.get()
+    assert item.status == ItemStatus.FAILED
+    assert "your text is safe" in item.error and "127.0.0.1" not in item.error
+
+
 def test_a_post_without_text_is_skipped_with_the_reason(author):
     post = draft(author, body="", excerpt="")
     job = run_all(start(author, post_ids=[post.pk]))

@@ -134,6 +134,13 @@ async def test_sse_reports_upstream_errors_in_the_stream(author):
     assert events[1]["code"] == "model_not_found" and "gemma:2b" in events[1]["message"]
 
 
+async def test_sse_reports_an_unreachable_engine_without_its_address(author, settings):
+    settings.AIWRITER_BACKENDS = [{"dialect": "openai", "url": "http://127.0.0.1:9/v1", "api_key_env": ""}]
+    status, _, events = await post_stream(await client_for(author), generate_message(options={"title": "T"}))
+    assert (status, events[-1]["code"]) == (200, "unavailable")
+    assert "your text is safe" in events[-1]["message"] and "127.0.0.1" not in str(events)
+
+
 async def test_closing_the_sse_request_closes_upstream(author, engine):
     engine.tokens_per_second = 20
     cookie = await sync_to_async(session_cookie)(author)

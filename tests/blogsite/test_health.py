@@ -71,3 +71,34 @@ def test_readyz_answers_within_its_deadline_when_a_dependency_hangs(client, db, 
     assert response.status_code == 200
     redis_check = next(check for check in response.json()["checks"] if check["name"] == "redis")
     assert redis_check == {**redis_check, "status": "degraded", "error": "no answer within 0.2 s"}
+
+
+def test_readyz_shows_only_each_dependencys_state_to_callers_metrics_would_refuse(client, db, settings):
+    """In production (METRICS_REQUIRE_AUTH) addresses and errors are for operators; probes get the states."""
+    settings.METRICS_REQUIRE_AUTH, settings.METRICS_TOKEN, settings.METRICS_ALLOWED_IPS = True, "probe-token", []
+    port = free_port()
+    settings.REDIS_URL = f"redis://127.0.0.1:{port}/0"
+
+    response = client.get("/readyz")
+
+    assert response.status_code == 200
+    assert response.json() == {
+        "status": "degraded",
+        "checks": [{"name": "database", "status": "ok"}, {"name": "redis", "status": "degraded"}],
+    }
+    operator = client.get("/readyz", headers={"Authorization": "Bearer probe-token"}).json()
+    assert str(port) in str(operator) and "sqlite" in str(operator)
+    settings.METRICS_ALLOWED_IPS = ["127.0.0.0/8"]
+    assert str(port) in str(client.get("/readyz").json())
+
+
+def test_readyz_is_still_503_for_everyone_when_the_database_is_down(client, db, settings):
+    settings.METRICS_REQUIRE_AUTH, settings.METRICS_TOKEN, settings.METRICS_ALLOWED_IPS = True, "probe-token", []
+    settings.READINESS_CHECKS = ["tests.blogsite.test_health._database_down"]
+    response = client.get("/readyz")
+    assert response.status_code == 503
+    assert response.json() == {"status": "down", "checks": [{"name": "database", "status": "down"}]}
+
+
+def _database_down() -> dict:
+    return {"name": "database", "status": "down", "error": "OperationalError: could not reach db.internal:5432"}
