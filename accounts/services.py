@@ -4,6 +4,8 @@ from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
+from blogsite.text import without_control_characters
+
 from .events import public_profile_changed, public_profile_removed
 from .models import User
 from .roles import Role
@@ -14,6 +16,14 @@ PROFILE_FIELDS = ("display_name", "bio", "avatar_url", "email")
 # What readers see of a person, and of that what shows on posts and comments.
 PUBLIC_FIELDS = ("username", "display_name", "bio", "avatar_url")
 NAME_FIELDS = frozenset({"username", "display_name"})
+# Text a person types about themselves: control characters go (blogsite/text.py), and all but
+# the bio are one line.
+TEXT_FIELDS = ("username", "display_name", "first_name", "last_name", "bio", "email")
+MULTILINE_FIELDS = frozenset({"bio"})
+
+
+def _without_control_characters(field: str, value: str) -> str:
+    return without_control_characters(value, multiline=field in MULTILINE_FIELDS)
 
 
 class AccountError(Exception):
@@ -46,6 +56,8 @@ def role_revoke(*, user: User, role: str) -> User:
 @transaction.atomic
 def user_create(*, username: str, email: str, password: str, display_name: str = "", role: str = Role.READER) -> User:
     """A new account; everyone who signs up starts as a reader."""
+    username = _without_control_characters("username", username)
+    display_name = _without_control_characters("display_name", display_name).strip()
     if username_in_use(username=username):
         raise AccountError("That username is taken; choose another.")
     _require_free_email(email)
@@ -65,7 +77,11 @@ def user_profile_update(*, user: User, data: dict) -> User:
     Works on a fresh copy so a refused change leaves the caller's object (often request.user)
     untouched. Pictures must load over https so pages never mix in insecure content.
     """
-    changes = {field: (data[field] or "").strip() for field in PROFILE_FIELDS if field in data}
+    changes = {
+        field: _without_control_characters(field, data[field] or "").strip()
+        for field in PROFILE_FIELDS
+        if field in data
+    }
     current = User.objects.select_for_update().get(pk=user.pk)
     before = _public_profile(current)
     if "email" in changes:
@@ -88,6 +104,8 @@ def user_profile_update(*, user: User, data: dict) -> User:
 def user_admin_save(*, user: User) -> User:
     """Save a user as staff changed them in the admin's form (username, profile, rights)."""
     before = User.objects.select_for_update().values(*PUBLIC_FIELDS).get(pk=user.pk)
+    for field in TEXT_FIELDS:
+        setattr(user, field, _without_control_characters(field, getattr(user, field) or ""))
     user.save()
     _announce(user, before=before)
     return user

@@ -13,6 +13,8 @@ from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.utils import timezone
 
+from blogsite.text import without_control_characters
+
 from . import events, permissions
 from .markdown import render_comment_markdown, render_markdown
 from .models import PUBLIC_STATUSES, Comment, CommentStatus, Post, PostStatus, Revision, Tag
@@ -27,6 +29,20 @@ EDITABLE_FIELDS = (
     "meta_description",
     "canonical_url",
 )
+
+
+# Fields that may hold several lines; the rest are one line each.
+MULTILINE_FIELDS = frozenset({"body", "excerpt"})
+
+
+def _clean_text(data: dict) -> dict:
+    """The post's text fields in `data` without control characters (blogsite/text.py)."""
+    return {
+        field: without_control_characters(value, multiline=field in MULTILINE_FIELDS)
+        if field in (*EDITABLE_FIELDS, "slug") and isinstance(value, str)
+        else value
+        for field, value in data.items()
+    }
 
 
 class PostError(Exception):
@@ -65,7 +81,7 @@ def tags_from_names(names: Iterable[str]) -> list[Tag]:
     """The tags with these names, created when new; blank and repeated names are ignored."""
     tags: dict[str, Tag] = {}
     for raw in names:
-        name = " ".join(raw.split())[:60]
+        name = " ".join(without_control_characters(raw).split())[:60]
         if not name or name.lower() in tags:
             continue
         tag = Tag.objects.filter(name__iexact=name).first()
@@ -132,6 +148,7 @@ def _save(post: Post, *, by, note: str, before: events.PostState | None, tags: l
 def post_create(*, author, data: dict, tag_names: Iterable[str] = (), by=None) -> Post:
     by = by or author
     _require(permissions.can_write_posts(by), "You are not allowed to write posts.")
+    data = _clean_text(data)
     title = _clean_title(data.get("title", ""))
     _check_body_size(data.get("body", ""))
     post = Post(author=author, **{f: data[f] for f in EDITABLE_FIELDS if f in data})
@@ -151,6 +168,7 @@ def post_update(
     if current.version != expected_version:
         raise PostConflict(current)
     before = _state(current)
+    data = _clean_text(data)
     if "title" in data:
         data = {**data, "title": _clean_title(data["title"])}
     _check_body_size(data.get("body", ""))
@@ -269,6 +287,7 @@ AUTOSAVE_REVISION_WINDOW = timedelta(minutes=5)
 
 def post_differs(*, post: Post, data: dict, tag_names: Iterable[str] | None = None) -> bool:
     """Whether saving `data` and `tag_names` would change the post, so unchanged saves can be skipped."""
+    data = _clean_text(data)
     if any(field in data and (data[field] or "") != (getattr(post, field) or "") for field in EDITABLE_FIELDS):
         return True
     if not post.has_been_published and "slug" in data:
@@ -277,7 +296,7 @@ def post_differs(*, post: Post, data: dict, tag_names: Iterable[str] | None = No
             return True
     if tag_names is None:
         return False
-    wanted_tags = {" ".join(name.split())[:60].lower() for name in tag_names} - {""}
+    wanted_tags = {" ".join(without_control_characters(name).split())[:60].lower() for name in tag_names} - {""}
     return wanted_tags != {name.lower() for name in post.tags.values_list("name", flat=True)}
 
 
@@ -335,7 +354,7 @@ def revision_restore(*, revision: Revision, by, expected_version: int) -> Post:
 
 def comment_create(*, post: Post, author, body: str) -> Comment:
     _require(permissions.can_comment(author), "Sign in to comment.")
-    body = (body or "").strip()
+    body = without_control_characters(body).strip()
     if not body:
         raise PostError("A comment cannot be empty.")
     if len(body) > settings.COMMENT_BODY_MAX_CHARS:
@@ -384,7 +403,7 @@ def _comment_changed(comment: Comment, *, post_slug: str, shown_before: bool) ->
 @transaction.atomic
 def tag_create(*, by, name: str, slug: str) -> Tag:
     _require(by.has_perm("posts.add_tag"), "You are not allowed to add tags.")
-    tag = Tag.objects.create(name=name, slug=slug)
+    tag = Tag.objects.create(name=without_control_characters(name, multiline=False), slug=slug)
     events.tag_changed.send(sender=Tag, tag=tag, before=None, after=events.TagState(name=tag.name, slug=tag.slug))
     return tag
 
@@ -395,6 +414,7 @@ def tag_update(*, tag: Tag, by, name: str, slug: str) -> Tag:
     _require(by.has_perm("posts.change_tag"), "You are not allowed to change tags.")
     current = Tag.objects.select_for_update().get(pk=tag.pk)
     before = events.TagState(name=current.name, slug=current.slug)
+    name = without_control_characters(name, multiline=False)
     current.name, current.slug = name, slug
     current.save()
     events.tag_changed.send(sender=Tag, tag=current, before=before, after=events.TagState(name=name, slug=slug))

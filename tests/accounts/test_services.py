@@ -39,3 +39,10 @@ def test_profile_update_changes_only_profile_fields(reader):
 def test_profile_update_refuses_too_long_names(reader):
     with pytest.raises(AccountError, match="at most 80 characters"):
         user_profile_update(user=reader, data={"display_name": "x" * 81})
+
+
+def test_control_characters_are_removed_from_names_and_bios(reader):
+    user = user_profile_update(user=reader, data={"display_name": "Ada\x07 Lovelace", "bio": "Line\x1b one\nline two"})
+    assert (user.display_name, user.bio) == ("Ada Lovelace", "Line one\nline two")
+    created = user_create(username="nina", email="nina@example.com", password="x", display_name="Ni\x00na\tB.")
+    assert created.display_name == "Nina B."

@@ -68,3 +68,36 @@ def test_feed_holds_the_latest_twenty_posts(client):
     assert len(items) == 20
     assert items[0].findtext("title") == "Post 0"
     assert items[-1].findtext("title") == "Post 19"
+
+
+def test_feeds_stay_up_when_stored_text_holds_control_characters(client):
+    # Rows written before control characters were refused, straight into the database.
+    writer = UserFactory(display_name="Ada\x07 Lovelace", role="Author")
+    PostFactory(
+        title="Bell\x07 post",
+        body="Ring \x07 ring",
+        excerpt="A\x1b excerpt",
+        author=writer,
+        tags=[TagFactory(name="Esc\x1bape")],
+    )
+    for url in ("/feed/", "/feed/atom/"):
+        response = client.get(url)
+        assert response.status_code == 200
+        assert "\x07" not in response.content.decode()
+    item = ET.fromstring(client.get("/feed/").content).find("channel").find("item")
+    assert item.findtext("title") == "Bell post"
+    assert item.findtext(DC_CREATOR) == "Ada Lovelace"
+    assert [category.text for category in item.findall("category")] == ["Escape"]
+
+
+def test_an_author_saving_a_control_character_leaves_the_feeds_working(client, author):
+    from posts import services
+
+    post = PostFactory(author=author, title="Published")
+    services.post_update(
+        post=post, by=author, data={"body": "Ding\x07 dong", "title": "Pub\x07lished"}, expected_version=post.version
+    )
+    post.refresh_from_db()
+    assert (post.title, post.body) == ("Published", "Ding dong")
+    assert client.get("/feed/").status_code == 200
+    assert client.get("/feed/atom/").status_code == 200

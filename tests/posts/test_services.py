@@ -74,3 +74,33 @@ def test_restore_brings_back_an_old_version_as_a_new_one(draft, author):
     restored = services.revision_restore(revision=first, by=author, expected_version=2)
     assert (restored.body, restored.version) == ("Hello *world*", 3)
     assert draft.revisions.count() == 3
+
+
+def test_control_characters_are_removed_from_every_text_field_but_line_breaks_and_tabs_stay(author):
+    post = services.post_create(
+        author=author,
+        data={
+            "title": "Bell\x07 and\nnewline",
+            "body": "Line one\x00\x07\n\tindented\r\nline \x1b[31mthree\x7f\x85",
+            "excerpt": "Short\x08 text\nover two lines",
+            "meta_title": "Meta\x0b title",
+            "meta_description": "Meta\x1f description",
+        },
+        tag_names=["Ta\x07g"],
+    )
+    assert post.title == "Bell and newline"
+    assert post.body == "Line one\n\tindented\r\nline [31mthree"
+    assert post.excerpt == "Short text\nover two lines"
+    assert (post.meta_title, post.meta_description) == ("Meta title", "Meta description")
+    assert list(post.tags.values_list("name", flat=True)) == ["Tag"]
+
+
+def test_control_characters_are_removed_from_comments_and_tags(author, editor):
+    post = services.post_create(author=author, data={"title": "Open"})
+    post.status, post.published_at = PostStatus.PUBLISHED, timezone.now() - timedelta(minutes=1)
+    post.save()
+    comment = services.comment_create(post=post, author=editor, body="Nice\x07 post\n\x1bthanks")
+    assert comment.body == "Nice post\nthanks"
+    tag = services.tag_create(by=editor, name="Py\x07thon", slug="python")
+    assert tag.name == "Python"
+    assert services.tag_update(tag=tag, by=editor, name="Py\x1bthon 3", slug="python").name == "Python 3"
