@@ -155,6 +155,12 @@ class Revision(models.Model):
     excerpt = models.TextField(blank=True)
     meta_title = models.CharField(max_length=70, blank=True)
     meta_description = models.CharField(max_length=160, blank=True)
+    # Null in revisions saved before these were kept: restoring one leaves the post's value.
+    cover_image_url = models.URLField(null=True, blank=True, help_text="Null: not kept in this revision.")
+    canonical_url = models.URLField(null=True, blank=True, help_text="Null: not kept in this revision.")
+    slug = models.SlugField(
+        max_length=220, allow_unicode=True, null=True, blank=True, help_text="Null: not kept in this revision."
+    )
     tag_names = models.JSONField(default=list, blank=True, help_text="Tag names at the time of the snapshot.")
     status = models.CharField(max_length=12, choices=PostStatus.choices)
     created_by = models.ForeignKey(

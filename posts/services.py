@@ -92,14 +92,11 @@ def tags_from_names(names: Iterable[str]) -> list[Tag]:
 
 
 def revision_create(*, post: Post, by, note: str = "") -> Revision:
+    """A snapshot of every field an editor can change, so restoring it brings all of them back."""
     return Revision.objects.create(
         post=post,
         version=post.version,
-        title=post.title,
-        body=post.body,
-        excerpt=post.excerpt,
-        meta_title=post.meta_title,
-        meta_description=post.meta_description,
+        **{field: getattr(post, field) for field in (*EDITABLE_FIELDS, "slug")},
         tag_names=sorted(post.tags.values_list("name", flat=True)),
         status=post.status,
         created_by=by if getattr(by, "is_authenticated", False) else None,
@@ -335,18 +332,19 @@ def post_autosave(*, post: Post, by, data: dict, expected_version: int, tag_name
 
 @transaction.atomic
 def revision_restore(*, revision: Revision, by, expected_version: int) -> Post:
-    """Bring back an earlier state as a new version; nothing in between is lost."""
+    """Bring back an earlier state as a new version; nothing in between is lost.
+
+    Fields a revision did not keep (None: saved before they were) keep their current values, and
+    the slug comes back only while the post has never been published, so its links keep working.
+    """
+    data = {field: getattr(revision, field) for field in EDITABLE_FIELDS if getattr(revision, field) is not None}
+    if revision.slug and not revision.post.has_been_published:
+        data["slug"] = revision.slug
     return post_update(
         post=revision.post,
         by=by,
         expected_version=expected_version,
-        data={
-            "title": revision.title,
-            "body": revision.body,
-            "excerpt": revision.excerpt,
-            "meta_title": revision.meta_title,
-            "meta_description": revision.meta_description,
-        },
+        data=data,
         tag_names=revision.tag_names,
         note=f"restored version {revision.version}",
     )

@@ -104,3 +104,32 @@ def test_control_characters_are_removed_from_comments_and_tags(author, editor):
     tag = services.tag_create(by=editor, name="Py\x07thon", slug="python")
     assert tag.name == "Python"
     assert services.tag_update(tag=tag, by=editor, name="Py\x1bthon 3", slug="python").name == "Python 3"
+
+
+def test_restoring_a_revision_brings_back_every_editable_field(author):
+    first = {
+        "title": "First",
+        "body": "One",
+        "excerpt": "First excerpt",
+        "cover_image_url": "https://img.example/one.png",
+        "meta_title": "Meta one",
+        "meta_description": "Description one",
+        "canonical_url": "https://elsewhere.example/one",
+    }
+    post = services.post_create(author=author, data=first)
+    second = {
+        field: f"{value}-2" if "url" not in field else value.replace("one", "two") for field, value in first.items()
+    }
+    post = services.post_update(post=post, by=author, data=second, expected_version=1)
+    restored = services.revision_restore(revision=post.revisions.get(version=1), by=author, expected_version=2)
+    assert {field: getattr(restored, field) for field in services.EDITABLE_FIELDS} == first
+
+
+def test_restoring_a_revision_saved_before_urls_were_kept_leaves_the_urls(author):
+    post = services.post_create(
+        author=author, data={"title": "Old", "cover_image_url": "https://img.example/a.png", "canonical_url": ""}
+    )
+    post.revisions.update(cover_image_url=None, canonical_url=None)
+    post = services.post_update(post=post, by=author, data={"title": "New"}, expected_version=1)
+    restored = services.revision_restore(revision=post.revisions.get(version=1), by=author, expected_version=2)
+    assert (restored.title, restored.cover_image_url) == ("Old", "https://img.example/a.png")
