@@ -9,9 +9,10 @@ from django.contrib.auth.forms import AuthenticationForm, PasswordChangeForm, Us
 from django.core.exceptions import ValidationError
 
 from . import throttle
+from .lookalikes import is_reserved
 from .models import User
-from .selectors import email_in_use
-from .services import PROFILE_FIELDS
+from .selectors import email_in_use, name_looks_taken
+from .services import DISPLAY_NAME_LOOKS_TAKEN, PROFILE_FIELDS, USERNAME_LOOKS_TAKEN, USERNAME_RESERVED
 from .validators import avatar_url_validator
 
 DUPLICATE_EMAIL = "An account with this email address already exists. Sign in, or reset your password."
@@ -28,6 +29,20 @@ class SignupForm(UserCreationForm):
             "display_name": forms.TextInput(attrs={"autocomplete": "nickname"}),
         }
         help_texts = {"email": "Only used to help you sign in and reset your password; never shown."}
+
+    def clean_username(self) -> str:
+        username = super().clean_username()
+        if is_reserved(username):
+            raise ValidationError(USERNAME_RESERVED, code="reserved")
+        if name_looks_taken(name=username):
+            raise ValidationError(USERNAME_LOOKS_TAKEN, code="looks_taken")
+        return username
+
+    def clean_display_name(self) -> str:
+        display_name = self.cleaned_data.get("display_name", "")
+        if display_name and name_looks_taken(name=display_name):
+            raise ValidationError(DISPLAY_NAME_LOOKS_TAKEN, code="looks_taken")
+        return display_name
 
     def clean_email(self) -> str:
         email = User.objects.normalize_email(self.cleaned_data["email"])
@@ -151,6 +166,13 @@ class ProfileForm(forms.Form):
         self.address = address
         kwargs.setdefault("initial", {field: getattr(user, field) for field in PROFILE_FIELDS})
         super().__init__(*args, **kwargs)
+
+    def clean_display_name(self) -> str:
+        display_name = self.cleaned_data["display_name"]
+        changed = display_name.strip() != self.user.display_name
+        if changed and display_name and name_looks_taken(name=display_name, exclude=self.user):
+            raise ValidationError(DISPLAY_NAME_LOOKS_TAKEN, code="looks_taken")
+        return display_name
 
     def clean_email(self) -> str:
         email = User.objects.normalize_email(self.cleaned_data["email"])

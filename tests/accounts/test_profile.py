@@ -90,3 +90,19 @@ def test_wrong_current_passwords_on_email_change_are_throttled_like_sign_in(clie
     assert "Too many failed sign-in attempts" in response.content.decode()
     reader.refresh_from_db()
     assert reader.email != "new@example.com"
+
+
+def test_profile_refuses_a_display_name_copying_another_persons_name(client, reader):
+    UserFactory(username="gracie", display_name="Grace Hopper")
+    client.force_login(reader)
+    for copied in ("Gr\u0430ce Hopper", "Gracie"):
+        response = client.post(PROFILE_URL, profile_data(reader, display_name=copied))
+        assert "looks too much like" in response.context["form"].errors["display_name"][0]
+    reader.refresh_from_db()
+    assert reader.display_name == "Reader"
+
+
+def test_profile_keeps_your_own_name_in_another_case(client, reader):
+    client.force_login(reader)
+    response = client.post(PROFILE_URL, profile_data(reader, display_name="READER"), follow=True)
+    assert "Your profile was saved." in response.content.decode()

@@ -46,3 +46,17 @@ def test_control_characters_are_removed_from_names_and_bios(reader):
     assert (user.display_name, user.bio) == ("Ada Lovelace", "Line one\nline two")
     created = user_create(username="nina", email="nina@example.com", password="x", display_name="Ni\x00na\tB.")
     assert created.display_name == "Nina B."
+
+
+def test_user_create_refuses_look_alike_usernames_and_copied_display_names():
+    UserFactory(username="alice", display_name="Alice Moreau")
+    with pytest.raises(AccountError, match="looks too much like"):
+        user_create(username="\u0430lice", email="a2@example.com", password="x")
+    with pytest.raises(AccountError, match="looks too much like"):
+        user_create(username="alice2", email="a2@example.com", password="x", display_name="Alice Mor\u0435au")
+
+
+def test_profile_update_refuses_a_display_name_copying_another_persons_username(reader):
+    UserFactory(username="gracie")
+    with pytest.raises(AccountError, match="looks too much like"):
+        user_profile_update(user=reader, data={"display_name": "GRACIE"})

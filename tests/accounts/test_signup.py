@@ -43,7 +43,10 @@ def test_signup_follows_a_local_next_but_not_an_outside_one(client):
     response = client.post(f"{SIGNUP_URL}?next=/posts/hello/", signup_data())
     assert response.url == "/posts/hello/"
     client.logout()
-    response = client.post(SIGNUP_URL, signup_data(username="other", email="o@example.com", next="https://evil.test/"))
+    response = client.post(
+        SIGNUP_URL,
+        signup_data(username="other", email="o@example.com", display_name="Other", next="https://evil.test/"),
+    )
     assert response.url == "/"
 
 
@@ -92,12 +95,47 @@ def test_signed_in_people_are_sent_on_from_signup(client, reader):
 def test_signups_are_rate_limited_per_address_with_a_clear_message(client, settings):
     settings.RATE_LIMITS = {**settings.RATE_LIMITS, "signup": (2, 3600)}
     for number in range(2):
-        response = client.post(SIGNUP_URL, signup_data(username=f"new{number}", email=f"new{number}@example.com"))
+        response = client.post(
+            SIGNUP_URL,
+            signup_data(username=f"new{number}", email=f"new{number}@example.com", display_name=f"N {number}"),
+        )
         assert response.status_code == 302
         client.logout()
-    response = client.post(SIGNUP_URL, signup_data(username="new2", email="new2@example.com"))
+    response = client.post(SIGNUP_URL, signup_data(username="new2", email="new2@example.com", display_name="N 2"))
     assert response.status_code == 429
     assert "Too many new accounts from your network in a short time. Try again in 60 minutes." in (
         response.content.decode()
     )
     assert not User.objects.filter(username="new2").exists()
+
+
+@pytest.mark.parametrize("username", ["\u0430lice", "al\u0456ce", "\u0430l\u0456c\u0435"])
+def test_signup_refuses_a_username_that_looks_like_an_existing_one(client, username):
+    UserFactory(username="alice")
+    response = client.post(SIGNUP_URL, signup_data(username=username))
+    assert response.status_code == 200
+    assert "looks too much like" in response.context["form"].errors["username"][0]
+    assert User.objects.count() == 1
+
+
+@pytest.mark.parametrize("username", ["admin", "Staff", "\u0435ditor", "adm\u0131n", "r\u043e\u043et", "SUPPORT"])
+def test_signup_refuses_reserved_names_and_their_look_alikes(client, username):
+    response = client.post(SIGNUP_URL, signup_data(username=username))
+    assert response.status_code == 200
+    assert "reserved" in response.context["form"].errors["username"][0]
+    assert not User.objects.exists()
+
+
+@pytest.mark.parametrize("display_name", ["Grace Hopper", "grace hopper", "Grace \u0397opper", "gracie"])
+def test_signup_refuses_a_display_name_copying_another_persons_name(client, display_name):
+    UserFactory(username="gracie", display_name="Grace Hopper")
+    response = client.post(SIGNUP_URL, signup_data(display_name=display_name))
+    assert response.status_code == 200
+    assert "looks too much like" in response.context["form"].errors["display_name"][0]
+    assert not User.objects.filter(username="newreader").exists()
+
+
+def test_signup_takes_names_that_only_resemble_others_loosely(client):
+    UserFactory(username="alice", display_name="Alice Moreau")
+    response = client.post(SIGNUP_URL, signup_data(username="alicia", display_name="Alice M."))
+    assert response.status_code == 302
