@@ -15,6 +15,9 @@ from . import worker  # noqa: F401 - connects each worker process's event loop t
 from .jobs import services
 
 AI_TASK_OPTIONS = {
+    # Nothing reads these tasks' results. Storing them made each publish subscribe to the result
+    # backend (Redis) first, which, with Redis down, retried for about 20 s before failing the request.
+    "ignore_result": True,
     "acks_late": True,
     "reject_on_worker_lost": True,
     # The item's lease outlasts its hard limit, so a lapsed lease always means an abandoned item.
@@ -37,7 +40,7 @@ def batch_item_run(self, item_id: int) -> str | None:
         raise self.retry(countdown=held.retry_in) from None
 
 
-@shared_task(time_limit=120, soft_time_limit=100)
+@shared_task(time_limit=120, soft_time_limit=100, ignore_result=True)
 def batch_jobs_resume() -> list[int]:
     """Run by beat: jobs whose messages were lost (a broker restart) get them again."""
     return services.batch_jobs_resume(idle_seconds=settings.AIWRITER_BATCH_RESUME_AFTER_SECONDS)

@@ -175,6 +175,13 @@ def job_start(request: HttpRequest) -> JsonResponse:
         return refusal
     try:
         job = job_services.batch_start(user=request.user, **_job_request(request.body))
+    except job_services.JobDuplicate as duplicate:
+        body = {"code": "conflict", "message": duplicate.message, "job": job_serializers.job_summary(duplicate.job)}
+        return JsonResponse(body, status=409)
+    except job_services.JobLimitReached as error:
+        return _refusal("rate_limited", error.message, 429)
+    except job_services.JobsUnavailable as error:
+        return _refusal("unavailable", error.message, 503)
     except job_services.JobError as error:
         return _refusal("invalid", error.message, 400)
     return JsonResponse({"job": job_serializers.job_summary(job)}, status=202)

@@ -1,8 +1,9 @@
 """Reads for batch jobs: the posts a job may cover, a user's jobs, and the work left to do."""
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
-from django.db.models import Count, F, Max, QuerySet
+from django.contrib.auth import get_user_model
+from django.db.models import Count, F, Max, Min, QuerySet
 from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
@@ -27,6 +28,35 @@ def posts_missing(*, user, action: str) -> QuerySet[Post]:
 def posts_editable(*, user, post_ids: list[int]) -> list[Post]:
     """Those of the posts the user may edit, in order; the others are left out."""
     return list(Post.objects.editable_by(user).filter(pk__in=post_ids).order_by("pk"))
+
+
+def user_lock(*, user) -> None:
+    """Lock the user's row until the transaction ends: their job starts then run one at a time."""
+    list(get_user_model().objects.select_for_update().filter(pk=user.pk).values_list("pk", flat=True))
+
+
+def jobs_active(*, user) -> list[BatchJob]:
+    return list(BatchJob.objects.filter(user=user, status__in=ACTIVE_JOB).order_by("pk"))
+
+
+def job_covering(*, jobs: list[BatchJob], action: str, overwrite: bool, post_ids: set[int]) -> BatchJob | None:
+    """The job among `jobs` that runs `action` over exactly these posts, if there is one."""
+    for job in jobs:
+        if (job.action, job.overwrite, job.total) != (action, overwrite, len(post_ids)):
+            continue
+        if set(job.items.values_list("post_id", flat=True)) == post_ids:
+            return job
+    return None
+
+
+def posts_taken_on(*, user, since) -> tuple[int, datetime | None]:
+    """How many posts the user's jobs started since `since` took on, and when the first of those started.
+
+    Posts cancelled before they ran were given back.
+    """
+    jobs = BatchJob.objects.filter(user=user, created_at__gte=since)
+    items = BatchItem.objects.filter(job__in=jobs).exclude(status=ItemStatus.CANCELLED, started_at__isnull=True)
+    return items.count(), jobs.aggregate(first=Min("created_at"))["first"]
 
 
 def job_for_user(*, user, job_id: int) -> BatchJob | None:

@@ -26,6 +26,7 @@ worker process; it is not what keeps editors first.
 """
 
 import logging
+import math
 import uuid
 from contextlib import aclosing
 from dataclasses import dataclass, replace
@@ -37,6 +38,7 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
+from kombu.exceptions import OperationalError
 
 from posts.models import Post
 from posts.services import PostConflict, PostError, post_update
@@ -56,6 +58,8 @@ logger = logging.getLogger(__name__)
 
 # How often a post too long for the model is halved before it is refused (into 16 parts at most).
 MAX_SUMMARY_SPLITS = 4
+# The window of AIWRITER_BATCH_POSTS_PER_HOUR.
+BUDGET_WINDOW = timedelta(hours=1)
 
 
 class JobError(Exception):
@@ -64,6 +68,22 @@ class JobError(Exception):
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
+
+
+class JobLimitReached(JobError):
+    """The user has as much batch work as they may have for now; the message says when more fits."""
+
+
+class JobDuplicate(JobError):
+    """The same job is still queued or running: `job` is that one."""
+
+    def __init__(self, message: str, *, job: BatchJob) -> None:
+        super().__init__(message)
+        self.job = job
+
+
+class JobsUnavailable(JobError):
+    """The job queue (Celery's broker) did not take the job, so it was withdrawn: nothing was started."""
 
 
 class ItemLeased(Exception):
@@ -88,7 +108,15 @@ class ItemOutcome:
 def batch_start(
     *, user, action: str, post_ids: list[int] | None = None, missing: bool = False, overwrite: bool = False
 ) -> BatchJob:
-    """Create a job with one item per post and hand it to the workers once it is committed."""
+    """Create a job with one item per post and hand it to the workers once it is committed.
+
+    Batch work has limits of its own, apart from the editor's generations per minute: at most
+    AIWRITER_BATCH_MAX_ACTIVE_JOBS jobs queued or running per user, and at most
+    AIWRITER_BATCH_POSTS_PER_HOUR posts taken on by a user's jobs in an hour (JobLimitReached).
+    A job identical to one still pending is refused (JobDuplicate), so a retry after a lost answer
+    does not start the work twice. When the job queue cannot take the job, it is withdrawn and
+    JobsUnavailable is raised at commit (at once, unless a caller's transaction is still open).
+    """
     if not can_use_aiwriter(user):
         raise JobError("Your account cannot use the AI writer. Ask an editor for the author role.")
     if not isinstance(action, str) or action not in TARGET_FIELDS:
@@ -98,10 +126,33 @@ def batch_start(
         raise JobError(f"No post is missing its {FIELD_LABELS[TARGET_FIELDS[action]]}: there is nothing to do.")
     if len(posts) > settings.AIWRITER_BATCH_MAX_POSTS:
         raise JobError(f"A job may cover at most {settings.AIWRITER_BATCH_MAX_POSTS} posts; choose fewer.")
+    selectors.user_lock(user=user)  # one start at a time per user, so two cannot both take the last place
+    _check_limits(user=user, action=action, overwrite=overwrite, posts=posts)
     job = BatchJob.objects.create(user=user, action=action, overwrite=overwrite, total=len(posts))
     BatchItem.objects.bulk_create([BatchItem(job=job, post=post, post_title=post.title[:200]) for post in posts])
-    transaction.on_commit(lambda: _enqueue_dispatch(job.pk))
+    transaction.on_commit(lambda: _dispatch_or_withdraw(job.pk))
     return job
+
+
+def _check_limits(*, user, action: str, overwrite: bool, posts: list[Post]) -> None:
+    active = selectors.jobs_active(user=user)
+    same = selectors.job_covering(jobs=active, action=action, overwrite=overwrite, post_ids={p.pk for p in posts})
+    if same is not None:
+        status = same.get_status_display().lower()
+        raise JobDuplicate(f"The same job is already {status} (job {same.pk}); follow it on the dashboard.", job=same)
+    if len(active) >= settings.AIWRITER_BATCH_MAX_ACTIVE_JOBS:
+        raise JobLimitReached(
+            f"You already have {len(active)} batch jobs queued or running. Wait for one to finish, or cancel one."
+        )
+    since = timezone.now() - BUDGET_WINDOW
+    taken, oldest = selectors.posts_taken_on(user=user, since=since)
+    budget = settings.AIWRITER_BATCH_POSTS_PER_HOUR
+    if taken + len(posts) > budget:
+        minutes = max(1, math.ceil((oldest - since).total_seconds() / 60)) if oldest else 60
+        raise JobLimitReached(
+            f"Batch jobs may take on {budget:,} posts an hour; yours took on {taken:,} in the last hour and this "
+            f"one has {len(posts):,}. Choose fewer posts, or try again in about {minutes} minutes."
+        )
 
 
 def _posts_for_job(*, user, action: str, post_ids: list[int] | None, missing: bool) -> list[Post]:
@@ -115,6 +166,23 @@ def _posts_for_job(*, user, action: str, post_ids: list[int] | None, missing: bo
         listed = ", ".join(str(pk) for pk in unknown[:10])
         raise JobError(f"You cannot edit these posts, or they do not exist: {listed}.")
     return posts
+
+
+def _dispatch_or_withdraw(job_id: int) -> None:
+    """Hand the job to the workers, or withdraw it when the queue cannot take it.
+
+    A job the queue never got would wait unseen until the resume found it stalled, many minutes
+    later, and the user, told nothing, would start it again.
+    """
+    try:
+        _enqueue_dispatch(job_id)
+    except OperationalError:
+        logger.warning("Batch job %s withdrawn: the job queue did not take it", job_id, exc_info=True)
+        BatchJob.objects.filter(pk=job_id).delete()
+        raise JobsUnavailable(
+            "Batch jobs cannot start right now: the job queue is not answering. Nothing was started; "
+            "try again in a minute."
+        ) from None
 
 
 def _enqueue_dispatch(job_id: int) -> None:

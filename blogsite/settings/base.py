@@ -249,7 +249,11 @@ CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=360)
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # A message not acknowledged this long (its worker died) goes back to the queue.
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=900)}
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=900),
+    # A request that starts a batch job waits at most this long for an unreachable Redis (per try).
+    "socket_connect_timeout": 2,
+}
 CELERY_BEAT_SCHEDULE = {
     "publish-due-posts": {"task": "posts.tasks.posts_publish_due", "schedule": 60.0},
     "resume-stalled-batch-jobs": {"task": "aiwriter.tasks.batch_jobs_resume", "schedule": 300.0},
@@ -258,6 +262,10 @@ CELERY_BEAT_SCHEDULE = {
 # outlast one generation (AIWRITER_TIMEOUTS["total"] bounds that) and is the AI tasks' hard time limit.
 AIWRITER_BATCH_ITEM_LEASE_SECONDS = env.int("AIWRITER_BATCH_ITEM_LEASE_SECONDS", default=660)
 AIWRITER_BATCH_MAX_POSTS = env.int("AIWRITER_BATCH_MAX_POSTS", default=1000)
+# Batch work one user may have: jobs queued or running at once, and posts their jobs take on in an
+# hour (a budget of its own, apart from AIWRITER_RATE_LIMIT's generations a minute in the editor).
+AIWRITER_BATCH_MAX_ACTIVE_JOBS = env.int("AIWRITER_BATCH_MAX_ACTIVE_JOBS", default=3)
+AIWRITER_BATCH_POSTS_PER_HOUR = env.int("AIWRITER_BATCH_POSTS_PER_HOUR", default=1000)
 # Batch generations upstream at once, site-wide: a worker process (or thread) runs one item, and an
 # item one generation, at a time, so the concurrency of the worker on the `ai` queue is the cap
 # (with several workers on `ai`, their sum). Kept below what the engines run in parallel, editors

@@ -1,12 +1,15 @@
 """Batch jobs over HTTP, the admin, the dashboard panel and the AI writer's socket."""
 
 import json
+from datetime import timedelta
 
 import pytest
 from asgiref.sync import sync_to_async
 from django.contrib.messages import get_messages
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
+from kombu.exceptions import OperationalError
 
 from aiwriter.jobs import services as job_services
 from aiwriter.models import BatchJob, JobStatus
@@ -171,3 +174,97 @@ async def test_the_socket_relays_the_users_job_progress(author):
                 continue
     assert message["type"] == "job_progress"
     assert message["job"]["id"] == job.pk
+
+
+# Limits on batch work, and starting a job while the job queue is down
+
+
+def cancel(client, job: dict):
+    return client.post(job["cancel_url"])
+
+
+@pytest.mark.django_db
+def test_forty_jobs_at_once_are_capped_per_user_with_a_clear_message(client, author, other_author):
+    posts = [draft(author) for _ in range(40)]
+    client.force_login(author)
+
+    responses = [post_json(client, START_URL, {"action": "summarize", "post_ids": [post.pk]}) for post in posts]
+
+    assert [response.status_code for response in responses] == [202] * 3 + [429] * 37
+    refusal = responses[-1].json()
+    assert refusal["code"] == "rate_limited"
+    assert "You already have 3 batch jobs queued or running" in refusal["message"]
+    assert BatchJob.objects.count() == 3
+    cancel(client, responses[0].json()["job"])
+    assert post_json(client, START_URL, {"action": "summarize", "post_ids": [posts[-1].pk]}).status_code == 202
+    client.force_login(other_author)
+    other = post_json(client, START_URL, {"action": "summarize", "post_ids": [draft(other_author).pk]})
+    assert other.status_code == 202
+
+
+@pytest.mark.django_db
+def test_batch_posts_count_against_an_hourly_budget_of_their_own(client, author, settings):
+    settings.AIWRITER_BATCH_POSTS_PER_HOUR = 3
+    posts = [draft(author) for _ in range(5)]
+    client.force_login(author)
+
+    first = post_json(client, START_URL, {"action": "summarize", "post_ids": [posts[0].pk, posts[1].pk]})
+    over = post_json(client, START_URL, {"action": "titles", "post_ids": [posts[2].pk, posts[3].pk]})
+    fits = post_json(client, START_URL, {"action": "titles", "post_ids": [posts[2].pk]})
+
+    assert (first.status_code, over.status_code, fits.status_code) == (202, 429, 202)
+    assert over.json()["code"] == "rate_limited"
+    assert "3 posts an hour" in over.json()["message"]
+    BatchJob.objects.update(created_at=timezone.now() - timedelta(hours=1, minutes=1))
+    later = post_json(client, START_URL, {"action": "tags", "post_ids": [posts[3].pk, posts[4].pk]})
+    assert later.status_code == 202
+
+
+@pytest.mark.django_db
+def test_posts_of_a_job_cancelled_before_they_ran_are_given_back(client, author, settings):
+    settings.AIWRITER_BATCH_POSTS_PER_HOUR = 2
+    posts = [draft(author) for _ in range(2)]
+    client.force_login(author)
+    first = post_json(client, START_URL, {"action": "summarize", "post_ids": [post.pk for post in posts]})
+    cancel(client, first.json()["job"])
+    assert post_json(client, START_URL, {"action": "titles", "post_ids": [posts[0].pk]}).status_code == 202
+
+
+@pytest.mark.django_db
+def test_an_identical_job_is_refused_while_the_first_is_pending(client, author):
+    post = draft(author)
+    client.force_login(author)
+    payload = {"action": "summarize", "post_ids": [post.pk]}
+
+    first, retry = post_json(client, START_URL, payload), post_json(client, START_URL, payload)
+
+    assert (first.status_code, retry.status_code) == (202, 409)
+    assert retry.json()["code"] == "conflict"
+    assert f"job {first.json()['job']['id']}" in retry.json()["message"]
+    assert retry.json()["job"]["id"] == first.json()["job"]["id"]
+    assert BatchJob.objects.count() == 1
+    assert post_json(client, START_URL, {**payload, "overwrite": True}).status_code == 202
+    cancel(client, first.json()["job"])
+    assert post_json(client, START_URL, payload).status_code == 202
+
+
+@transactional
+def test_a_job_the_queue_cannot_take_is_withdrawn_and_a_retry_starts_it_once(client, author, monkeypatch):
+    post = draft(author)
+    client.force_login(author)
+
+    def broker_down(job_id):
+        raise OperationalError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+
+    monkeypatch.setattr(job_services, "_enqueue_dispatch", broker_down)
+    refused = post_json(client, START_URL, {"action": "summarize", "post_ids": [post.pk]})
+
+    assert refused.status_code == 503
+    assert refused.json()["code"] == "unavailable"
+    assert "Nothing was started" in refused.json()["message"] and "6379" not in refused.json()["message"]
+    assert not BatchJob.objects.exists()
+    sent = []
+    monkeypatch.setattr(job_services, "_enqueue_dispatch", sent.append)
+    retry = post_json(client, START_URL, {"action": "summarize", "post_ids": [post.pk]})
+    assert retry.status_code == 202
+    assert sent == [BatchJob.objects.get().pk]

@@ -5,6 +5,7 @@ or the PostgreSQL test database). Each test kills its workers at teardown, whate
 """
 
 import asyncio
+import json
 import os
 import signal
 import subprocess
@@ -29,6 +30,7 @@ from aiwriter.models import BatchJob, ItemStatus, JobStatus
 from aiwriter.protocol import GenerationRequest
 from posts import services as post_services
 from posts.models import Post
+from tests.redis_server import free_port
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
 
@@ -284,3 +286,42 @@ def test_batch_work_keeps_to_its_share_of_the_engine_and_an_editor_starts_at_onc
     assert most_at_once(batch) == 2
     assert len(chats) == 7
     assert waited < 1.5  # a post takes three seconds: the editor did not wait for one to end
+
+
+# A web process whose Redis (the broker) is down: the job start is a real request in a process of its own.
+START_WITH_REDIS_DOWN = """
+import json, sys, time
+import django
+django.setup()
+from django.test import Client
+from django.test.utils import setup_test_environment
+from accounts.models import User
+setup_test_environment()
+client = Client(raise_request_exception=False)
+client.force_login(User.objects.get(pk=int(sys.argv[1])))
+body = json.dumps({"action": "summarize", "post_ids": [int(sys.argv[2])]})
+started = time.monotonic()
+response = client.post("/aiwriter/jobs/", body, "application/json")
+print(json.dumps({"status": response.status_code, "seconds": time.monotonic() - started,
+                  "body": response.content.decode()}))
+"""
+
+
+def test_starting_a_job_while_redis_is_down_fails_fast_and_leaves_no_job(author, posts, tmp_path):
+    down = f"redis://127.0.0.1:{free_port()}/0"  # nothing listens there
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "blogsite.settings.test",
+        "DATABASE_URL": worker_database_url(connection.settings_dict),
+        "REDIS_URL": down,
+        "CELERY_BROKER_URL": down,
+    }
+    command = [sys.executable, "-c", START_WITH_REDIS_DOWN, str(author.pk), str(posts[0].pk)]
+    done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-3000:]
+    answer = json.loads(done.stdout.strip().splitlines()[-1])
+
+    assert answer["status"] == 503, answer
+    assert answer["seconds"] < 3
+    assert "Nothing was started" in json.loads(answer["body"])["message"]
+    assert not BatchJob.objects.exists()
