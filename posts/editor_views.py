@@ -12,8 +12,10 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import format_html
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from accounts import throttle
 from blogsite.json_input import json_parse
 
 from . import permissions, selectors, services
@@ -28,7 +30,7 @@ from .editor_forms import (
     autosave_form_data,
 )
 from .editor_hooks import dashboard_panels, editor_panels
-from .markdown import render_markdown
+from .markdown import MarkdownTooCostly, render_markdown
 from .models import Post, PostStatus
 
 POSTS_PER_PAGE = 25
@@ -173,7 +175,7 @@ def _render_editor(request, *, form: PostEditorForm, post: Post | None, status: 
         "form": form,
         "post": post,
         "actions": form.allowed_actions,
-        "preview_html": render_markdown(body) if "body" not in form.errors else "",
+        "preview_html": _preview_html(body) if "body" not in form.errors else "",
         "tag_suggestions": selectors.tag_suggestions(user=request.user),
         "revisions": selectors.revisions_for_post(post=post)[:REVISIONS_ON_EDIT_PAGE] if post else [],
         "panels": editor_panels(),
@@ -181,6 +183,14 @@ def _render_editor(request, *, form: PostEditorForm, post: Post | None, status: 
         "editor_config": _editor_config(form=form, post=post, conflict=conflict is not None),
     }
     return render(request, "editor/post_form.html", context, status=status)
+
+
+def _preview_html(body: str) -> str:
+    """The body as readers would see it, or why it cannot be shown (the text itself stays in the form)."""
+    try:
+        return render_markdown(body)
+    except MarkdownTooCostly as costly:
+        return format_html('<p class="preview-error">{}</p>', str(costly))
 
 
 def _conflict_context(conflict: services.PostConflict) -> dict:
@@ -246,7 +256,12 @@ def preview(request: HttpRequest) -> JsonResponse:
         return JsonResponse({"error": str(error), "errors": {"__all__": [str(error)]}}, status=400)
     if not form.is_valid():
         return JsonResponse(_errors_json(form.errors), status=400)
-    return JsonResponse({"html": render_markdown(form.cleaned_data["body"])})
+    if wait := throttle.rate_limit_take(scope="preview", key=request.user.pk):
+        return JsonResponse({"error": throttle.rate_limit_message("previews", wait)}, status=429)
+    try:
+        return JsonResponse({"html": render_markdown(form.cleaned_data["body"])})
+    except MarkdownTooCostly as costly:
+        return JsonResponse({"error": str(costly), "errors": {"body": [str(costly)]}}, status=400)
 
 
 @require_POST
@@ -328,7 +343,7 @@ def revision_detail(request: HttpRequest, pk: int, version: int) -> HttpResponse
     context = {
         "post": post,
         "revision": revision,
-        "body_html": render_markdown(revision.body),
+        "body_html": _preview_html(revision.body),
         "restore_form": RevisionRestoreForm(initial={"version": post.version}),
     }
     return render(request, "editor/revision_detail.html", context)

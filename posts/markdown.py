@@ -2,16 +2,45 @@
 
 Everything a person typed goes through `render_markdown`; its output is the only HTML
 the templates mark safe.
+
+Some Markdown costs far more than its size suggests: markdown-it scans ahead from every
+`[` or `![` for the bracket that closes it, so a body of them takes time that grows with the
+square of its length (tens of seconds at 1 MB), and a huge table takes seconds. A thread
+cannot be stopped from outside, so text over MARKDOWN_INLINE_MAX_BYTES (a few hundredths of a
+second at worst) is rendered in a child process that is killed after MARKDOWN_RENDER_SECONDS
+(subprocess.run's timeout); the writer is told the text is too costly, and no worker is held
+longer than that. At most MARKDOWN_RENDER_PROCESSES such children run at once per process.
 """
 
-from functools import lru_cache
+import logging
+import subprocess
+import sys
+import threading
+from functools import cache, lru_cache
 
 import nh3
+from django.conf import settings
 from markdown_it import MarkdownIt
 from pygments import highlight
 from pygments.formatters import HtmlFormatter
 from pygments.lexers import get_lexer_by_name
 from pygments.util import ClassNotFound
+
+from blogsite.text import without_control_characters
+
+logger = logging.getLogger(__name__)
+
+TOO_COSTLY = (
+    "This text takes too long to turn into HTML (more than {seconds:g} seconds), perhaps because of very many "
+    "unclosed [ or ![ brackets or a very large table. Simplify it or split it into several posts; your text is kept."
+)
+NOT_RENDERED = "This text could not be turned into HTML. Simplify it or split it into several posts; your text is kept."
+BUSY = "The server is busy turning other long posts into HTML. Try again in a moment; your text is kept."
+
+
+class MarkdownTooCostly(ValueError):
+    """The text would cost too much to render; the message is meant for the person who wrote it."""
+
 
 _FORMATTER = HtmlFormatter(nowrap=True)
 
@@ -54,9 +83,18 @@ def _parser() -> MarkdownIt:
 
 
 def render_markdown(text: str) -> str:
-    """Post bodies: the full allow-list, images included."""
+    """Post bodies: the full allow-list, images included. Raises MarkdownTooCostly (see the module's docstring)."""
+    return _render("post", text)
+
+
+def render_comment_markdown(text: str) -> str:
+    """Comments: no images or headings, and links marked as user content."""
+    return _render("comment", text)
+
+
+def _post_html(text: str) -> str:
     return nh3.clean(
-        _parser().render(text or ""),
+        _parser().render(text),
         tags=POST_TAGS,
         attributes=ATTRIBUTES,
         url_schemes=URL_SCHEMES,
@@ -64,10 +102,9 @@ def render_markdown(text: str) -> str:
     )
 
 
-def render_comment_markdown(text: str) -> str:
-    """Comments: no images or headings, and links marked as user content."""
+def _comment_html(text: str) -> str:
     return nh3.clean(
-        _parser().render(text or ""),
+        _parser().render(text),
         tags=COMMENT_TAGS,
         attributes={"a": {"href", "title"}, "code": {"class"}, "pre": {"class"}, "span": {"class"}},
         url_schemes=URL_SCHEMES,
@@ -75,6 +112,48 @@ def render_comment_markdown(text: str) -> str:
     )
 
 
+_RENDERERS = {"post": _post_html, "comment": _comment_html}
+
+
+def _render(kind: str, text: str) -> str:
+    # Control characters and lone surrogates (from JSON escapes) mean nothing in HTML and nh3 refuses the latter.
+    text = without_control_characters(text or "")
+    if len(text.encode()) <= settings.MARKDOWN_INLINE_MAX_BYTES:
+        return _RENDERERS[kind](text)
+    return _render_in_child_process(kind, text)
+
+
+@cache
+def _child_slots() -> threading.BoundedSemaphore:
+    return threading.BoundedSemaphore(settings.MARKDOWN_RENDER_PROCESSES)
+
+
+def _render_in_child_process(kind: str, text: str) -> str:
+    seconds = settings.MARKDOWN_RENDER_SECONDS
+    slots = _child_slots()
+    if not slots.acquire(timeout=seconds):
+        raise MarkdownTooCostly(BUSY)
+    try:
+        command = [sys.executable, "-m", "posts.markdown", kind]
+        done = subprocess.run(
+            command, input=text.encode(), capture_output=True, timeout=seconds, cwd=settings.BASE_DIR, check=True
+        )
+    except subprocess.TimeoutExpired as stopped:
+        logger.warning("A Markdown render of %s bytes was stopped after %s s.", len(text.encode()), seconds)
+        raise MarkdownTooCostly(TOO_COSTLY.format(seconds=seconds)) from stopped
+    except subprocess.CalledProcessError as failed:
+        logger.error("A Markdown render failed: %s", failed.stderr.decode(errors="replace")[-2000:])
+        raise MarkdownTooCostly(NOT_RENDERED) from failed
+    finally:
+        slots.release()
+    return done.stdout.decode()
+
+
 def pygments_css() -> str:
     """The stylesheet for highlighted code (served as static/css/code.css)."""
     return HtmlFormatter(style="default").get_style_defs(".highlight")
+
+
+if __name__ == "__main__":
+    # The child process of _render_in_child_process: Markdown on stdin, HTML on stdout.
+    sys.stdout.buffer.write(_RENDERERS[sys.argv[1]](sys.stdin.buffer.read().decode()).encode())

@@ -16,7 +16,7 @@ from django.utils import timezone
 from blogsite.text import without_control_characters
 
 from . import events, permissions
-from .markdown import render_comment_markdown, render_markdown
+from .markdown import MarkdownTooCostly, render_comment_markdown, render_markdown
 from .models import PUBLIC_STATUSES, Comment, CommentStatus, Post, PostStatus, Revision, Tag
 from .slugs import unique_slug
 
@@ -124,9 +124,16 @@ def _state(post: Post, *, tag_slugs: frozenset[str] | None = None) -> events.Pos
     return replace(state, author_username=post.author.username, tag_slugs=tag_slugs)
 
 
+def _rendered(render, text: str) -> str:
+    try:
+        return render(text)
+    except MarkdownTooCostly as costly:
+        raise PostError(str(costly)) from costly
+
+
 def _save(post: Post, *, by, note: str, before: events.PostState | None, tags: list[Tag] | None = None) -> Post:
     """Every save goes through here: render, bump the version, snapshot a revision, tell what changed."""
-    post.body_html = render_markdown(post.body)
+    post.body_html = _rendered(render_markdown, post.body)
     post.version = (post.version or 0) + 1 if post.pk else 1
     post.save()
     if tags is not None:
@@ -361,7 +368,7 @@ def comment_create(*, post: Post, author, body: str) -> Comment:
         raise PostError("This post does not take comments.")
     status = CommentStatus.APPROVED if permissions.can_moderate_comments(author) else CommentStatus.PENDING
     comment = Comment.objects.create(
-        post=post, author=author, body=body, body_html=render_comment_markdown(body), status=status
+        post=post, author=author, body=body, body_html=_rendered(render_comment_markdown, body), status=status
     )
     _comment_changed(comment, post_slug=post.slug, shown_before=False)
     return comment

@@ -174,6 +174,11 @@ SESSION_ENGINE = "accounts.sessions"
 
 # Limits on what readers and editors may send.
 POST_BODY_MAX_BYTES = 1_000_000
+# Markdown's cost (posts/markdown.py): text up to this size renders in the web process (hundredths of a
+# second at worst); longer text in a child process stopped after the time limit, this many at once.
+MARKDOWN_INLINE_MAX_BYTES = env.int("MARKDOWN_INLINE_MAX_BYTES", default=16_000)
+MARKDOWN_RENDER_SECONDS = env.float("MARKDOWN_RENDER_SECONDS", default=3.0)
+MARKDOWN_RENDER_PROCESSES = env.int("MARKDOWN_RENDER_PROCESSES", default=2)
 COMMENT_BODY_MAX_CHARS = 5_000
 DATA_UPLOAD_MAX_MEMORY_SIZE = 3 * 1024 * 1024
 

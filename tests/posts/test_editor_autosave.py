@@ -162,3 +162,33 @@ def test_preview_refuses_an_oversized_body(author):
     response = client_for(author).post(reverse("editor:preview"), data={"body": body}, content_type="application/json")
     assert response.status_code == 400
     assert response.json()["errors"]["body"][0].startswith("The body is too long")
+
+
+def test_preview_of_a_costly_document_answers_at_once_with_a_clear_message(author, settings):
+    settings.MARKDOWN_INLINE_MAX_BYTES = 1_000
+    settings.MARKDOWN_RENDER_SECONDS = 0.5
+    body = "![" * 150_000
+    response = client_for(author).post(reverse("editor:preview"), data={"body": body}, content_type="application/json")
+    assert response.status_code == 400
+    assert "takes too long to turn into HTML" in response.json()["error"]
+
+
+def test_preview_is_rate_limited_per_person(author, settings):
+    settings.RATE_LIMITS = {**settings.RATE_LIMITS, "preview": (2, 60)}
+    client = client_for(author)
+    for _ in range(2):
+        response = client.post(reverse("editor:preview"), data={"body": "Hi"}, content_type="application/json")
+        assert response.status_code == 200
+    response = client.post(reverse("editor:preview"), data={"body": "Hi"}, content_type="application/json")
+    assert response.status_code == 429
+    assert response.json()["error"] == "Too many previews in a short time. Try again in 1 minute."
+
+
+def test_saving_a_costly_document_is_refused_with_a_clear_message(draft, author, settings):
+    settings.MARKDOWN_INLINE_MAX_BYTES = 1_000
+    settings.MARKDOWN_RENDER_SECONDS = 0.5
+    response = autosave(client_for(author), post_id=draft.pk, version=draft.version, body="[" * 300_000)
+    assert response.status_code == 400
+    assert "takes too long to turn into HTML" in response.json()["error"]
+    draft.refresh_from_db()
+    assert draft.body == "One"

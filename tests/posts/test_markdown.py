@@ -1,8 +1,10 @@
+import time
 from pathlib import Path
 
+import pytest
 from django.conf import settings
 
-from posts.markdown import pygments_css, render_comment_markdown, render_markdown
+from posts.markdown import MarkdownTooCostly, pygments_css, render_comment_markdown, render_markdown
 
 
 def test_emphasis_lists_and_tables_render():
@@ -46,3 +48,37 @@ def test_code_css_file_matches_the_highlighter():
     served = (Path(settings.BASE_DIR) / "static" / "css" / "code.css").read_text()
     assert pygments_css() in served
     assert ".highlight .kn" in served
+
+
+# Documents from the attack report, each tens of seconds of CPU at full size; the render's time
+# limit is lowered so each test stops them in about half a second.
+COSTLY_DOCUMENTS = {
+    "repeated image openers": "![" * 150_000,
+    "repeated brackets": "[" * 300_000,
+    "a large table": "| a | b | c |\n|---|---|---|\n" + "| x | y | z |\n" * 64_000,
+}
+
+
+@pytest.fixture
+def small_render_limits(settings):
+    settings.MARKDOWN_INLINE_MAX_BYTES = 1_000
+    settings.MARKDOWN_RENDER_SECONDS = 0.5
+
+
+@pytest.mark.parametrize("text", COSTLY_DOCUMENTS.values(), ids=COSTLY_DOCUMENTS.keys())
+def test_a_costly_document_is_stopped_at_the_time_limit_with_a_clear_message(small_render_limits, text):
+    started = time.monotonic()
+    with pytest.raises(MarkdownTooCostly, match="takes too long to turn into HTML"):
+        render_markdown(text)
+    assert time.monotonic() - started < 3
+
+
+def test_a_long_ordinary_document_renders_as_usual_outside_the_web_process(settings):
+    text = "Some *emphasis* and a [link](https://example.com).\n\n```python\nimport os\n```\n\n" * 40
+    expected = render_markdown(text)
+    settings.MARKDOWN_INLINE_MAX_BYTES = 1_000
+    assert render_markdown(text) == expected
+
+
+def test_control_characters_and_lone_surrogates_do_not_break_the_render():
+    assert render_markdown("Bell\x07 and \ud800 surrogate") == "<p>Bell and  surrogate</p>\n"
