@@ -8,11 +8,11 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "blogsite.settings.base")
 django_asgi_app = get_asgi_application()  # set up Django before importing consumers
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
-from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
 from aiwriter.auth import AiwriterAuthMiddlewareStack  # noqa: E402
 from aiwriter.routing import websocket_urlpatterns  # noqa: E402
 from blogsite.server_timing import ServerTimingMiddleware  # noqa: E402
+from blogsite.websocket_origin import SameOriginValidator  # noqa: E402
 from posts.page_cache import PageCacheMiddleware  # noqa: E402
 
 # Outermost, so Server-Timing covers every layer below it, cached or not.
@@ -20,7 +20,7 @@ application = ServerTimingMiddleware(
     ProtocolTypeRouter(
         {
             "http": PageCacheMiddleware(django_asgi_app),
-            "websocket": AllowedHostsOriginValidator(AiwriterAuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
+            "websocket": SameOriginValidator(AiwriterAuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
         }
     )
 )
