@@ -7,6 +7,7 @@ must be set explicitly there.
 from pathlib import Path
 
 import environ
+from csp.constants import NONE, SELF
 
 from .engines import parse_backends
 
@@ -35,6 +36,7 @@ INSTALLED_APPS = [
     "django.contrib.sitemaps",
     "django.contrib.postgres",
     "channels",
+    "csp",
     "django_prometheus",
     "accounts",
     "posts",
@@ -45,6 +47,7 @@ MIDDLEWARE = [
     # First and last so that request counts and latency cover every other middleware.
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -55,6 +58,25 @@ MIDDLEWARE = [
     # django-prometheus' After middleware, sync-only: keeps the chain on one thread (see its docstring).
     "blogsite.metrics.SyncPrometheusAfterMiddleware",
 ]
+
+# Content-Security-Policy (django-csp), the same in development and production; deploy/nginx.conf sends
+# it on what it answers itself. Scripts and styles come only from the site's own files (the templates
+# have no inline code; settings reach scripts as json_script data), pictures in posts from any https
+# address, and fetches and the AI writer's WebSocket go to the site itself.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "https:", "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [NONE],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    }
+}
 
 ROOT_URLCONF = "blogsite.urls"
 ASGI_APPLICATION = "blogsite.asgi.application"
