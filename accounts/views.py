@@ -67,6 +67,20 @@ def profile(request: HttpRequest) -> HttpResponse:
     return render(request, "accounts/profile.html", {"form": form})
 
 
+class LogoutView(auth_views.LogoutView):
+    """Signing out also tells the browser to forget what it kept for this site.
+
+    The editor keeps unsaved text in the browser's storage; on a shared computer the next person
+    must not find it. Clear-Site-Data: "storage" clears it (localStorage, sessionStorage,
+    IndexedDB) in browsers that support it, while the editor files copies per person for the rest.
+    """
+
+    def post(self, request, *args, **kwargs):
+        response = super().post(request, *args, **kwargs)
+        response["Clear-Site-Data"] = '"storage"'
+        return response
+
+
 class LoginView(auth_views.LoginView):
     template_name = "accounts/login.html"
     authentication_form = LoginForm

@@ -180,7 +180,7 @@ def _render_editor(request, *, form: PostEditorForm, post: Post | None, status: 
         "revisions": selectors.revisions_for_post(post=post)[:REVISIONS_ON_EDIT_PAGE] if post else [],
         "panels": editor_panels(),
         "conflict": _conflict_context(conflict) if conflict else None,
-        "editor_config": _editor_config(form=form, post=post, conflict=conflict is not None),
+        "editor_config": _editor_config(form=form, post=post, conflict=conflict is not None, user=request.user),
     }
     return render(request, "editor/post_form.html", context, status=status)
 
@@ -198,9 +198,12 @@ def _conflict_context(conflict: services.PostConflict) -> dict:
     return {"message": str(conflict), "current": current, "saved": selectors.revisions_for_post(post=current).first()}
 
 
-def _editor_config(*, form: PostEditorForm, post: Post | None, conflict: bool) -> dict:
+def _editor_config(*, form: PostEditorForm, post: Post | None, conflict: bool, user) -> dict:
     """What editor.js needs to know about the page, handed over with json_script."""
     return {
+        # Unsaved text kept in the browser is filed under the person, so whoever uses the browser
+        # next is never offered it (signing out also clears it: accounts.views.LogoutView).
+        "localCopyPrefix": f"blogsite:editor:user-{user.pk}:",
         "postId": post.pk if post else None,
         "savedAt": post.updated_at.isoformat() if post else None,
         # A form shown again after a POST holds text the server did not save.

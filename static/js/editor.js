@@ -74,8 +74,20 @@ function startEditor(form) {
 
   // --- the local copy ------------------------------------------------------------------
 
+  // Copies are filed under the person (config.localCopyPrefix), so the next person in a shared
+  // browser is never offered them; signing out clears them too (Clear-Site-Data).
   function localKey(id = state.postId) {
-    return `blogsite:editor:${id ?? "new"}`;
+    return `${config.localCopyPrefix}${id ?? "new"}`;
+  }
+
+  // Copies kept before they were filed under a person cannot tell whose they are: they go.
+  function forgetUnfiledCopies() {
+    try {
+      const unfiled = Object.keys(localStorage).filter((key) => /^blogsite:editor:(new|\d+)$/.test(key));
+      for (const key of unfiled) localStorage.removeItem(key);
+    } catch {
+      // Storage blocked: there is nothing to forget.
+    }
   }
 
   function snapshot() {
@@ -475,6 +487,7 @@ function startEditor(form) {
 
   updateCounters();
   updateBodySize();
+  forgetUnfiledCopies();
   offerLocalCopy();
   if (state.conflict) {
     showState("conflict", "Conflict");

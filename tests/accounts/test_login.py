@@ -189,3 +189,11 @@ def test_login_still_works_when_the_cache_is_unreachable(client, reader, unreach
     assert client.get(reverse("accounts:profile")).status_code == 200
     assert client.post(reverse("accounts:logout")).status_code == 302
     assert not signed_in(client)
+
+
+def test_signing_out_tells_the_browser_to_clear_what_it_kept_for_this_site(client, reader):
+    # The editor keeps unsaved text in the browser; the next person at a shared computer must not find it.
+    client.force_login(reader)
+    response = client.post(reverse("accounts:logout"))
+    assert response.status_code == 302
+    assert response["Clear-Site-Data"] == '"storage"'

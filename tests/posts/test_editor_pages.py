@@ -1,5 +1,7 @@
 """The post form: create, save, the status buttons, and the limits a writer can run into."""
 
+import json
+import re
 from datetime import timedelta
 
 import pytest
@@ -218,3 +220,17 @@ def test_publish_from_the_new_post_page(editor):
     post = Post.objects.get()
     assert response.status_code == 302
     assert post.status == PostStatus.PUBLISHED
+
+
+def editor_config(response) -> dict:
+    found = re.search(r'<script id="editor-config" type="application/json">(.*?)</script>', response.content.decode())
+    return json.loads(found.group(1))
+
+
+def test_unsaved_text_in_the_browser_is_kept_under_a_key_naming_the_person(author, other_author):
+    mine = editor_config(client_for(author).get(reverse("editor:post_new")))["localCopyPrefix"]
+    theirs = editor_config(client_for(other_author).get(reverse("editor:post_new")))["localCopyPrefix"]
+    assert mine == f"blogsite:editor:user-{author.pk}:"
+    assert theirs != mine
+    script = (settings.BASE_DIR / "static" / "js" / "editor.js").read_text()
+    assert 'return `${config.localCopyPrefix}${id ?? "new"}`;' in script
