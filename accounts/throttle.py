@@ -115,15 +115,12 @@ def login_failure_record(*, username: str | None, address: str | None) -> None:
 
 
 def login_failures_clear(*, username: str, address: str | None = None) -> None:
-    """Forget the failures that the owner's proof answers for.
+    """Forget an account's failures, and those of `address` on it, once its owner has proved who they are.
 
-    A right password from `address` clears that address's failures on the account; the account's
-    own count stays, so an owner signing in does not hand a spread-out guesser fresh tries. With
-    no address (a password reset, which replaces the password being guessed) the account's count
-    goes. The address counter is left alone either way, so one correct password cannot reset a
-    guessing run made from the same address against other accounts.
+    The address counter is left alone, so one correct password cannot reset a guessing run
+    made from the same address against other accounts.
     """
-    keys = [_pair_key(username, address)] if address else [_account_key(username)]
+    keys = [_account_key(username)] + ([_pair_key(username, address)] if address else [])
     try:
         cache.delete_many(keys)
     except CACHE_ERRORS:

@@ -114,7 +114,7 @@ def test_ipv6_clients_are_counted_per_64_block(client, reader):
     assert "Too many failed sign-in attempts" in response.content.decode()
 
 
-def test_a_successful_login_clears_that_addresss_failures_on_the_account(client, reader):
+def test_a_successful_login_clears_the_accounts_failures_and_that_addresss(client, reader):
     for _ in range(2):
         sign_in(client, "reader", "wrong")
     assert sign_in(client, "reader", PASSWORD).status_code == 302
@@ -124,7 +124,7 @@ def test_a_successful_login_clears_that_addresss_failures_on_the_account(client,
     assert sign_in(client, "reader", PASSWORD).status_code == 302
 
 
-def test_earlier_failures_never_hold_back_a_right_password_from_a_clean_address(client, reader):
+def test_a_successful_login_clears_the_accounts_failures(client, reader):
     sign_in(client, "reader", "wrong", address="198.51.100.1")
     sign_in(client, "reader", "wrong", address="198.51.100.2")
     assert sign_in(client, "reader", PASSWORD, address="198.51.100.3").status_code == 302
