@@ -20,3 +20,7 @@ class AiwriterConfig(AppConfig):
 
         register_dashboard_panel("aiwriter/jobs_panel.html")
         post_admin_extend(admin.site)
+
+        from . import signals
+
+        signals.connect()

@@ -10,6 +10,7 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 
 from . import limits, protocol, services
+from .auth import socket_user_current
 from .jobs.services import user_group
 
 logger = logging.getLogger(__name__)
@@ -18,6 +19,7 @@ logger = logging.getLogger(__name__)
 # to send 1008): 4401 mirrors HTTP 401, so the browser learns the socket was refused for
 # want of a sign-in, not that it broke.
 CLOSE_UNAUTHENTICATED = 4401
+SIGNED_OUT = "Your session has ended. Sign in again to use the AI writer."
 # How long a closing socket waits for its generations to stop and be recorded.
 SHUTDOWN_SECONDS = 5
 
@@ -85,6 +87,20 @@ class AiwriterConsumer(AsyncJsonWebsocketConsumer):
             message["item"] = event["item"]
         await self.send_json(message)
 
+    async def _signed_in(self, request: protocol.GenerationRequest) -> bool:
+        """Whether the socket still acts for a signed-in user; if not, it says so and closes.
+
+        Checked as every generation starts, so a sign-out, a lost role, a deactivation or a new
+        password applies to sockets already open (aiwriter/access.py). Checked in the generation's
+        own task, so that reading the next message (a cancel) never waits for it.
+        """
+        user = await socket_user_current(self.scope)
+        if user.is_authenticated:
+            return True
+        await self.send_json(protocol.error_event(request.request_id, code="unauthorized", message=SIGNED_OUT))
+        await self.close(code=CLOSE_UNAUTHENTICATED, reason=SIGNED_OUT)
+        return False
+
     def _start(self, request: protocol.GenerationRequest) -> None:
         if request.request_id in self.generations:
             raise protocol.RequestRefused(
@@ -108,10 +124,15 @@ class AiwriterConsumer(AsyncJsonWebsocketConsumer):
             await self.send_json(protocol.cancelled_event(request_id))
 
     async def _generate(self, request: protocol.GenerationRequest) -> None:
+        signed_in = await self._signed_in(request)
+        _stop_if_cancelled()
+        if not signed_in:
+            return
         events = services.generation_events(user=self.scope["user"], request=request)
         # aclosing: a cancel that lands while sending must still close the generation (and upstream) now.
         async with aclosing(events):
             async for event in events:
+                _stop_if_cancelled()
                 await self.send_json(event)
 
     def _ended(self, request_id: str, task: asyncio.Task) -> None:
@@ -120,3 +141,14 @@ class AiwriterConsumer(AsyncJsonWebsocketConsumer):
             del self.generations[request_id]
         if not task.cancelled() and task.exception() is not None:
             logger.error("AI writer socket failed while streaming %s", request_id, exc_info=task.exception())
+
+
+def _stop_if_cancelled() -> None:
+    """Stop the generation's task if it was cancelled and a library swallowed the cancel.
+
+    Python 3.11's asyncio.wait_for, which redis-py awaits to send each command, drops a cancel that
+    lands just as the command is sent (the access check, the editor's slot, the response cache); the
+    task would then run on after the editor was told it stopped.
+    """
+    if asyncio.current_task().cancelling():
+        raise asyncio.CancelledError

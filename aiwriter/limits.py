@@ -75,6 +75,12 @@ def _client() -> tuple[redis.Redis, AsyncScript]:
     return client, script
 
 
+def redis_client() -> redis.Redis:
+    """The running loop's client, for the AI writer's other per-editor checks (aiwriter/access.py)."""
+    client, _ = _client()
+    return client
+
+
 def _new_client() -> tuple[str, redis.Redis, AsyncScript]:
     url = settings.REDIS_URL
     client = redis.Redis.from_url(

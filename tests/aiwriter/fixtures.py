@@ -43,18 +43,27 @@ async def shared_clients():
     await close_gateway()
 
 
-def session_cookie(user) -> str:
+def signed_in(user) -> Client:
     client = Client()
     client.force_login(user)
-    return client.cookies["sessionid"].value
+    return client
+
+
+def session_cookie(user) -> str:
+    return signed_in(user).cookies["sessionid"].value
 
 
 @asynccontextmanager
-async def websocket(user=None, *, origin: str = "http://testserver") -> AsyncIterator[WebsocketCommunicator]:
-    """A connected socket to /ws/aiwriter/ as `user` (anonymous when None), always disconnected after."""
+async def websocket(
+    user=None, *, origin: str = "http://testserver", client: Client | None = None
+) -> AsyncIterator[WebsocketCommunicator]:
+    """A connected socket to /ws/aiwriter/ as `user` (anonymous when None), or with the session of a
+    signed-in `client`; always disconnected after."""
     headers = [(b"origin", origin.encode())]
+    cookie = client.cookies["sessionid"].value if client is not None else None
     if user is not None:
         cookie = await sync_to_async(session_cookie)(user)
+    if cookie is not None:
         headers.append((b"cookie", f"sessionid={cookie}".encode()))
     communicator = WebsocketCommunicator(application, "/ws/aiwriter/", headers=headers)
     try:

@@ -5,8 +5,11 @@ import time
 import pytest
 from asgiref.sync import sync_to_async
 from channels.testing import WebsocketCommunicator
+from django.contrib.auth.models import Group, Permission
 
-from aiwriter import selectors
+from accounts import services as account_services
+from accounts.roles import Role
+from aiwriter import auth, selectors
 from aiwriter.models import Generation, Outcome
 from blogsite.asgi import application
 from tests.aiwriter.conftest import DIALECTS, backend_of, chat_requests
@@ -18,6 +21,7 @@ from tests.aiwriter.fixtures import (  # noqa: F401 (fixtures)
     recorded_generation,
     running_slots,
     shared_clients,
+    signed_in,
     streamed_text,
     transactional,
     until,
@@ -565,3 +569,93 @@ async def test_thinking_streams_apart_and_never_joins_the_answer(author, engine)
     assert thinking.strip() == "Consider who reads this."
     assert streamed_text(events) and "Consider" not in streamed_text(events)
     assert events[-1]["type"] == "done"
+
+
+# Access that changes while the socket is open
+
+
+def _revoke_role(user):
+    account_services.role_revoke(user=user, role=Role.AUTHOR)
+
+
+def _leave_the_group(user):
+    Group.objects.get(name=Role.AUTHOR).user_set.remove(user)
+
+
+def _clear_groups(user):
+    user.groups.clear()
+
+
+def _role_loses_the_permission(user):
+    Group.objects.get(name=Role.AUTHOR).permissions.remove(Permission.objects.get(codename="use_aiwriter"))
+
+
+def _sign_out(client, user):
+    client.logout()
+
+
+def _deactivate(client, user):
+    user.is_active = False
+    user.save()
+
+
+def _new_password(client, user):
+    user.set_password("a new password 123")
+    user.save()
+
+
+async def generate_and_finish(socket, request_id: str) -> dict:
+    await socket.send_json_to(generate_message(request_id, options={"title": "T"}))
+    return (await collect(socket, request_id))[-1]
+
+
+@pytest.mark.parametrize("revoke", [_revoke_role, _leave_the_group, _clear_groups, _role_loses_the_permission])
+async def test_a_role_taken_away_forbids_the_next_generate_on_an_open_socket(author, engine, revoke):
+    async with websocket(author) as socket:
+        assert (await generate_and_finish(socket, "before"))["type"] == "done"
+        await sync_to_async(revoke)(author)
+        refused = await generate_and_finish(socket, "after")
+    assert refused["code"] == "forbidden"
+    assert len(chat_requests(engine)) == 1
+
+
+async def test_a_role_given_while_the_socket_is_open_is_used_at_once(reader, engine):
+    async with websocket(reader) as socket:
+        assert (await generate_and_finish(socket, "before"))["code"] == "forbidden"
+        await sync_to_async(account_services.role_grant)(user=reader, role=Role.AUTHOR)
+        assert (await generate_and_finish(socket, "after"))["type"] == "done"
+
+
+@pytest.mark.parametrize("end", [_sign_out, _deactivate, _new_password])
+async def test_a_signed_out_or_deactivated_user_is_signed_out_of_the_open_socket(author, engine, end):
+    client = await sync_to_async(signed_in)(author)
+    async with websocket(client=client) as socket:
+        assert (await generate_and_finish(socket, "before"))["type"] == "done"
+        await sync_to_async(end)(client, author)
+        await socket.send_json_to(generate_message("after", options={"title": "T"}))
+        refused = await receive(socket, timeout=1)
+        closed = await socket.receive_output(timeout=1)
+    assert (refused["type"], refused["code"], refused["request_id"]) == ("error", "unauthorized", "after")
+    assert (closed["type"], closed["code"]) == ("websocket.close", 4401)
+    assert len(chat_requests(engine)) == 1
+
+
+async def test_the_user_is_read_again_only_after_a_change(author, engine, monkeypatch):
+    reads = []
+    monkeypatch.setattr(auth, "user_with_permissions", _counted(auth.user_with_permissions, reads))
+    async with websocket(author) as socket:
+        for request_id in ("one", "two", "three"):
+            assert (await generate_and_finish(socket, request_id))["type"] == "done"
+        assert len(reads) == 1  # at connect
+        await sync_to_async(account_services.user_profile_update)(user=author, data={"display_name": "Ann"})
+        for request_id in ("four", "five"):
+            assert (await generate_and_finish(socket, request_id))["type"] == "done"
+    assert len(reads) == 2
+
+
+def _counted(function, calls: list):
+    async def counted(scope):
+        calls.append(scope)
+        return await function(scope)
+
+    return counted
