@@ -93,10 +93,10 @@ class Processes:
         self.workdir = workdir
         self.started: list[subprocess.Popen] = []
 
-    def start(self, command: list[str], *, env: dict) -> subprocess.Popen:
+    def start(self, command: list[str], *, env: dict, cwd: Path = BASE_DIR) -> subprocess.Popen:
         """Output goes to a log file in the work folder: a full pipe would stall the server."""
         log = open(self.workdir / f"process-{len(self.started)}.log", "wb")  # noqa: SIM115 (closed with the process)
-        process = subprocess.Popen(command, env=env, cwd=BASE_DIR, stdout=log, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(command, env=env, cwd=cwd, stdout=log, stderr=subprocess.STDOUT)
         log.close()  # the child holds its own copy
         self.started.append(process)
         return process
@@ -138,16 +138,17 @@ def site_env(workdir: Path, redis_url: str) -> dict:
     return env
 
 
-def manage(*args: str, env: dict, timeout: float = 120) -> subprocess.CompletedProcess:
+def manage(*args: str, env: dict, timeout: float = 120, cwd: Path = BASE_DIR) -> subprocess.CompletedProcess:
+    """manage.py of the project at `cwd` (another checkout of it, for a side-by-side benchmark)."""
     return subprocess.run(
-        [PYTHON, "manage.py", *args], env=env, cwd=BASE_DIR, capture_output=True, text=True, timeout=timeout
+        [PYTHON, "manage.py", *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=timeout
     )
 
 
-def prepare_database(env: dict) -> None:
+def prepare_database(env: dict, *, cwd: Path = BASE_DIR) -> None:
     """A migrated database with the demo content (the same on every run)."""
     for step in (("migrate", "--noinput"), ("seed_demo",)):
-        result = manage(*step, env=env)
+        result = manage(*step, env=env, cwd=cwd)
         if result.returncode != 0:
             raise RuntimeError(f"manage.py {step[0]} failed:\n{result.stderr[-2000:]}")
 
