@@ -55,6 +55,7 @@ function startEditor(form) {
     conflict: config.conflict,
     dirty: config.unsaved,
     submitting: false,
+    signingOut: false,
     inFlight: null,
     retryMs: 5000,
     timers: {},
@@ -123,6 +124,7 @@ function startEditor(form) {
 
   function writeLocal() {
     clearTimeout(state.timers.local);
+    if (state.signingOut) return false; // a copy written now would outlive the sign-out's clearing
     try {
       const copy = { fields: snapshot(), version: form.elements.version.value, savedAt: Date.now() };
       localStorage.setItem(localKey(), JSON.stringify(copy));
@@ -393,13 +395,29 @@ function startEditor(form) {
   }
 
   function onLeave() {
-    if (state.submitting || !state.dirty) return;
+    if (state.submitting || state.signingOut || !state.dirty) return;
     writeLocal();
     autosave({ keepalive: true });
   }
 
   function onBeforeUnload(event) {
-    if (state.dirty && !state.submitting && (!state.autosave || state.conflict)) event.preventDefault();
+    const unsaved = state.dirty && !state.submitting;
+    // Signing out keeps no copy in this browser, so text the autosave could not save would be lost.
+    if (unsaved && (!state.autosave || state.conflict || state.signingOut)) event.preventDefault();
+  }
+
+  // Signing out clears what this browser keeps for the site (Clear-Site-Data), which a copy
+  // written as the page unloads would outlive: save what can be saved first, then keep nothing.
+  async function onSignOut(event) {
+    if (state.signingOut) return;
+    event.preventDefault();
+    state.signingOut = true;
+    clearTimeout(state.timers.local);
+    clearTimeout(state.timers.autosave);
+    if (state.inFlight) await state.inFlight;
+    if (state.dirty) await autosave();
+    if (!state.dirty) removeLocal();
+    event.target.submit();
   }
 
   // --- tag suggestions -----------------------------------------------------------------
@@ -464,6 +482,7 @@ function startEditor(form) {
     changed();
   });
   form.addEventListener("submit", onSubmit);
+  for (const signOut of document.querySelectorAll("form[data-sign-out]")) signOut.addEventListener("submit", onSignOut);
   document.addEventListener("keydown", (event) => {
     if ((event.ctrlKey || event.metaKey) && event.key === "s") {
       event.preventDefault(); // Ctrl+S / Cmd+S saves the post instead of the web page

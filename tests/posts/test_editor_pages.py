@@ -234,3 +234,12 @@ def test_unsaved_text_in_the_browser_is_kept_under_a_key_naming_the_person(autho
     assert theirs != mine
     script = (settings.BASE_DIR / "static" / "js" / "editor.js").read_text()
     assert 'return `${config.localCopyPrefix}${id ?? "new"}`;' in script
+
+
+def test_signing_out_from_the_editor_saves_what_it_can_then_keeps_no_copy_in_the_browser(author):
+    # A copy written as the page unloads would outlive the sign-out's Clear-Site-Data.
+    page = client_for(author).get(reverse("editor:post_new")).content.decode()
+    assert '<form class="inline" action="/accounts/logout/" method="post" data-sign-out>' in page
+    script = (settings.BASE_DIR / "static" / "js" / "editor.js").read_text()
+    assert 'document.querySelectorAll("form[data-sign-out]")' in script
+    assert "if (state.signingOut) return false;" in script
