@@ -19,6 +19,7 @@ from redis.commands.core import AsyncScript
 from redis.exceptions import RedisError
 
 from blogsite.per_loop import PerLoop
+from blogsite.redis_clients import async_redis
 
 logger = logging.getLogger(__name__)
 
@@ -83,9 +84,7 @@ def redis_client() -> redis.Redis:
 
 def _new_client() -> tuple[str, redis.Redis, AsyncScript]:
     url = settings.REDIS_URL
-    client = redis.Redis.from_url(
-        url, socket_timeout=REDIS_TIMEOUT_SECONDS, socket_connect_timeout=REDIS_TIMEOUT_SECONDS
-    )
+    client = async_redis(url, timeout=REDIS_TIMEOUT_SECONDS)
     return url, client, client.register_script(_ACQUIRE)
 
 

@@ -12,9 +12,10 @@ import json
 import logging
 from dataclasses import asdict, dataclass
 
-import redis.asyncio as redis
 from django.conf import settings
 from redis.exceptions import RedisError
+
+from blogsite.redis_clients import async_redis
 
 from ..engines import GenerationStats
 from .request import CompletionRequest
@@ -53,9 +54,7 @@ class CachedAnswer:
 
 class ResponseCache:
     def __init__(self, url: str) -> None:
-        self.redis = redis.Redis.from_url(
-            url, socket_timeout=REDIS_TIMEOUT_SECONDS, socket_connect_timeout=REDIS_TIMEOUT_SECONDS
-        )
+        self.redis = async_redis(url, timeout=REDIS_TIMEOUT_SECONDS)
 
     async def aclose(self) -> None:
         await self.redis.aclose()

@@ -121,6 +121,9 @@ DATABASES["default"]["ENGINE"] = PROMETHEUS_DB_ENGINES.get(_engine, _engine)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env.str("REDIS_URL", default="redis://127.0.0.1:6379/0")
+# Connections each process's own Redis clients may open at once (per event loop); a burst beyond
+# it waits for a free one (blogsite/redis_clients.py). The channel layer has a pool of its own.
+REDIS_MAX_CONNECTIONS = env.int("REDIS_MAX_CONNECTIONS", default=200)
 CACHES = {
     "default": {
         # django-redis with hit, miss and failure counters.
@@ -213,7 +216,17 @@ CHANNEL_LAYERS = {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
         # channels-redis blocks 5 s in BZPOPMIN while a channel is idle, and redis-py's default read
         # timeout is also 5 s, so an idle receive could fail with "Timeout reading"; reads get longer.
-        "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": 15}]},
+        # A burst of sockets joining their groups at connect would exceed redis-py's default pool of
+        # 100 connections, which refuses rather than waits; each socket needs one only briefly.
+        "CONFIG": {
+            "hosts": [
+                {
+                    "address": REDIS_URL,
+                    "socket_timeout": 15,
+                    "max_connections": env.int("CHANNEL_LAYER_MAX_CONNECTIONS", default=1000),
+                }
+            ]
+        },
     }
 }
 

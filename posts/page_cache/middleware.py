@@ -14,6 +14,7 @@ from redis.exceptions import LockError, RedisError
 
 from blogsite import metrics
 from blogsite.per_loop import PerLoop
+from blogsite.redis_clients import async_redis
 from posts import cache_keys, releases
 from posts.cache_keys import PageKey, redis_outage
 
@@ -191,10 +192,7 @@ class PageCacheMiddleware:
 
 def _connect(url: str) -> aioredis.Redis:
     """A client that fails at once when Redis does not answer in time: the page is then rendered by Django."""
-    timeout = settings.PAGE_CACHE_REDIS_TIMEOUT
-    return aioredis.Redis.from_url(
-        url, socket_timeout=timeout, socket_connect_timeout=timeout, retry=Retry(NoBackoff(), retries=0)
-    )
+    return async_redis(url, timeout=settings.PAGE_CACHE_REDIS_TIMEOUT, retry=Retry(NoBackoff(), retries=0))
 
 
 def version_tag(versions: list[bytes | None]) -> bytes | None:

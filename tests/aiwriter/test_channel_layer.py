@@ -19,3 +19,13 @@ async def test_a_receive_waits_on_an_idle_channel_past_the_layers_blocking_pop()
     finally:
         receiving.cancel()
     assert message == {"type": "aiwriter.job_progress", "job": {"id": 1}}
+
+
+async def test_a_burst_of_sockets_joining_their_groups_is_never_refused():
+    """Each socket joins its user's group at connect; a burst must not run out of Redis connections."""
+    layer = get_channel_layer()
+    channels = [await layer.new_channel() for _ in range(150)]
+    try:
+        await asyncio.gather(*(layer.group_add("aiwriter.burst", channel) for channel in channels))
+    finally:
+        await asyncio.gather(*(layer.group_discard("aiwriter.burst", channel) for channel in channels))

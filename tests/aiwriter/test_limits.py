@@ -1,8 +1,11 @@
 """The per-editor limits on AI generations, against the tests' real redis-server."""
 
+import asyncio
+
 import pytest
 
 from aiwriter import limits
+from tests.aiwriter.fixtures import until
 
 USER_ID = 424242
 
@@ -52,3 +55,23 @@ async def test_an_unreachable_redis_skips_the_limits_rather_than_the_editor(sett
             pass
     finally:
         settings.REDIS_URL = reachable
+
+
+async def test_a_burst_beyond_the_connection_pool_waits_rather_than_skipping_the_limits(settings):
+    """redis-py's default pool refuses past its size, which the limits would take for Redis being down."""
+    settings.REDIS_MAX_CONNECTIONS = 10
+    release = asyncio.Event()
+
+    async def take() -> str:
+        try:
+            async with limits.generation_slot(user_id=USER_ID):
+                await release.wait()
+                return "held"
+        except limits.LimitExceeded:
+            return "refused"
+
+    tasks = [asyncio.create_task(take()) for _ in range(150)]
+    await until(lambda: sum(task.done() for task in tasks) == 149, message="every request but one was answered")
+    release.set()
+    outcomes = await asyncio.gather(*tasks)
+    assert outcomes.count("held") == 1 and outcomes.count("refused") == 149
