@@ -10,32 +10,24 @@ from posts.models import Post
 from .default_prompts import DEFAULT_PROMPTS
 from .models import ChatMessage, PromptTemplate
 
-# Every generation needs its prompt before the first token, and a query for it queues behind every
-# other editor's on Django's one sync thread. The prompts change rarely (staff, in the admin), so
-# each process keeps them for a few seconds; a save in this process drops them at once.
+# Every generation needs its prompt before the first token, and a query for it waits for a thread of
+# Django's. The prompts change rarely (staff, in the admin), so each process keeps them for a few
+# seconds; a save in this process drops them at once.
 PROMPT_CACHE_SECONDS = 10
 _prompt_cache: dict[str, tuple[float, tuple[str, str]]] = {}
 
 
-def prompt_for_action(*, action: str) -> tuple[str, str]:
+async def prompt_for_action(*, action: str) -> tuple[str, str]:
     """The (system, template) pair for an action: the admin's row, else the built-in default."""
-    cached = prompt_for_action_cached(action=action)
-    if cached is not None:
-        return cached
-    row = PromptTemplate.objects.filter(action=action).values_list("system", "template").first()
+    entry = _prompt_cache.get(action)
+    if entry is not None and entry[0] >= time.monotonic():
+        return entry[1]
+    row = await PromptTemplate.objects.filter(action=action).values_list("system", "template").afirst()
     if row is None:
         default = DEFAULT_PROMPTS[action]
         row = default["system"], default["template"]
     _prompt_cache[action] = (time.monotonic() + PROMPT_CACHE_SECONDS, tuple(row))
     return tuple(row)
-
-
-def prompt_for_action_cached(*, action: str) -> tuple[str, str] | None:
-    """The action's prompt if this process read it in the last few seconds, without a query; else None."""
-    entry = _prompt_cache.get(action)
-    if entry is None or entry[0] < time.monotonic():
-        return None
-    return entry[1]
 
 
 def prompt_cache_clear(**kwargs) -> None:
@@ -47,12 +39,12 @@ post_save.connect(prompt_cache_clear, sender=PromptTemplate, dispatch_uid="aiwri
 post_delete.connect(prompt_cache_clear, sender=PromptTemplate, dispatch_uid="aiwriter-prompt-cache-delete")
 
 
-def post_for_ai(*, user, post_id: int) -> Post | None:
+async def post_for_ai(*, user, post_id: int) -> Post | None:
     """The post if the user may edit it; None when it does not exist or is someone else's."""
-    return Post.objects.editable_by(user).filter(pk=post_id).first()
+    return await Post.objects.editable_by(user).filter(pk=post_id).afirst()
 
 
-def chat_history(*, user, post: Post | None) -> list[dict[str, str]]:
+async def chat_history(*, user, post: Post | None) -> list[dict[str, str]]:
     """The newest turns of the editor's conversation about a post that fit the prompt, oldest first.
 
     Whole turns are dropped from the oldest end so the model never sees half a message, and the
@@ -62,7 +54,7 @@ def chat_history(*, user, post: Post | None) -> list[dict[str, str]]:
     newest = ChatMessage.objects.filter(user=user, post=post).order_by("-created_at", "-pk")[:limit]
     budget = settings.AIWRITER_CHAT_HISTORY_CHARS
     kept: list[dict[str, str]] = []
-    for message in newest:
+    async for message in newest:
         budget -= len(message.content)
         if budget < 0:
             break

@@ -1,8 +1,8 @@
 """The AI generation flow, shared by the WebSocket consumer, the SSE view and batch jobs.
 
 `generation_events()` is an async generator of contract events (protocol.py): it checks the
-editor's permission and the post and builds the prompt (`generation_prepare`, on Django's sync
-thread), takes a slot under the per-editor limits, streams the model's thinking and text through
+editor's permission and the post and builds the prompt (`generation_prepare`, querying only for
+what the request needs), takes a slot under the per-editor limits, streams the model's thinking and text through
 the gateway, keeps the answer the editor received in the response cache and records a
 `Generation`. Stopping early (closing the generator, or cancelling the task that reads it)
 closes the upstream stream at once, so the engine stops generating, and the generation is
@@ -18,6 +18,7 @@ from collections.abc import AsyncIterator
 from contextlib import aclosing
 from dataclasses import dataclass, field
 
+from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
 from django.conf import settings
 from django.db import transaction
@@ -31,7 +32,7 @@ from .engines import Chunk, Done, EngineError, GenerationStats, Thinking
 from .gateway import CompletionRequest, Priority
 from .models import ChatMessage, ChatRole, Generation, Outcome
 from .output import OutputShaper
-from .permissions import can_use_aiwriter
+from .permissions import acan_use_aiwriter
 from .prompts import build_messages
 from .protocol import (
     GenerationRequest,
@@ -88,24 +89,30 @@ class GenerationRun:
         return round((time.monotonic() - self.started) * 1000)
 
 
-def generation_prepare(*, user, request: GenerationRequest) -> PreparedGeneration:
-    """Check permission and input, then build the prompt. Raises RequestRefused."""
-    if not can_use_aiwriter(user):
+async def generation_prepare(*, user, request: GenerationRequest) -> PreparedGeneration:
+    """Check permission and input, then build the prompt. Raises RequestRefused.
+
+    Async, so that it queries only for what the request needs: the post it names, the chat history,
+    the tags for a tags prompt, a prompt not read in the last few seconds. With the user's
+    permissions loaded (the socket loads them at connect), a request about no saved post needs
+    no query at all and never waits for one of Django's threads.
+    """
+    if not await acan_use_aiwriter(user):
         raise RequestRefused(
             "forbidden",
             "Your account cannot use the AI writer. Ask an editor for the author role.",
             request_id=request.request_id,
         )
     spec = ACTIONS[request.action]
-    post = _post(user=user, request=request)
-    values = _prompt_values(spec=spec, request=request, post=post, user=user)
+    post = await _post(user=user, request=request)
+    values = await _prompt_values(spec=spec, request=request, post=post, user=user)
     for name, message in spec.required.items():
         if not values[name].strip():
             raise RequestRefused("invalid", message, request_id=request.request_id)
     if spec.keeps_history and request.options.get("new_conversation"):
-        chat_history_clear(user=user, post=post)
-    history = selectors.chat_history(user=user, post=post) if spec.keeps_history else []
-    system, template = selectors.prompt_for_action(action=spec.action)
+        await chat_history_clear(user=user, post=post)
+    history = await selectors.chat_history(user=user, post=post) if spec.keeps_history else []
+    system, template = await selectors.prompt_for_action(action=spec.action)
     completion = CompletionRequest(
         model=request.model or settings.AIWRITER_DEFAULT_MODEL,
         messages=build_messages(system=system, template=template, values=values, history=history),
@@ -124,18 +131,18 @@ def generation_prepare(*, user, request: GenerationRequest) -> PreparedGeneratio
     )
 
 
-def _post(*, user, request: GenerationRequest) -> Post | None:
+async def _post(*, user, request: GenerationRequest) -> Post | None:
     """The post the request names; someone else's is refused as a missing one is, as the editor's
     views do, so that no answer tells whether a draft exists."""
     if request.post_id is None:
         return None
-    post = selectors.post_for_ai(user=user, post_id=request.post_id)
+    post = await selectors.post_for_ai(user=user, post_id=request.post_id)
     if post is None:
         raise RequestRefused("invalid", NO_SUCH_POST, request_id=request.request_id)
     return post
 
 
-def _prompt_values(*, spec: ActionSpec, request: GenerationRequest, post: Post | None, user) -> dict[str, str]:
+async def _prompt_values(*, spec: ActionSpec, request: GenerationRequest, post: Post | None, user) -> dict[str, str]:
     """Placeholder values: the editor's unsaved input first, the saved post second."""
     options = request.options
     values = {
@@ -152,7 +159,8 @@ def _prompt_values(*, spec: ActionSpec, request: GenerationRequest, post: Post |
     if spec.max_length is not None:
         values["max_length"] = str(min(options.get("max_length", spec.max_length), spec.max_length_cap))
     if spec.action == "tags":
-        values["existing_tags"] = ", ".join(tag_suggestions(user=user, limit=EXISTING_TAGS_IN_PROMPT)) or "(none yet)"
+        tags = await sync_to_async(tag_suggestions)(user=user, limit=EXISTING_TAGS_IN_PROMPT)
+        values["existing_tags"] = ", ".join(tags) or "(none yet)"
     return values
 
 
@@ -166,7 +174,7 @@ async def generation_events(*, user, request: GenerationRequest) -> AsyncIterato
     """The events of one generation, ending with a done or an error event (or cancellation)."""
     run = GenerationRun()
     try:
-        prepared = await database_sync_to_async(generation_prepare)(user=user, request=request)
+        prepared = await generation_prepare(user=user, request=request)
         async with (
             limits.generation_slot(user_id=user.pk),
             aclosing(_stream(user=user, prepared=prepared, run=run)) as events,
@@ -342,7 +350,7 @@ def chat_turn_save(*, user, post: Post | None, question: str, answer: str) -> No
     conversation.exclude(pk__in=list(keep)).delete()
 
 
-def chat_history_clear(*, user, post: Post | None) -> int:
+async def chat_history_clear(*, user, post: Post | None) -> int:
     """Forget the editor's conversation about a post; returns how many messages were removed."""
-    deleted, _ = ChatMessage.objects.filter(user=user, post=post).delete()
+    deleted, _ = await ChatMessage.objects.filter(user=user, post=post).adelete()
     return deleted

@@ -357,7 +357,7 @@ def _summary(*, user, request: GenerationRequest, depth: int) -> str:
 
 
 def _generate(*, user, request: GenerationRequest) -> str:
-    prepared = services.generation_prepare(user=user, request=request)
+    prepared = async_to_sync(services.generation_prepare)(user=user, request=request)
     run = services.GenerationRun()
     try:
         worker.run(_completion_read(prepared=prepared, run=run), timeout=settings.AIWRITER_TIMEOUTS["total"])

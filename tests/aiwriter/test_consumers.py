@@ -9,7 +9,7 @@ from django.contrib.auth.models import Group, Permission
 
 from accounts import services as account_services
 from accounts.roles import Role
-from aiwriter import auth, selectors
+from aiwriter import auth
 from aiwriter.models import Generation, Outcome
 from blogsite.asgi import application
 from tests.aiwriter.conftest import DIALECTS, backend_of, chat_requests
@@ -282,7 +282,6 @@ async def test_cancel_stops_the_generation_and_closes_upstream_at_once(author, e
 async def test_a_cancel_read_with_its_generate_stops_it_before_it_runs(author, settings, engine):
     """Both messages are read in one turn, so the generation's task is cancelled before it ever runs."""
     settings.AIWRITER_MAX_CONCURRENT_PER_USER = 1
-    await sync_to_async(selectors.prompt_for_action)(action="draft")  # so the slot is asked as it is read
     async with websocket(author) as socket:
         await socket.send_json_to(generate_message(options={"title": "T"}))
         await socket.send_json_to({"type": "cancel", "request_id": "r1"})

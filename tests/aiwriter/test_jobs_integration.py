@@ -238,7 +238,7 @@ EDITOR_TEXT = "A sentence the editor wants rewritten while the job runs."
 def editor_first_piece_seconds(user) -> float:
     """How long an editor's own generation (in this process, as the web processes run it) waits for its first text."""
     request = GenerationRequest(request_id="editor", action="rewrite", text=EDITOR_TEXT)
-    prepared = services.generation_prepare(user=user, request=request)
+    prepared = async_to_sync(services.generation_prepare)(user=user, request=request)
 
     async def first_piece() -> float:
         started = time.monotonic()

@@ -1,4 +1,5 @@
 import pytest
+from asgiref.sync import async_to_sync
 
 from aiwriter import services
 from aiwriter.protocol import GenerationRequest
@@ -13,7 +14,7 @@ def test_the_tags_prompt_names_tags_on_public_posts_and_the_authors_own_only(aut
     PostFactory(author=author, status=PostStatus.DRAFT, published_at=None, tags=[TagFactory(name="My own draft")])
     request = GenerationRequest(request_id="r1", action="tags", text="A body about Python.")
 
-    prepared = services.generation_prepare(user=author, request=request)
+    prepared = async_to_sync(services.generation_prepare)(user=author, request=request)
 
     prompt = "\n".join(message["content"] for message in prepared.completion.messages)
     assert "My own draft, Public topic" in prompt
