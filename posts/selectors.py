@@ -4,7 +4,7 @@ from dataclasses import dataclass, replace
 
 from django.contrib.auth import get_user_model
 from django.db import connection
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+from django.db.models import Count, Exists, F, Func, OuterRef, Q, QuerySet, Value
 from django.shortcuts import get_object_or_404
 
 from . import cache_keys
@@ -76,30 +76,62 @@ def _post_page_load(*, slug: str) -> PostPage:
     return PostPage(post=post, comments=list(comments))
 
 
+# PostgreSQL's full-text search (posts/migrations/0004_post_search_index.py indexes this vector with GIN;
+# a test checks that the search below uses the index, so the two stay the same expression).
+SEARCH_CONFIG = "english"
+# ts_headline marks the matched words with these private-use characters; the template escapes the text
+# and only then turns them into <mark> (posts/templatetags/posts_search.py), so no post text is markup.
+HIGHLIGHT_START, HIGHLIGHT_STOP = "\ue000", "\ue001"
+
+
 def post_search(*, query: str) -> QuerySet[Post]:
-    """Full-text search on PostgreSQL; a case-insensitive match on title, excerpt and body elsewhere."""
+    """Public posts matching every word of the query.
+
+    On PostgreSQL: full-text search (stemmed words, "quoted phrases", -exclusions), best matches
+    first (title over excerpt over body), each with `search_headline`, a snippet of its text with
+    the matches marked. Elsewhere: a case-insensitive match on title, excerpt and body, newest first.
+    """
     query = query.strip()
     posts = post_list_published()
     if not query:
         return posts.none()
     if connection.vendor == "postgresql":
-        from django.contrib.postgres.search import SearchQuery, SearchRank, SearchVector
-
-        vector = (
-            SearchVector("title", weight="A") + SearchVector("excerpt", weight="B") + SearchVector("body", weight="C")
-        )
-        search = SearchQuery(query, search_type="websearch")
-        # The match (@@) keeps posts with every word; a rank above 0 alone would keep those with any.
-        return (
-            posts.annotate(document=vector, rank=SearchRank(vector, search))
-            .filter(document=search)
-            .order_by("-rank", "-published_at")
-        )
+        return _post_search_postgresql(posts, query)
     terms = query.split()[:8]
     condition = Q()
     for term in terms:
         condition &= Q(title__icontains=term) | Q(excerpt__icontains=term) | Q(body__icontains=term)
     return posts.filter(condition)
+
+
+def _post_search_postgresql(posts: QuerySet[Post], query: str) -> QuerySet[Post]:
+    from django.contrib.postgres.search import SearchHeadline, SearchQuery, SearchRank, SearchVector
+
+    vector = (
+        SearchVector("title", weight="A", config=SEARCH_CONFIG)
+        + SearchVector("excerpt", weight="B", config=SEARCH_CONFIG)
+        + SearchVector("body", weight="C", config=SEARCH_CONFIG)
+    )
+    search = SearchQuery(query, search_type="websearch", config=SEARCH_CONFIG)
+    # The rendered body without its tags: the snippet shows the words a reader sees, not Markdown.
+    text = Func(F("body_html"), Value("<[^>]*>"), Value(" "), Value("g"), function="regexp_replace")
+    headline = SearchHeadline(
+        text,
+        search,
+        config=SEARCH_CONFIG,
+        start_sel=HIGHLIGHT_START,
+        stop_sel=HIGHLIGHT_STOP,
+        min_words=15,
+        max_words=35,
+        max_fragments=2,
+        fragment_delimiter=" … ",
+    )
+    # The match (@@, through the index) keeps posts with every word; a rank above 0 alone would keep those with any.
+    return (
+        posts.annotate(document=vector, rank=SearchRank(vector, search), search_headline=headline)
+        .filter(document=search)
+        .order_by("-rank", "-published_at", "-pk")
+    )
 
 
 def comments_approved(*, post: Post) -> QuerySet[Comment]:

@@ -8,6 +8,33 @@ from django.db import connection
 from accounts.roles import Role
 from tests.factories import UserFactory
 
+# Markers of tests that need one database: the test command runs the suite on both (deploy/scripts/test.sh).
+DATABASE_MARKERS = ("postgresql", "sqlite")
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    """Tests marked for another database than this run's are deselected, never counted as passed or skipped."""
+    other = [name for name in DATABASE_MARKERS if name != connection.vendor]
+    deselected = [item for item in items if any(item.get_closest_marker(name) for name in other)]
+    if deselected:
+        config.hook.pytest_deselected(items=deselected)
+        kept = set(items) - set(deselected)
+        items[:] = [item for item in items if item in kept]
+        config.stash[_deselected_for_database] = len(deselected)
+
+
+_deselected_for_database = pytest.StashKey[int]()
+
+
+def pytest_terminal_summary(terminalreporter, config) -> None:
+    if count := config.stash.get(_deselected_for_database, 0):
+        others = " or ".join(name for name in DATABASE_MARKERS if name != connection.vendor)
+        tests = "1 test marked {} was" if count == 1 else f"{count} tests marked {{}} were"
+        terminalreporter.write_line(
+            f"{tests.format(others)} deselected: this run is on {connection.vendor};"
+            " deploy/scripts/test.sh runs the suite on each database."
+        )
+
 
 @pytest.fixture(scope="session", autouse=True)
 def _test_database_released(django_db_setup, django_db_blocker):
@@ -21,6 +48,17 @@ def _test_database_released(django_db_setup, django_db_blocker):
                 "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
                 " WHERE datname = current_database() AND pid <> pg_backend_pid()"
             )
+
+
+@pytest.fixture(autouse=True)
+def _database_pool_renewed():
+    """On PostgreSQL a thread keeps the pooled connection it borrowed until Django closes it. A
+    test's worker threads (`asyncio.to_thread`, its event loop's executor) end with the test without
+    closing theirs, so their connections never return: each test leaves with a fresh pool, or the
+    pool would run dry over the run."""
+    yield
+    if connection.vendor == "postgresql" and connection.settings_dict["OPTIONS"].get("pool"):
+        connection.close_pool()
 
 
 def pytest_sessionfinish(session) -> None:

