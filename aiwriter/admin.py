@@ -39,7 +39,7 @@ class GenerationAdmin(admin.ModelAdmin):
         "completion_tokens",
     ]
     list_filter = ["action", "model", "outcome", "cached", ("user", admin.RelatedOnlyFieldListFilter), "created_at"]
-    search_fields = ["request_id", "input_hash", "user__username", "post__title"]
+    search_fields = ["request_id", "http_request_id", "input_hash", "user__username", "post__title"]
     date_hierarchy = "created_at"
     list_select_related = ["user", "post"]
     ordering = ["-created_at"]

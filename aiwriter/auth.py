@@ -17,6 +17,8 @@ from django.conf import settings
 from django.contrib.auth import SESSION_KEY
 from django.contrib.auth.models import AnonymousUser
 
+from blogsite.request_id import user_noted
+
 from . import access
 from .services import user_permissions_load
 
@@ -59,6 +61,7 @@ async def socket_user_current(scope):
 class UserWithPermissionsMiddleware(AuthMiddleware):
     async def resolve_scope(self, scope):
         scope["user"]._wrapped = await user_with_permissions(scope)
+        user_noted(scope["user"].pk)  # the socket's log lines name its user
 
 
 class SocketSessionMiddleware(SessionMiddleware):

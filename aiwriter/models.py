@@ -69,6 +69,13 @@ class Generation(models.Model):
     """One AI generation as it happened, for auditing and tuning; written by aiwriter.services."""
 
     request_id = models.CharField(max_length=64, blank=True, help_text="The id the editor's browser gave the request.")
+    http_request_id = models.CharField(
+        max_length=64,
+        blank=True,
+        db_index=True,
+        help_text="The X-Request-ID of the WebSocket or SSE request (for batch work, of the request that "
+        "started the job), as the logs show it.",
+    )
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,

@@ -23,6 +23,7 @@ from channels.db import database_sync_to_async
 from django.conf import settings
 from django.db import transaction
 
+from blogsite.request_id import current_request_id
 from posts.models import Post
 from posts.selectors import tag_suggestions
 
@@ -317,6 +318,7 @@ def _generation_row(
     text = "".join(run.text)
     return Generation(
         request_id=prepared.request.request_id,
+        http_request_id=current_request_id(),
         user_id=user.pk,
         post=prepared.post,
         action=prepared.spec.action,

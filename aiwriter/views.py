@@ -8,6 +8,7 @@ from contextlib import aclosing
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
+from django.db import close_old_connections
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
@@ -80,6 +81,10 @@ async def generation_stream(request: HttpRequest) -> HttpResponse:
     if first["type"] == "error":
         await events.aclose()
         return _sse_error(first)
+    # Django gives the request's database connection back when the response ends, minutes from now for
+    # a stream; the stream needs none (its audit record has a connection of its own), so it goes back
+    # to the pool now, as at the end of any request.
+    await sync_to_async(close_old_connections)()
     response = StreamingHttpResponse(_sse_stream(first, events), content_type="text/event-stream")
     # Proxies such as nginx would otherwise hold the tokens back until their buffer fills.
     response["X-Accel-Buffering"] = "no"

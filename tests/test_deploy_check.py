@@ -4,6 +4,7 @@ Run in a fresh interpreter with only the variables a production host sets, so no
 test settings or the developer's shell can hide a problem.
 """
 
+import json
 import os
 import secrets
 import subprocess
@@ -57,3 +58,35 @@ def test_probes_answer_over_plain_http_while_pages_redirect_to_https():
     result = python("-c", script, env=env)
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["200", "https://blog.example.com/accounts/login/"]
+
+
+def test_production_logs_one_json_object_per_line_with_the_request_id():
+    """A request through the whole ASGI application, as daphne serves it, and a line logged outside any request."""
+    script = """
+import asyncio, logging, httpx
+from blogsite.asgi import application
+async def main():
+    transport = httpx.ASGITransport(app=application)
+    async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as client:
+        await client.get("/healthz", headers={"X-Request-ID": "prod-1"})
+asyncio.run(main())
+logging.getLogger("blogsite.example").warning("Outside any request")
+"""
+    env = {**PRODUCTION_ENV, "DJANGO_SECRET_KEY": secrets.token_urlsafe(50), "DATABASE_URL": "sqlite:///:memory:"}
+    result = python("-c", script, env=env)
+    assert result.returncode == 0, result.stderr
+    # Python's own warnings (whitenoise's about the static files, collected only in the image) are not log records.
+    lines = [json.loads(line) for line in result.stderr.splitlines() if line.startswith("{")]
+    request = next(line for line in lines if line["logger"] == "blogsite.requests")
+    assert {key: request[key] for key in ("level", "request_id", "method", "path", "status")} == {
+        "level": "INFO",
+        "request_id": "prod-1",
+        "method": "GET",
+        "path": "/healthz",
+        "status": 200,
+    }
+    assert request["message"].startswith("GET /healthz 200") and request["duration_ms"] >= 0 and request["time"]
+    assert {"level": "WARNING", "logger": "blogsite.example", "message": "Outside any request"}.items() <= lines[
+        -1
+    ].items()
+    assert "request_id" not in lines[-1]

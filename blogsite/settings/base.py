@@ -53,6 +53,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # The signed-in user's id in the request's log lines (blogsite/request_id.py).
+    "blogsite.request_id.request_user_middleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # django-prometheus' After middleware, sync-only: keeps the chain on one thread (see its docstring).
@@ -111,6 +113,17 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
             "transaction_mode": "IMMEDIATE",
         }
     )
+elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # psycopg's connection pool, one per process: a request, a WebSocket's sign-in or an audit
+    # record borrows a connection and gives it back instead of connecting anew (several
+    # milliseconds each time) and closing. Django refuses CONN_MAX_AGE with a pool: leave it at 0.
+    # A borrowed connection is checked first, so one the server dropped (a restart) is replaced.
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": env.int("DATABASE_POOL_MIN_SIZE", default=2),
+        "max_size": env.int("DATABASE_POOL_MAX_SIZE", default=10),
+        "timeout": env.float("DATABASE_POOL_TIMEOUT", default=10.0),  # seconds to wait for a free one
+    }
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 # The same backends wrapped by django-prometheus, which counts connections, queries and their time.
 PROMETHEUS_DB_ENGINES = {
     "django.db.backends.sqlite3": "django_prometheus.db.backends.sqlite3",
@@ -320,11 +333,33 @@ AIWRITER_BATCH_RESUME_AFTER_SECONDS = env.int(
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
+        # One JSON object per line (python-json-logger): time, level, logger and message, and while serving
+        # a request its id, path and user's id; each request's own line adds method, status and duration_ms.
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "fmt": "%(levelname)s %(name)s %(message)s",
+            "rename_fields": {"levelname": "level", "name": "logger"},
+            "timestamp": "time",
+        },
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": env.str("DJANGO_LOG_FORMAT", default="plain"),  # or json
+            "filters": ["request_context"],
+        },
+    },
     "root": {"handlers": ["console"], "level": env.str("DJANGO_LOG_LEVEL", default="INFO")},
-    "filters": {"redis_outage": {"()": "posts.cache_keys.RedisOutageLogFilter"}},
+    "filters": {
+        "redis_outage": {"()": "posts.cache_keys.RedisOutageLogFilter"},
+        # The request id, path and user on every record made while serving a request (blogsite/request_id.py).
+        "request_context": {"()": "blogsite.request_id.RequestContextFilter"},
+    },
     "loggers": {
+        # One line per HTTP request and WebSocket: method, path, status, duration. WARNING turns it off.
+        "blogsite.requests": {"level": env.str("DJANGO_REQUEST_LOG_LEVEL", default="INFO")},
         "django.db.backends": {"level": "WARNING"},
         # httpx logs every request to the AI engines at INFO; the gateway logs what goes wrong.
         "httpx": {"level": "WARNING"},

@@ -1,7 +1,7 @@
 """Production settings: secrets and hosts must come from the environment."""
 
 from .base import *  # noqa: F403
-from .base import env
+from .base import LOGGING, env
 
 DEBUG = False
 SECRET_KEY = env.str("DJANGO_SECRET_KEY")
@@ -29,3 +29,10 @@ EMAIL_BACKEND = env.str("DJANGO_EMAIL_BACKEND", default="django.core.mail.backen
 
 # /metrics only for the scraper: its address in METRICS_ALLOWED_IPS, or METRICS_TOKEN as a bearer token.
 METRICS_REQUIRE_AUTH = True
+
+# One JSON object per line on standard output (blogsite/settings/base.py's "json" formatter).
+# daphne's own plain-text access log is left off (`-v 0`, as the image runs serve.py): the
+# request lines of blogsite/request_id.py replace it.
+LOGGING["handlers"]["console"]["formatter"] = env.str("DJANGO_LOG_FORMAT", default="json")
+# Celery's workers log through these settings too, rather than replacing the root logger's handler.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False

@@ -55,11 +55,11 @@ def session_cookie(user) -> str:
 
 @asynccontextmanager
 async def websocket(
-    user=None, *, origin: str = "http://testserver", client: Client | None = None
+    user=None, *, origin: str = "http://testserver", client: Client | None = None, headers: list | None = None
 ) -> AsyncIterator[WebsocketCommunicator]:
     """A connected socket to /ws/aiwriter/ as `user` (anonymous when None), or with the session of a
-    signed-in `client`; always disconnected after."""
-    headers = [(b"origin", origin.encode())]
+    signed-in `client`, with any other `headers`; always disconnected after."""
+    headers = [(b"origin", origin.encode()), *(headers or [])]
     cookie = client.cookies["sessionid"].value if client is not None else None
     if user is not None:
         cookie = await sync_to_async(session_cookie)(user)

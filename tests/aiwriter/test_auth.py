@@ -1,13 +1,16 @@
 """The AI writer socket's sign-in: the session's user, with the permissions every generation checks."""
 
+import pytest
+from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
 from django.conf import settings
 from django.contrib.sessions.backends.base import SessionBase
+from django.db.backends.signals import connection_created
 from django.utils.module_loading import import_string
 
 from aiwriter.auth import AiwriterAuthMiddlewareStack, user_with_permissions
 from aiwriter.permissions import can_use_aiwriter
-from tests.aiwriter.fixtures import session_cookie, transactional
+from tests.aiwriter.fixtures import session_cookie, signed_in, transactional, websocket
 
 
 def scope_for(key: str) -> dict:
@@ -51,3 +54,25 @@ async def test_the_socket_is_signed_in_and_sends_straight_to_the_server(author):
     assert seen["user"].pk == author.pk and seen["session"].session_key == cookie
     # Channels' session wrapper saves only with HTTP responses; a socket's frames skip it.
     assert seen["send"] is server_send
+
+
+@pytest.mark.postgresql
+@transactional
+async def test_sockets_signing_in_share_pooled_database_connections(author):
+    """Each socket's sign-in reads its user and permissions; the reads borrow a pooled connection
+    instead of opening a PostgreSQL session per socket."""
+    client = await sync_to_async(signed_in)(author)
+    borrowed: list[int] = []
+
+    def note_session(sender, connection, **kwargs) -> None:
+        borrowed.append(connection.connection.info.backend_pid)
+
+    connection_created.connect(note_session)
+    try:
+        for _ in range(10):
+            async with websocket(client=client) as socket:
+                await socket.send_json_to({"type": "cancel", "request_id": "nothing"})
+    finally:
+        connection_created.disconnect(note_session)
+    assert len(borrowed) >= 9  # the sign-ins borrowed (the first may find the thread's own still open)
+    assert len(set(borrowed)) <= settings.DATABASES["default"]["OPTIONS"]["pool"]["min_size"]

@@ -658,3 +658,13 @@ def _counted(function, calls: list):
         return await function(scope)
 
     return counted
+
+
+async def test_a_sockets_generations_keep_its_request_id_for_audit(author, engine):
+    async with websocket(author, headers=[(b"x-request-id", b"socket-req-1")]) as socket:
+        await socket.send_json_to(generate_message("first", text="Some notes", options={"title": "T"}))
+        await collect(socket, "first")
+        await socket.send_json_to(generate_message("second", action="chat", text="Is this clear?"))
+        await collect(socket, "second")
+    ids = [id async for id in Generation.objects.order_by("request_id").values_list("http_request_id", flat=True)]
+    assert ids == ["socket-req-1", "socket-req-1"]

@@ -17,6 +17,7 @@ from contextlib import aclosing
 from pathlib import Path
 from urllib.parse import quote
 
+import httpx
 import pytest
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
@@ -26,10 +27,11 @@ from django.db import connection
 from aiwriter import services
 from aiwriter.gateway import close_gateway
 from aiwriter.jobs import services as job_services
-from aiwriter.models import BatchJob, ItemStatus, JobStatus
+from aiwriter.models import BatchJob, Generation, ItemStatus, JobStatus
 from aiwriter.protocol import GenerationRequest
 from posts import services as post_services
 from posts.models import Post
+from tests.posts.readers import session_cookies, site
 from tests.redis_server import free_port
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
@@ -325,3 +327,23 @@ def test_starting_a_job_while_redis_is_down_fails_fast_and_leaves_no_job(author,
     assert answer["seconds"] < 3
     assert "Nothing was started" in json.loads(answer["body"])["message"]
     assert not BatchJob.objects.exists()
+
+
+def test_a_jobs_generations_keep_the_id_of_the_request_that_started_it(author, posts, start_worker):
+    """The id goes from the request to the dispatching task, from it to each item's task, and into the audit records."""
+    worker = start_worker()
+    cookies = {**session_cookies(author), "csrftoken": "a" * 32}
+
+    async def start_job() -> httpx.Response:
+        async with site(cookies=cookies) as client:
+            return await client.post(
+                "/aiwriter/jobs/",
+                json={"action": "summarize", "post_ids": [post.pk for post in posts[:3]]},
+                headers={"X-CSRFToken": "a" * 32, "X-Request-ID": "job-req-1"},
+            )
+
+    response = async_to_sync(start_job)()
+    assert response.status_code == 202
+    job = BatchJob.objects.get(pk=response.json()["job"]["id"])
+    wait_for(lambda: job_now(job).status == JobStatus.DONE, seconds=60, what="the job is done", log=worker.log)
+    assert list(Generation.objects.values_list("http_request_id", flat=True)) == ["job-req-1"] * 3

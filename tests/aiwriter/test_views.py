@@ -4,10 +4,12 @@ import time
 import pytest
 from asgiref.sync import sync_to_async
 from asgiref.testing import ApplicationCommunicator
+from django.db import connection
 from django.test import AsyncClient
 
 from aiwriter.models import Generation, Outcome
 from blogsite.asgi import application
+from posts.models import Post
 from tests.aiwriter.conftest import backend_of, chat_requests
 from tests.aiwriter.fixtures import (  # noqa: F401 (fixtures)
     aiwriter_settings,
@@ -20,6 +22,7 @@ from tests.aiwriter.fixtures import (  # noqa: F401 (fixtures)
     transactional,
 )
 from tests.factories import PostFactory
+from tests.posts.readers import session_cookies, site
 
 pytestmark = [transactional, pytest.mark.usefixtures("aiwriter_settings", "shared_clients")]
 
@@ -141,11 +144,10 @@ async def test_sse_reports_an_unreachable_engine_without_its_address(author, set
     assert "your text is safe" in events[-1]["message"] and "127.0.0.1" not in str(events)
 
 
-async def test_closing_the_sse_request_closes_upstream(author, engine):
-    engine.tokens_per_second = 20
-    cookie = await sync_to_async(session_cookie)(author)
+def sse_request(cookie: str, message: dict) -> tuple[ApplicationCommunicator, bytes]:
+    """A POST to the SSE view through the whole ASGI application, and its body to send."""
     token = "a" * 32
-    body = json.dumps(generate_message(options={"title": "T"})).encode()
+    body = json.dumps(message).encode()
     scope = {
         "type": "http",
         "asgi": {"version": "3.0"},
@@ -166,7 +168,13 @@ async def test_closing_the_sse_request_closes_upstream(author, engine):
         "client": ("127.0.0.1", 50000),
         "server": ("testserver", 80),
     }
-    request = ApplicationCommunicator(application, scope)
+    return ApplicationCommunicator(application, scope), body
+
+
+async def test_closing_the_sse_request_closes_upstream(author, engine):
+    engine.tokens_per_second = 20
+    cookie = await sync_to_async(session_cookie)(author)
+    request, body = sse_request(cookie, generate_message(options={"title": "T"}))
     try:
         await request.send_input({"type": "http.request", "body": body, "more_body": False})
         start = await request.receive_output(timeout=3)
@@ -181,6 +189,29 @@ async def test_closing_the_sse_request_closes_upstream(author, engine):
         await request.wait(timeout=3)
     assert disconnect.at - closed_at < 0.1
     assert (await recorded_generation("r1")).outcome == Outcome.CANCELLED
+
+
+@pytest.mark.postgresql
+async def test_open_sse_streams_hold_no_pooled_database_connection(author, engine, monkeypatch):
+    """A stream lasts as long as the model writes: more streams than the pool has connections still
+    leave connections for every other request."""
+    engine.tokens_per_second = 5
+    small_pool = {**connection.settings_dict["OPTIONS"]["pool"], "min_size": 1, "max_size": 2, "timeout": 2}
+    monkeypatch.setitem(connection.settings_dict["OPTIONS"], "pool", small_pool)
+    await sync_to_async(connection.close_pool)()  # the next connection borrowed opens the small pool
+    cookie = await sync_to_async(session_cookie)(author)
+    streams = [sse_request(cookie, generate_message(f"s{n}", options={"title": "T"})) for n in range(3)]
+    try:
+        for request, body in streams:
+            await request.send_input({"type": "http.request", "body": body, "more_body": False})
+            assert (await request.receive_output(timeout=5))["status"] == 200
+            assert b"event: start" in (await request.receive_output(timeout=5))["body"]
+        # Another thread, as another request would be, borrows a connection without waiting.
+        assert await sync_to_async(Post.objects.count, thread_sensitive=False)() == 0
+    finally:
+        for request, _ in streams:
+            await request.send_input({"type": "http.disconnect"})
+            await request.wait(timeout=3)
 
 
 async def test_models_lists_what_the_hosts_have_installed(author):
@@ -224,3 +255,14 @@ async def test_models_lists_every_hosts_models_across_dialects(author, settings,
 async def test_models_is_for_ai_writer_users_only(reader):
     assert (await (await client_for()).get(MODELS_URL)).status_code == 401
     assert (await (await client_for(reader)).get(MODELS_URL)).status_code == 403
+
+
+async def test_sse_generations_keep_the_requests_id_for_audit(author, engine):
+    cookies = {**await sync_to_async(session_cookies)(author), "csrftoken": "a" * 32}
+    body = generate_message(text="Some notes", options={"title": "T"})
+    async with site(cookies=cookies) as client:
+        response = await client.post(
+            STREAM_URL, json=body, headers={"X-CSRFToken": "a" * 32, "X-Request-ID": "sse-req-1"}
+        )
+    assert response.status_code == 200 and response.headers["x-request-id"] == "sse-req-1"
+    assert (await recorded_generation("r1")).http_request_id == "sse-req-1"

@@ -16,7 +16,10 @@ from posts.page_cache import PageCacheMiddleware
 
 
 def page_cache_layer() -> PageCacheMiddleware:
-    layer = application.app.application_mapping["http"]
+    layer = application
+    while not hasattr(layer, "application_mapping"):  # the ASGI layers in front of the protocol router
+        layer = layer.app
+    layer = layer.application_mapping["http"]
     assert isinstance(layer, PageCacheMiddleware)
     return layer
 
