@@ -330,6 +330,7 @@ AIWRITER_BATCH_RESUME_AFTER_SECONDS = env.int(
     "AIWRITER_BATCH_RESUME_AFTER_SECONDS", default=AIWRITER_BATCH_ITEM_LEASE_SECONDS + 60
 )
 
+_log_level = env.str("DJANGO_LOG_LEVEL", default="INFO")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -351,7 +352,7 @@ LOGGING = {
             "filters": ["request_context"],
         },
     },
-    "root": {"handlers": ["console"], "level": env.str("DJANGO_LOG_LEVEL", default="INFO")},
+    "root": {"handlers": ["console"], "level": _log_level},
     "filters": {
         "redis_outage": {"()": "posts.cache_keys.RedisOutageLogFilter"},
         # The request id, path and user on every record made while serving a request (blogsite/request_id.py).
@@ -359,7 +360,7 @@ LOGGING = {
     },
     "loggers": {
         # One line per HTTP request and WebSocket: method, path, status, duration. WARNING turns it off.
-        "blogsite.requests": {"level": env.str("DJANGO_REQUEST_LOG_LEVEL", default="INFO")},
+        "blogsite.requests": {"level": env.str("DJANGO_REQUEST_LOG_LEVEL", default=_log_level)},
         "django.db.backends": {"level": "WARNING"},
         # httpx logs every request to the AI engines at INFO; the gateway logs what goes wrong.
         "httpx": {"level": "WARNING"},
