@@ -39,14 +39,15 @@ free_port() {
   python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
-CLUSTER_DIR=$(mktemp -d "${TMPDIR:-/tmp}/blogsite-postgres.XXXXXX")
-PORT=$(free_port)
-owner=""
+owner="" parent=${TMPDIR:-/tmp}
 if [ "$(id -u)" = "0" ]; then
   owner=postgres
   id -u "$owner" >/dev/null 2>&1 || owner=nobody
-  chown "$owner" "$CLUSTER_DIR"
+  parent=/tmp  # root's own TMPDIR may be closed to that user
 fi
+CLUSTER_DIR=$(mktemp -d "$parent/blogsite-postgres.XXXXXX")
+if [ -n "$owner" ]; then chown "$owner" "$CLUSTER_DIR"; fi
+PORT=$(free_port)
 as_owner() {
   if [ -n "$owner" ]; then runuser -u "$owner" -- "$@"; else "$@"; fi
 }
