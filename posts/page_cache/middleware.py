@@ -1,6 +1,7 @@
 """The ASGI layer that answers reader pages from Redis, and stores what Django renders for them."""
 
 import asyncio
+import contextlib
 import logging
 import time
 
@@ -134,12 +135,17 @@ class PageCacheMiddleware:
         deadline = time.monotonic() + settings.PAGE_CACHE_WAIT_SECONDS
         while time.monotonic() < deadline:
             await asyncio.sleep(POLL_SECONDS)
-            entry, *versions = await redis.mget(page.key, *page.version_keys)
-            tag = version_tag(versions)
-            if tag is not None and entry is not None and entry.startswith(tag + b"\n"):
-                return StoredPage.decode(entry), False
+            fresh = await _fresh_copy(redis, page)
+            if fresh is not None:
+                return fresh, False
             if await lock.acquire():
-                return None, True
+                # The other render may have been stored between the read above and its lock's release.
+                fresh = await _fresh_copy(redis, page)
+                if fresh is None:
+                    return None, True
+                with contextlib.suppress(LockError):
+                    await lock.release()
+                return fresh, False
         return None, False
 
     async def _render(self, redis, page: PageKey, versions: list, lock, scope, receive, send) -> StoredPage | None:
@@ -193,6 +199,15 @@ class PageCacheMiddleware:
 def _connect(url: str) -> aioredis.Redis:
     """A client that fails at once when Redis does not answer in time: the page is then rendered by Django."""
     return async_redis(url, timeout=settings.PAGE_CACHE_REDIS_TIMEOUT, retry=Retry(NoBackoff(), retries=0))
+
+
+async def _fresh_copy(redis, page: PageKey) -> StoredPage | None:
+    """The page's stored copy if it was rendered under the current versions."""
+    entry, *versions = await redis.mget(page.key, *page.version_keys)
+    tag = version_tag(versions)
+    if tag is not None and entry is not None and entry.startswith(tag + b"\n"):
+        return StoredPage.decode(entry)
+    return None
 
 
 def version_tag(versions: list[bytes | None]) -> bytes | None:
