@@ -13,7 +13,7 @@ import asyncio
 
 from ..engines import EngineError
 from .admission import GatewayBusy, Priority
-from .core import Gateway, close_gateway, current_gateway, get_gateway
+from .core import Gateway, close_gateway, get_gateway
 from .hosts import HostState
 from .request import CompletionRequest, CompletionStream, HostModels
 
@@ -26,7 +26,6 @@ __all__ = [
     "Priority",
     "close_gateway",
     "completion_open",
-    "current_gateway",
     "get_gateway",
     "hosts_state",
     "models_list",

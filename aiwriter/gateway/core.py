@@ -208,8 +208,3 @@ async def close_gateway() -> None:
     gateway = _gateways.pop()
     if gateway is not None:
         await gateway.aclose()
-
-
-def current_gateway() -> Gateway | None:
-    """The running loop's gateway if one was created, without creating it."""
-    return _gateways.current()
