@@ -17,6 +17,7 @@ class CommentStatus(models.TextChoices):
     PENDING = "pending", "Pending"
     APPROVED = "approved", "Approved"
     REJECTED = "rejected", "Rejected"
+    SPAM = "spam", "Spam"
 
 
 class Tag(models.Model):
@@ -134,6 +135,10 @@ class Comment(ExportModelOperationsMixin("comment"), models.Model):
         max_length=10, choices=CommentStatus.choices, default=CommentStatus.PENDING, db_index=True
     )
     created_at = models.DateTimeField(auto_now_add=True)
+    moderated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    moderated_at = models.DateTimeField(null=True, blank=True, help_text="When the status was last set by a moderator.")
 
     objects = CommentQuerySet.as_manager()
 
@@ -168,6 +173,11 @@ class Revision(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
     note = models.CharField(max_length=120, blank=True, help_text="Why it was saved: autosave, publish, restore…")
+    editing_session = models.CharField(
+        max_length=64,
+        blank=True,
+        help_text="The editor page (one browser tab) that saved it; its later autosaves build on it.",
+    )
 
     class Meta:
         ordering = ["-version", "-created_at"]
@@ -175,3 +185,32 @@ class Revision(models.Model):
 
     def __str__(self) -> str:
         return f"{self.post} v{self.version}"
+
+
+class ChangeRequestQuerySet(models.QuerySet):
+    def open(self):
+        return self.filter(resolved_at__isnull=True)
+
+
+class ChangeRequest(models.Model):
+    """An editor sending a post in review back to its author, with what to change.
+
+    It stays open, shown to the author, until the post is submitted for review again.
+    """
+
+    post = models.ForeignKey(Post, on_delete=models.CASCADE, related_name="change_requests")
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    note = models.TextField(max_length=2000, help_text="What the author should change.")
+    version = models.PositiveIntegerField(help_text="The post's version the note is about.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    resolved_at = models.DateTimeField(null=True, blank=True, help_text="When the post was submitted again.")
+
+    objects = ChangeRequestQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"Changes requested on {self.post}"
