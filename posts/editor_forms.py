@@ -18,7 +18,8 @@ TITLE_REQUIRED = "A post needs a title that is not only spaces."
 MAX_TAGS = 20
 TAG_MAX_CHARS = 60
 # What an autosave request may send; the rest of the form (actions, schedule) needs a real save.
-AUTOSAVE_FIELDS = (*EDITABLE_FIELDS, "slug", "tags", "version")
+AUTOSAVE_FIELDS = (*EDITABLE_FIELDS, "slug", "tags", "version", "editing_session")
+EDITING_SESSION_PATTERN = r"\A[A-Za-z0-9_-]{8,64}\Z"
 
 
 class EditorAction(models.TextChoices):
@@ -135,6 +136,12 @@ class PostEditorForm(forms.Form):
         required=False,
         label="Publish at",
         widget=forms.DateTimeInput(attrs={"type": "datetime-local", "form": "post-form"}, format="%Y-%m-%dT%H:%M"),
+    )
+    editing_session = forms.RegexField(
+        EDITING_SESSION_PATTERN,
+        required=False,
+        widget=forms.HiddenInput,
+        error_messages={"invalid": "The page's editing session is not valid; reload the page."},
     )
     action = forms.ChoiceField(choices=EditorAction.choices, required=False)
     keep_mine_over = forms.IntegerField(min_value=1, required=False)

@@ -18,7 +18,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from accounts import throttle
 from blogsite.json_input import json_parse
 
-from . import permissions, selectors, services
+from . import editing_sessions, permissions, selectors, services
 from .editor_forms import (
     AUTOSAVE_FIELDS,
     PUBLISHER_ACTIONS,
@@ -132,12 +132,18 @@ def _save_and_act(*, form: PostEditorForm, post: Post | None, user) -> tuple[Pos
     form (still holding the text) is shown again.
     """
     data, tag_names = form.post_data(), form.cleaned_data["tags"]
+    session = form.cleaned_data["editing_session"]
     changed = post is None or services.post_differs(post=post, data=data, tag_names=tag_names)
     if post is None:
-        post = services.post_create(author=user, data=data, tag_names=tag_names)
+        post = services.post_create(author=user, data=data, tag_names=tag_names, editing_session=session)
     elif changed:
         post = services.post_update(
-            post=post, by=user, data=data, expected_version=form.expected_version(), tag_names=tag_names
+            post=post,
+            by=user,
+            data=data,
+            expected_version=form.expected_version(),
+            tag_names=tag_names,
+            editing_session=session,
         )
     return _take_action(form.cleaned_data["action"], post=post, by=user, at=form.cleaned_data["publish_at"]), changed
 
@@ -283,6 +289,13 @@ def autosave(request: HttpRequest) -> JsonResponse:
     except ValueError as error:
         return JsonResponse({"error": str(error), "errors": {"__all__": [str(error)]}}, status=400)
     post = _editable_post(request, post_id) if post_id is not None else None
+    if post is None:
+        # A new post's first autosave may have been on its way when the page was reloaded: the
+        # same page's next one saves into the post it created instead of making a second post.
+        post = editing_sessions.post_started_in(user=request.user, editing_session=payload.get("editing_session"))
+        created = True
+    else:
+        created = False
     form = PostEditorForm(autosave_form_data(payload, post=post), user=request.user, post=post)
     if not form.is_valid():
         return JsonResponse(_errors_json(form.errors), status=400)
@@ -292,15 +305,21 @@ def autosave(request: HttpRequest) -> JsonResponse:
         return JsonResponse({"error": str(conflict), "current": _version_json(conflict.current)}, status=409)
     except services.PostError as error:
         return JsonResponse({"error": str(error), "errors": {"__all__": [str(error)]}}, status=400)
-    return JsonResponse(_saved_json(saved, created=post is None), status=201 if post is None else 200)
+    return JsonResponse(_saved_json(saved, created=created), status=201 if created else 200)
 
 
 def _autosave(*, form: PostEditorForm, post: Post | None, user) -> Post:
     data, tag_names = form.post_data(), form.cleaned_data["tags"]
+    session = form.cleaned_data["editing_session"]
     if post is None:
-        return services.post_create(author=user, data=data, tag_names=tag_names)
+        return services.post_create(author=user, data=data, tag_names=tag_names, editing_session=session)
     return services.post_autosave(
-        post=post, by=user, data=data, expected_version=form.cleaned_data["version"], tag_names=tag_names
+        post=post,
+        by=user,
+        data=data,
+        expected_version=form.cleaned_data["version"] or 0,
+        tag_names=tag_names,
+        editing_session=session,
     )
 
 

@@ -16,6 +16,7 @@ from django.utils import timezone
 from blogsite.text import without_control_characters
 
 from . import events, permissions
+from .editing_sessions import saved_since_only_by
 from .markdown import MarkdownTooCostly, render_comment_markdown, render_markdown
 from .models import PUBLIC_STATUSES, Comment, CommentStatus, Post, PostStatus, Revision, Tag
 from .slugs import unique_slug
@@ -91,7 +92,7 @@ def tags_from_names(names: Iterable[str]) -> list[Tag]:
     return list(tags.values())
 
 
-def revision_create(*, post: Post, by, note: str = "") -> Revision:
+def revision_create(*, post: Post, by, note: str = "", editing_session: str = "") -> Revision:
     """A snapshot of every field an editor can change, so restoring it brings all of them back."""
     return Revision.objects.create(
         post=post,
@@ -101,6 +102,7 @@ def revision_create(*, post: Post, by, note: str = "") -> Revision:
         status=post.status,
         created_by=by if getattr(by, "is_authenticated", False) else None,
         note=note[:120],
+        editing_session=editing_session,
     )
 
 
@@ -131,14 +133,22 @@ def _rendered(render, text: str) -> str:
         raise PostError(str(costly)) from costly
 
 
-def _save(post: Post, *, by, note: str, before: events.PostState | None, tags: list[Tag] | None = None) -> Post:
+def _save(
+    post: Post,
+    *,
+    by,
+    note: str,
+    before: events.PostState | None,
+    tags: list[Tag] | None = None,
+    editing_session: str = "",
+) -> Post:
     """Every save goes through here: render, bump the version, snapshot a revision, tell what changed."""
     post.body_html = _rendered(render_markdown, post.body)
     post.version = (post.version or 0) + 1 if post.pk else 1
     post.save()
     if tags is not None:
         post.tags.set(tags)
-    revision_create(post=post, by=by, note=note)
+    revision_create(post=post, by=by, note=note, editing_session=editing_session)
     if tags is not None:
         tag_slugs = frozenset(tag.slug for tag in tags)
     else:
@@ -149,7 +159,7 @@ def _save(post: Post, *, by, note: str, before: events.PostState | None, tags: l
 
 
 @transaction.atomic
-def post_create(*, author, data: dict, tag_names: Iterable[str] = (), by=None) -> Post:
+def post_create(*, author, data: dict, tag_names: Iterable[str] = (), by=None, editing_session: str = "") -> Post:
     by = by or author
     _require(permissions.can_write_posts(by), "You are not allowed to write posts.")
     data = _clean_text(data)
@@ -159,14 +169,27 @@ def post_create(*, author, data: dict, tag_names: Iterable[str] = (), by=None) -
     post.title = title
     post.slug = unique_slug(Post, data.get("slug") or title)
     post.version = 0
-    return _save(post, by=by, note="created", before=None, tags=tags_from_names(tag_names))
+    return _save(
+        post, by=by, note="created", before=None, tags=tags_from_names(tag_names), editing_session=editing_session
+    )
 
 
 @transaction.atomic
 def post_update(
-    *, post: Post, by, data: dict, expected_version: int, tag_names: Iterable[str] | None = None, note: str = "saved"
+    *,
+    post: Post,
+    by,
+    data: dict,
+    expected_version: int,
+    tag_names: Iterable[str] | None = None,
+    note: str = "saved",
+    editing_session: str = "",
 ) -> Post:
-    """Save an edit made on top of `expected_version`; refuse it if the post moved on since."""
+    """Save an edit made on top of `expected_version`; refuse it if the post moved on since.
+
+    `editing_session` names the editor page (one browser tab) the edit comes from; it is kept
+    on the revision, so that page's later autosaves can build on it (post_autosave).
+    """
     current = Post.objects.select_for_update().get(pk=post.pk)
     _require(permissions.can_edit_post(by, current), "You are not allowed to edit this post.")
     if current.version != expected_version:
@@ -184,7 +207,7 @@ def post_update(
     elif not current.has_been_published and "title" in data and not data.get("slug"):
         current.slug = unique_slug(Post, current.title, exclude_pk=current.pk)
     tags = tags_from_names(tag_names) if tag_names is not None else None
-    _save(current, by=by, note=note, before=before, tags=tags)
+    _save(current, by=by, note=note, before=before, tags=tags, editing_session=editing_session)
     post.refresh_from_db()
     return current
 
@@ -304,31 +327,56 @@ def post_differs(*, post: Post, data: dict, tag_names: Iterable[str] | None = No
     return wanted_tags != {name.lower() for name in post.tags.values_list("name", flat=True)}
 
 
-def _reusable_autosave(post: Post, *, by) -> Revision | None:
+def _reusable_autosave(post: Post, *, by, editing_session: str) -> Revision | None:
     latest = post.revisions.filter(version=post.version).first()
     if latest is None or latest.note != AUTOSAVE_NOTE or latest.created_by_id != by.pk:
+        return None
+    if latest.editing_session != editing_session:
         return None
     return latest if latest.created_at >= timezone.now() - AUTOSAVE_REVISION_WINDOW else None
 
 
 @transaction.atomic
-def post_autosave(*, post: Post, by, data: dict, expected_version: int, tag_names: Iterable[str] | None = None) -> Post:
+def post_autosave(
+    *,
+    post: Post,
+    by,
+    data: dict,
+    expected_version: int,
+    tag_names: Iterable[str] | None = None,
+    editing_session: str = "",
+) -> Post:
     """Save what an editor is typing: drafts only, and only when something changed.
 
-    When the latest revision is this person's autosave from within AUTOSAVE_REVISION_WINDOW,
+    Text based on an older version is saved when it equals what the post holds (nothing to
+    overwrite; the answer carries the current version), or when every newer version came from
+    the same person's same editor page (saved_since_only_by): a page reloaded while its last
+    autosave was on its way never conflicts with itself. Those versions keep their revisions,
+    so nothing typed is lost. Anything else is a conflict.
+
+    When the latest revision is this page's autosave from within AUTOSAVE_REVISION_WINDOW,
     the new text replaces it (keeping its start time) instead of adding one more revision.
     """
     current = Post.objects.select_for_update().get(pk=post.pk)
     _require(permissions.can_edit_post(by, current), "You are not allowed to edit this post.")
-    if current.version != expected_version:
-        raise PostConflict(current)
     if current.status not in (PostStatus.DRAFT, PostStatus.REVIEW):
+        if current.version != expected_version:
+            raise PostConflict(current)
         raise PostError("Only drafts are saved automatically; press Save to change a post readers can see.")
     if not post_differs(post=current, data=data, tag_names=tag_names):
         return current
-    replaced = _reusable_autosave(current, by=by)
+    rebased = current.version != expected_version
+    if rebased and not saved_since_only_by(current, by=by, editing_session=editing_session, version=expected_version):
+        raise PostConflict(current)
+    replaced = None if rebased else _reusable_autosave(current, by=by, editing_session=editing_session)
     saved = post_update(
-        post=current, by=by, data=data, expected_version=expected_version, tag_names=tag_names, note=AUTOSAVE_NOTE
+        post=current,
+        by=by,
+        data=data,
+        expected_version=current.version,
+        tag_names=tag_names,
+        note=AUTOSAVE_NOTE,
+        editing_session=editing_session,
     )
     if replaced is not None:
         Revision.objects.filter(post=saved, version=saved.version).update(created_at=replaced.created_at)

@@ -108,3 +108,109 @@ def test_restore_from_a_stale_page_is_refused(author, editor, draft):
 def test_restore_needs_post(author, draft):
     response = client_for(author).get(reverse("editor:revision_restore", args=[draft.pk, 1]))
     assert response.status_code == 405
+
+
+# An author's own saves from the same editor page (one browser tab, named by its editing session)
+
+
+TAB = "tab-5f0c2a9e41"
+OTHER_TAB = "tab-77d1b3c0aa"
+
+
+def autosave(client: Client, **payload):
+    return client.post(reverse("editor:autosave"), data=payload, content_type="application/json")
+
+
+def test_a_reloaded_page_never_conflicts_with_its_own_autosave(author, draft):
+    client = client_for(author)
+    # The autosave sent as the page reloaded lands after the reloaded page was read at version 1.
+    autosave(client, post_id=draft.pk, version=1, editing_session=TAB, body="Original, typed on")
+    # The reloaded page restores the text kept in the browser, based on version 1, and saves it.
+    response = autosave(client, post_id=draft.pk, version=1, editing_session=TAB, body="Original, typed on and on")
+    assert response.status_code == 200
+    assert response.json()["version"] == 3
+    draft.refresh_from_db()
+    assert (draft.body, draft.version) == ("Original, typed on and on", 3)
+    # The version it was saved over keeps its revision: nothing typed is lost.
+    assert list(draft.revisions.values_list("version", "body")) == [
+        (3, "Original, typed on and on"),
+        (2, "Original, typed on"),
+        (1, "Original"),
+    ]
+
+
+def test_text_already_saved_is_not_a_conflict_and_answers_the_current_version(author, editor, draft):
+    services.post_update(post=draft, by=editor, data={"body": "Same words"}, expected_version=1)
+    response = autosave(client_for(author), post_id=draft.pk, version=1, editing_session=TAB, body="Same words")
+    assert response.status_code == 200
+    assert response.json()["version"] == 2
+    assert draft.revisions.count() == 2
+
+
+def test_the_same_author_in_another_tab_still_conflicts(author, draft):
+    client = client_for(author)
+    autosave(client, post_id=draft.pk, version=1, editing_session=OTHER_TAB, body="Typed in the other tab")
+    response = autosave(client, post_id=draft.pk, version=1, editing_session=TAB, body="Typed in this tab")
+    assert response.status_code == 409
+    assert response.json()["current"]["body"] == "Typed in the other tab"
+    draft.refresh_from_db()
+    assert draft.body == "Typed in the other tab"
+
+
+def test_a_save_by_someone_else_after_the_pages_own_is_a_conflict(author, editor, draft):
+    client = client_for(author)
+    autosave(client, post_id=draft.pk, version=1, editing_session=TAB, body="Mine")
+    services.post_update(post=draft, by=editor, data={"body": "The editor's"}, expected_version=2)
+    response = autosave(client, post_id=draft.pk, version=1, editing_session=TAB, body="Mine, typed on")
+    assert response.status_code == 409
+    assert response.json()["current"]["saved_by"] == "Editor"
+    draft.refresh_from_db()
+    assert draft.body == "The editor's"
+
+
+def test_an_editing_session_someone_else_used_gives_no_way_around_a_conflict(author, editor, draft):
+    autosave(client_for(editor), post_id=draft.pk, version=1, editing_session=TAB, body="The editor's")
+    response = autosave(client_for(author), post_id=draft.pk, version=1, editing_session=TAB, body="Mine")
+    assert response.status_code == 409
+
+
+def test_autosaves_without_an_editing_session_keep_the_version_check(author, draft):
+    client = client_for(author)
+    autosave(client, post_id=draft.pk, version=1, body="First")
+    assert autosave(client, post_id=draft.pk, version=1, body="Second").status_code == 409
+
+
+def test_autosaves_from_two_tabs_keep_separate_revisions(author, draft):
+    client = client_for(author)
+    autosave(client, post_id=draft.pk, version=1, editing_session=OTHER_TAB, body="Other tab")
+    autosave(client, post_id=draft.pk, version=2, editing_session=TAB, body="This tab")
+    assert list(draft.revisions.values_list("body", "editing_session")) == [
+        ("This tab", TAB),
+        ("Other tab", OTHER_TAB),
+        ("Original", ""),
+    ]
+
+
+def test_a_new_posts_page_reloaded_before_its_first_autosave_answered_makes_one_post(author):
+    client = client_for(author)
+    first = autosave(client, post_id=None, version=0, editing_session=TAB, title="Fresh", body="Typed")
+    again = autosave(client, post_id=None, version=0, editing_session=TAB, title="Fresh", body="Typed on")
+    assert (first.status_code, again.status_code) == (201, 201)
+    assert again.json()["post_id"] == first.json()["post_id"]
+    post = Post.objects.get()
+    assert (post.body, post.version) == ("Typed on", 2)
+    other = autosave(client, post_id=None, version=0, editing_session=OTHER_TAB, title="Another", body="x")
+    assert other.json()["post_id"] != post.pk
+    assert Post.objects.count() == 2
+
+
+def test_a_save_from_the_form_records_its_editing_session(author, draft):
+    response = save(client_for(author), draft, version=1, body="Saved by hand", editing_session=TAB)
+    assert response.status_code == 302
+    assert draft.revisions.first().editing_session == TAB
+
+
+def test_an_editing_session_that_is_not_an_id_is_refused(author, draft):
+    response = autosave(client_for(author), post_id=draft.pk, version=1, editing_session="<x>", body="Hi")
+    assert response.status_code == 400
+    assert response.json()["errors"]["editing_session"] == ["The page's editing session is not valid; reload the page."]
