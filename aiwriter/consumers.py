@@ -83,8 +83,9 @@ class AiwriterConsumer(AsyncJsonWebsocketConsumer):
     async def aiwriter_job_progress(self, event: dict) -> None:
         """A batch job of this user's moved on (sent to their group by the batch-job services)."""
         message = {"type": "job_progress", "job": event["job"]}
-        if "item" in event:
-            message["item"] = event["item"]
+        for key in ("item", "items"):
+            if key in event:
+                message[key] = event[key]
         await self.send_json(message)
 
     async def _signed_in(self, request: protocol.GenerationRequest) -> bool:

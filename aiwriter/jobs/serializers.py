@@ -22,6 +22,8 @@ def job_summary(job: BatchJob) -> dict:
         "created_at": job.created_at.isoformat(),
         "started_at": job.started_at.isoformat() if job.started_at else None,
         "finished_at": job.finished_at.isoformat() if job.finished_at else None,
+        # A cancelled job still has its running items to finish: it has ended only once they have.
+        "ended": job.finished_at is not None,
         "url": reverse("aiwriter:job", args=[job.pk]),
         "cancel_url": reverse("aiwriter:job_cancel", args=[job.pk]),
     }

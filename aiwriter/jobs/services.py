@@ -493,10 +493,17 @@ def user_group(user_id: int) -> str:
 
 
 def progress_publish(*, job: BatchJob, item: BatchItem | None = None) -> None:
-    """Push the job's state to its owner's sockets; progress stays readable over HTTP if this fails."""
+    """Push the job's state to its owner's sockets; progress stays readable over HTTP if this fails.
+
+    The event that ends a job carries every item's final state, so a page that missed an item's
+    own event (the queued items a cancel ends at once, a socket that reconnected) still matches
+    the server without reading the job again.
+    """
     event = {"type": "aiwriter.job_progress", "job": job_summary(job)}
     if item is not None:
         event["item"] = item_state(item)
+    if job.finished_at is not None:
+        event["items"] = [item_state(each) for each in job.items.order_by("pk")]
     try:
         async_to_sync(get_channel_layer().group_send)(user_group(job.user_id), event)
     except Exception:

@@ -15,7 +15,8 @@
   const cancelButton = box.querySelector("[data-job-cancel]");
   const itemList = box.querySelector("[data-job-items]");
   const POLL_MS = 2000;
-  const FINISHED = ["done", "failed", "cancelled"];
+  // A cancelled job still finishes the posts already started: it has ended only once the server says so.
+  const ended = (summary) => Boolean(summary.ended);
   let job = null;
   let socket = null;
   let pollTimer = null;
@@ -47,7 +48,11 @@
     job = { ...(job && job.id === summary.id ? job : {}), ...summary };
     box.hidden = false;
     box.querySelector("[data-job-title]").textContent = `Job ${summary.id}: ${summary.action_label}`;
-    box.querySelector("[data-job-status]").textContent = `(${summary.status_label})`;
+    const still = summary.total - summary.finished;
+    box.querySelector("[data-job-status]").textContent =
+      summary.status === "cancelled" && !ended(summary)
+        ? `(Cancelled; ${still} already started ${still === 1 ? "is" : "are"} finishing)`
+        : `(${summary.status_label})`;
     progress.max = Math.max(summary.total, 1);
     progress.value = summary.finished;
     progress.textContent = `${summary.finished} of ${summary.total}`;
@@ -56,8 +61,14 @@
     if (summary.failed) parts.push(`${summary.failed} failed`);
     if (summary.cancelled) parts.push(`${summary.cancelled} cancelled`);
     box.querySelector("[data-job-counts]").textContent = `${parts.join(", ")}.`;
-    cancelButton.hidden = FINISHED.includes(summary.status);
-    if (FINISHED.includes(summary.status)) stopPolling();
+    cancelButton.hidden = ended(summary) || summary.status === "cancelled";
+    if (ended(summary)) stopPolling();
+  }
+
+  // The job's final state: from the event that ended it, or read again when that event had no items.
+  function jobEnded(items) {
+    if (items) items.forEach(showItem);
+    else refresh();
   }
 
   function showItem(item) {
@@ -107,8 +118,10 @@
     socket.addEventListener("message", (event) => {
       const data = JSON.parse(event.data);
       if (data.type !== "job_progress" || !job || data.job.id !== job.id) return;
+      const wasEnded = ended(job);
       showJob(data.job);
       if (data.item) showItem(data.item);
+      if (ended(data.job) && !wasEnded) jobEnded(data.items);
     });
     socket.addEventListener("close", (event) => {
       connection.textContent = "Updating every few seconds.";
@@ -148,6 +161,8 @@
       const body = await request(job.cancel_url, { method: "POST", body: "{}" });
       showJob(body.job);
       say("Cancelled: posts already being processed finish, the rest are left alone.", "ok");
+      // Until the posts already started finish, the page keeps following the job.
+      if (!ended(body.job)) startPolling();
       refresh();
     } catch (error) {
       say(error.message, "error");
@@ -160,7 +175,7 @@
   if (panel.dataset.latestUrl) {
     job = { url: panel.dataset.latestUrl };
     refresh().then(() => {
-      if (job && job.status && !FINISHED.includes(job.status)) startPolling();
+      if (job && job.status && !ended(job)) startPolling();
     });
   }
 })();

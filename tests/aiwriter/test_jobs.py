@@ -262,6 +262,36 @@ def test_progress_is_pushed_to_the_owners_group(author):
     assert event["item"]["status"] == "done"
 
 
+def receive_all(layer, channel, count):
+    async def receive():
+        return [await layer.receive(channel) for _ in range(count)]
+
+    return async_to_sync(receive)()
+
+
+def test_the_event_that_ends_a_cancelled_job_carries_every_items_final_state(author):
+    layer = get_channel_layer()
+    channel = async_to_sync(layer.new_channel)()
+    async_to_sync(layer.group_add)(job_services.user_group(author.pk), channel)
+    posts = [draft(author, excerpt="") for _ in range(3)]
+    job = start(author, post_ids=[post.pk for post in posts])
+    running = job.items.order_by("pk").first()
+    BatchItem.objects.filter(pk=running.pk).update(
+        status=ItemStatus.RUNNING, claim_token="live", lease_until=timezone.now() + timedelta(seconds=30)
+    )
+
+    job_services.batch_cancel(job=job, by=author)
+    job_services._finish(item_id=running.pk, token="live", outcome=job_services.ItemOutcome(ItemStatus.DONE))
+    job_services.progress_update(job_id=job.pk, item_id=running.pk)
+    on_cancel, at_end = receive_all(layer, channel, 2)
+
+    # While the running item finishes, the job is cancelled but has not ended.
+    assert (on_cancel["job"]["status"], on_cancel["job"]["ended"]) == ("cancelled", False)
+    assert "items" not in on_cancel
+    assert (at_end["job"]["status"], at_end["job"]["ended"]) == ("cancelled", True)
+    assert [item["status"] for item in at_end["items"]] == ["done", "cancelled", "cancelled"]
+
+
 def test_the_command_starts_a_job_and_returns_without_waiting(author, capsys):
     draft(author, excerpt="")
     call_command("aiwriter_batch", "--action", "summarize", "--missing", "--user", "author", "--no-wait")
