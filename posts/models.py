@@ -4,6 +4,8 @@ from django.urls import reverse
 from django.utils import timezone
 from django_prometheus.models import ExportModelOperationsMixin
 
+from .images.models import Image, ImageUse, Rendition, UploadQuota  # noqa: F401  (the media library's models)
+
 
 class PostStatus(models.TextChoices):
     DRAFT = "draft", "Draft"

@@ -186,12 +186,13 @@ LOGIN_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
 LOGIN_ADDRESS_FAILURE_LIMIT = env.int("LOGIN_ADDRESS_FAILURE_LIMIT", default=20)
 LOGIN_LOCKOUT_SECONDS = env.int("LOGIN_LOCKOUT_SECONDS", default=15 * 60)
 # Rate limits as (requests, seconds): accounts made per address, password reset emails asked per
-# address and per email address, comments and Markdown previews per person.
+# address and per email address, comments, image uploads and Markdown previews per person.
 RATE_LIMITS = {
     "signup": (env.int("SIGNUP_RATE_LIMIT", default=5), 3600),
     "password_reset": (env.int("PASSWORD_RESET_RATE_LIMIT", default=5), 3600),
     "password_reset_email": (env.int("PASSWORD_RESET_EMAIL_RATE_LIMIT", default=3), 3600),
     "comment": (env.int("COMMENT_RATE_LIMIT", default=5), 60),
+    "image_upload": (env.int("IMAGE_UPLOAD_RATE_LIMIT", default=60), 3600),
     "preview": (env.int("PREVIEW_RATE_LIMIT", default=120), 60),
 }
 
@@ -206,6 +207,45 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "static"]
+
+# Uploaded images (posts/images/) go through Django's storage API: the file system under MEDIA_ROOT by
+# default, served at MEDIA_URL by the project in development and by nginx in production; with
+# MEDIA_STORAGE=s3, S3-compatible object storage through django-storages (README: Images).
+MEDIA_URL = env.str("MEDIA_URL", default="/media/")
+MEDIA_ROOT = env.path("MEDIA_ROOT", default=BASE_DIR / "media")
+MEDIA_STORAGE = env.str("MEDIA_STORAGE", default="filesystem")  # or s3
+if MEDIA_STORAGE == "s3":
+    _media_storage = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": env.str("MEDIA_S3_BUCKET"),
+            "endpoint_url": env.str("MEDIA_S3_ENDPOINT_URL", default=None),
+            "region_name": env.str("MEDIA_S3_REGION", default=None),
+            "access_key": env.str("MEDIA_S3_ACCESS_KEY_ID", default=None),
+            "secret_key": env.str("MEDIA_S3_SECRET_ACCESS_KEY", default=None),
+            # Public URLs (a public bucket or a CDN in front of it): pages are cached, signed URLs expire.
+            "custom_domain": env.str("MEDIA_S3_CUSTOM_DOMAIN", default=None),
+            "querystring_auth": False,
+            "file_overwrite": False,
+            "default_acl": env.str("MEDIA_S3_DEFAULT_ACL", default=None),
+            "object_parameters": {"CacheControl": "public, max-age=31536000, immutable"},
+        },
+    }
+elif MEDIA_STORAGE == "filesystem":
+    _media_storage = {"BACKEND": "django.core.files.storage.FileSystemStorage"}
+else:
+    raise ValueError(f"MEDIA_STORAGE is {MEDIA_STORAGE!r}; use filesystem or s3.")
+STORAGES = {
+    "default": _media_storage,
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+# What an upload may be: bytes of the file, pixels once decoded (Pillow's own decompression-bomb guard
+# stays on above this), and a person's uploads per hour and bytes kept (staff set other quotas in the admin).
+IMAGE_MAX_BYTES = env.int("IMAGE_MAX_BYTES", default=10 * 1024 * 1024)
+IMAGE_MAX_PIXELS = env.int("IMAGE_MAX_PIXELS", default=40_000_000)
+IMAGE_UPLOAD_QUOTA_BYTES = env.int("IMAGE_UPLOAD_QUOTA_BYTES", default=500 * 1024 * 1024)
+# Widths of the renditions post pages offer in srcset (only those narrower than the image are made).
+IMAGE_RENDITION_WIDTHS = env.list("IMAGE_RENDITION_WIDTHS", cast=int, default=[480, 800, 1200, 1600])
 
 # cached_db sessions that fall back to the database alone while Redis is unreachable.
 SESSION_ENGINE = "accounts.sessions"

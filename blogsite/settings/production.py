@@ -1,7 +1,7 @@
 """Production settings: secrets and hosts must come from the environment."""
 
 from .base import *  # noqa: F403
-from .base import LOGGING, env
+from .base import LOGGING, STORAGES, env
 
 DEBUG = False
 SECRET_KEY = env.str("DJANGO_SECRET_KEY")
@@ -21,10 +21,8 @@ CSRF_COOKIE_SECURE = True
 SESSION_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
 
-STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
-}
+# Uploaded images keep the storage base.py chose (MEDIA_STORAGE); static files get hashed names.
+STORAGES = {**STORAGES, "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"}}
 EMAIL_BACKEND = env.str("DJANGO_EMAIL_BACKEND", default="django.core.mail.backends.smtp.EmailBackend")
 
 # /metrics only for the scraper: its address in METRICS_ALLOWED_IPS, or METRICS_TOKEN as a bearer token.

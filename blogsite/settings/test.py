@@ -14,6 +14,8 @@ STORAGES = {
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 WHITENOISE_AUTOREFRESH = True
+# Uploaded images of this run, apart from the site's own and from other runs on the machine.
+MEDIA_ROOT = Path(tempfile.gettempdir()) / f"blogsite-test-media-{os.getpid()}"
 
 # One test database per run, as several runs may share the machine. On SQLite a file rather than
 # memory, so that Celery worker processes in integration tests open the same test database.
