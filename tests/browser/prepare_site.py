@@ -1,0 +1,46 @@
+"""Prepares the browser tests' site: its database migrated and filled with the demo content, and a
+known password for each demo account. Run in the site's environment (DATABASE_URL, REDIS_URL):
+
+    python -m tests.browser.prepare_site PASSWORD
+
+Prints, as JSON, what the tests look up: a published post with a code block, a tag, an author,
+and an author's draft.
+"""
+
+import json
+import sys
+
+import django
+
+
+def main(password: str) -> None:
+    django.setup()
+    from django.core.management import call_command
+
+    from accounts.models import User
+    from posts.management.commands.seed_demo import ACCOUNTS
+    from posts.models import Post, PostStatus
+
+    call_command("migrate", verbosity=0, interactive=False)
+    call_command("seed_demo", posts=20, stdout=open("/dev/null", "w"))  # noqa: SIM115
+    for user in User.objects.filter(username__in=[account.username for account in ACCOUNTS]):
+        user.set_password(password)
+        user.save(update_fields=["password"])
+    published = Post.objects.published().order_by("-published_at")
+    with_code = next(post for post in published if "```" in post.body)
+    draft = Post.objects.filter(status=PostStatus.DRAFT).select_related("author").first()
+    json.dump(
+        {
+            "post_slug": with_code.slug,
+            "post_pk": with_code.pk,
+            "tag_slug": with_code.tags.order_by("slug").first().slug,
+            "author": with_code.author.username,
+            "draft_pk": draft.pk,
+            "draft_author": draft.author.username,
+        },
+        sys.stdout,
+    )
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])
