@@ -39,6 +39,9 @@ const FIELDS = [
   "title", "slug", "body", "excerpt", "cover_image_url", "tags", "meta_title", "meta_description", "canonical_url",
 ];
 const encoder = new TextEncoder();
+// The editing session names this browser tab's editor page; it outlives a reload of the tab
+// (sessionStorage), so the reloaded page's saves build on the ones it sent before.
+const EDITING_SESSION_KEY = "blogsite:editor:editing-session";
 
 const form = document.getElementById("post-form");
 if (form) {
@@ -60,7 +63,9 @@ function startEditor(form) {
     retryMs: 5000,
     timers: {},
     previewRequest: null,
+    session: tabEditingSession(),
   };
+  form.elements.editing_session.value = state.session;
 
   // --- save state ----------------------------------------------------------------------
 
@@ -126,7 +131,12 @@ function startEditor(form) {
     clearTimeout(state.timers.local);
     if (state.signingOut) return false; // a copy written now would outlive the sign-out's clearing
     try {
-      const copy = { fields: snapshot(), version: form.elements.version.value, savedAt: Date.now() };
+      const copy = {
+        fields: snapshot(),
+        version: form.elements.version.value,
+        session: state.session,
+        savedAt: Date.now(),
+      };
       localStorage.setItem(localKey(), JSON.stringify(copy));
       return true;
     } catch {
@@ -158,6 +168,13 @@ function startEditor(form) {
       removeLocal();
       return;
     }
+    if (stored.session === state.session) {
+      // Typed in this tab before it reloaded, perhaps while its last save was on its way: the
+      // text goes back in place, and its saves build on that page's own (the server checks).
+      restoreLocal(stored);
+      showState("unsaved", "Your unsaved text from before the reload is back");
+      return;
+    }
     ui.offerTime.textContent = new Date(stored.savedAt).toLocaleString();
     ui.offerTime.dateTime = new Date(stored.savedAt).toISOString();
     ui.offer.hidden = false;
@@ -176,6 +193,8 @@ function startEditor(form) {
     // Saving the restored text must be checked against the version it was written on, so
     // it cannot silently overwrite what someone saved since.
     if (stored.version) form.elements.version.value = stored.version;
+    // The saves the copy's page made are its own: saving it from that session never conflicts with them.
+    if (validSession(stored.session)) adoptSession(stored.session);
     ui.offer.hidden = true;
     changed();
   }
@@ -267,19 +286,27 @@ function startEditor(form) {
   }
 
   async function autosave({ keepalive = false } = {}) {
-    if (state.inFlight) {
+    if (state.inFlight && !keepalive) {
       scheduleAutosave(AUTOSAVE_DELAY_MS); // one request at a time; try again after this one
       return;
     }
     if (!canAutosave()) return;
     const sent = snapshot();
-    const payload = JSON.stringify({ post_id: state.postId, version: Number(form.elements.version.value), ...sent });
+    const payload = JSON.stringify({
+      post_id: state.postId,
+      version: Number(form.elements.version.value),
+      editing_session: state.session,
+      ...sent,
+    });
     showState("saving", "Saving…");
-    state.inFlight = sendAutosave(payload, sent, keepalive && encoder.encode(payload).length < KEEPALIVE_MAX_BYTES);
+    // As the page goes away the text is sent even when a save is on its way: the browser may
+    // drop that one, and both come from this page's session, so neither conflicts with the other.
+    const request = sendAutosave(payload, sent, keepalive && encoder.encode(payload).length < KEEPALIVE_MAX_BYTES);
+    state.inFlight = request;
     try {
-      await state.inFlight;
+      await request;
     } finally {
-      state.inFlight = null;
+      if (state.inFlight === request) state.inFlight = null;
     }
   }
 
@@ -308,7 +335,10 @@ function startEditor(form) {
 
   function saved(data, sent) {
     state.retryMs = 5000;
-    form.elements.version.value = data.version;
+    // Two saves of this page may answer out of order; the newer version is the one to build on.
+    if (Number(data.version) >= Number(form.elements.version.value) || data.created) {
+      form.elements.version.value = data.version;
+    }
     if (data.created) adoptNewPost(data);
     if (sameText(snapshot(), sent)) {
       state.dirty = false;
@@ -317,6 +347,16 @@ function startEditor(form) {
     } else {
       writeLocal();
       scheduleAutosave(AUTOSAVE_DELAY_MS); // typing went on while this save was on its way
+    }
+  }
+
+  function adoptSession(session) {
+    state.session = session;
+    form.elements.editing_session.value = session;
+    try {
+      sessionStorage.setItem(EDITING_SESSION_KEY, session);
+    } catch {
+      // Storage blocked: the session lasts as long as this page.
     }
   }
 
@@ -504,6 +544,13 @@ function startEditor(form) {
     });
   }
 
+  const sticky = document.querySelector(".editor-sticky");
+  if (sticky && "ResizeObserver" in window) {
+    new ResizeObserver(() => {
+      document.documentElement.style.setProperty("--editor-sticky-height", `${sticky.offsetHeight}px`);
+    }).observe(sticky);
+  }
+
   updateCounters();
   updateBodySize();
   forgetUnfiledCopies();
@@ -516,6 +563,27 @@ function startEditor(form) {
     showState("saved", `Saved ${clockTime(config.savedAt)}`);
   }
   document.dispatchEvent(new CustomEvent("blogsite:editor-ready", { detail: window.blogsiteEditor }));
+}
+
+function validSession(value) {
+  return typeof value === "string" && /^[A-Za-z0-9_-]{8,64}$/.test(value);
+}
+
+function tabEditingSession() {
+  try {
+    const kept = sessionStorage.getItem(EDITING_SESSION_KEY);
+    if (validSession(kept)) return kept;
+  } catch {
+    // Storage blocked: a session for this page alone.
+  }
+  const bytes = crypto.getRandomValues(new Uint8Array(16));
+  const session = [...bytes].map((byte) => byte.toString(16).padStart(2, "0")).join("");
+  try {
+    sessionStorage.setItem(EDITING_SESSION_KEY, session);
+  } catch {
+    // Storage blocked: the session lasts as long as this page.
+  }
+  return session;
 }
 
 function findElements() {
