@@ -1,3 +1,5 @@
+import base64
+import io
 import json
 import socket
 import subprocess
@@ -7,6 +9,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from PIL import Image
 
 from tests import engine_simulator
 from tests.engine_simulator import (
@@ -729,3 +732,87 @@ def _wait_for_health(http: httpx.Client) -> None:
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.05)
+
+
+# Images for vision models
+
+VISION_MODEL = "llava:7b"
+
+
+def png_bytes(size: tuple[int, int] = (4, 3)) -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", size, (200, 40, 40)).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def chat_with_image(dialect: str, model: str, image: str) -> tuple[str, dict]:
+    """A chat about one image, in the dialect's form: base64 in `images`, or a data URL part."""
+    if dialect == "openai":
+        parts = [{"type": "text", "text": "Describe it."}, {"type": "image_url", "image_url": {"url": image}}]
+        return "/v1/chat/completions", {"model": model, "messages": [{"role": "user", "content": parts}]}
+    message = {"role": "user", "content": "Describe it.", "images": [image]}
+    return "/api/chat", {"model": model, "messages": [message], "stream": False}
+
+
+def encoded(dialect: str, data: bytes) -> str:
+    text = base64.b64encode(data).decode()
+    return f"data:image/png;base64,{text}" if dialect == "openai" else text
+
+
+@pytest.mark.parametrize("dialect", DIALECTS)
+def test_a_vision_model_reads_the_image_and_the_record_keeps_its_bytes(engine, dialect):
+    simulator = engine(dialect=dialect, models=[MODEL, VISION_MODEL], vision_models=[VISION_MODEL])
+    image = png_bytes()
+    path, body = chat_with_image(dialect, VISION_MODEL, encoded(dialect, image))
+    with client(simulator) as http:
+        response = http.post(path, json=body)
+
+    assert response.status_code == 200
+    (record,) = simulator.requests_to(path)
+    assert record.images == [image]
+    assert record.reply == deterministic_reply("Describe it.")
+
+
+@pytest.mark.parametrize("dialect", DIALECTS)
+def test_an_image_for_a_text_only_model_is_400(engine, dialect):
+    simulator = engine(dialect=dialect, models=[MODEL, VISION_MODEL], vision_models=[VISION_MODEL])
+    path, body = chat_with_image(dialect, MODEL, encoded(dialect, png_bytes()))
+    with client(simulator) as http:
+        response = http.post(path, json=body)
+
+    assert response.status_code == 400
+    error = response.json()["error"]
+    message = error["message"] if dialect == "openai" else error
+    assert MODEL in message and ("vision" in message or "multimodal" in message)
+
+
+@pytest.mark.parametrize(
+    ("dialect", "image", "message"),
+    [
+        ("ollama", "not base64!", "illegal base64 data at input byte 3"),
+        ("ollama", base64.b64encode(b"plain text, not a picture").decode(), "unknown format"),
+        ("openai", "https://example.com/cat.png", "data:image/<type>;base64"),
+        ("openai", "data:image/png;base64,@@@@", "illegal base64 data"),
+        ("openai", "data:image/png;base64," + base64.b64encode(b"GIF? no").decode(), "unknown format"),
+    ],
+)
+def test_images_are_checked_as_the_engines_check_them(engine, dialect, image, message):
+    simulator = engine(dialect=dialect, models=[VISION_MODEL], vision_models=[VISION_MODEL])
+    path, body = chat_with_image(dialect, VISION_MODEL, image)
+    with client(simulator) as http:
+        response = http.post(path, json=body)
+
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert message in (error["message"] if dialect == "openai" else error)
+    assert simulator.requests_to(path)[0].reply is None, "nothing was generated"
+
+
+def test_ollama_show_lists_vision_only_for_the_models_that_read_images(engine):
+    simulator = engine(models=[MODEL, VISION_MODEL], vision_models=[VISION_MODEL])
+    with client(simulator) as http:
+        vision = http.post("/api/show", json={"model": VISION_MODEL}).json()
+        text_only = http.post("/api/show", json={"model": MODEL}).json()
+
+    assert vision["capabilities"] == ["completion", "vision"]
+    assert text_only["capabilities"] == ["completion"]

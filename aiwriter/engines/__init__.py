@@ -21,7 +21,7 @@ from .errors import (
 )
 from .ollama import OllamaClient
 from .openai import OpenAIClient
-from .types import Chunk, Done, GenerationStats, ModelDetails, ModelInfo, Thinking, Timeouts
+from .types import Chunk, Done, GenerationStats, ModelDetails, ModelInfo, Thinking, Timeouts, image_part
 
 CLIENTS: dict[str, type[EngineClient]] = {"ollama": OllamaClient, "openai": OpenAIClient}
 
@@ -33,15 +33,28 @@ class Backend:
     dialect: str
     url: str
     api_key_env: str = ""
+    # Models the configuration says read images (OpenAI-compatible APIs do not say so themselves).
+    vision_models: frozenset[str] = frozenset()
 
     @classmethod
     def from_setting(cls, entry: dict) -> "Backend":
-        return cls(dialect=entry["dialect"], url=entry["url"].rstrip("/"), api_key_env=entry.get("api_key_env", ""))
+        return cls(
+            dialect=entry["dialect"],
+            url=entry["url"].rstrip("/"),
+            api_key_env=entry.get("api_key_env", ""),
+            vision_models=frozenset(entry.get("vision_models", ())),
+        )
 
     def client(self, *, timeouts: Timeouts, max_connections: int = 100) -> EngineClient:
         """A new client for this host; the key is read from the environment here, and kept only in its headers."""
         api_key = os.environ.get(self.api_key_env, "") if self.api_key_env else ""
-        return CLIENTS[self.dialect](self.url, timeouts=timeouts, api_key=api_key, max_connections=max_connections)
+        return CLIENTS[self.dialect](
+            self.url,
+            timeouts=timeouts,
+            api_key=api_key,
+            max_connections=max_connections,
+            vision_models=self.vision_models,
+        )
 
 
 __all__ = [
@@ -69,4 +82,5 @@ __all__ = [
     "Timeout",
     "Timeouts",
     "Unavailable",
+    "image_part",
 ]

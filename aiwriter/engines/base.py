@@ -40,10 +40,13 @@ class EngineClient:
         api_key: str = "",
         max_connections: int = 100,
         models_ttl: float = DEFAULT_MODELS_TTL,
+        vision_models: frozenset[str] = frozenset(),
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.timeouts = timeouts
         self.models_ttl = models_ttl
+        # Models the site's configuration says read images, for engines whose API does not say.
+        self.vision_models = frozenset(vision_models)
         headers = {"User-Agent": "blogsite-aiwriter"}
         if api_key:
             headers["Authorization"] = f"Bearer {api_key}"
@@ -76,7 +79,10 @@ class EngineClient:
     def stream_chat(
         self, *, model: str, messages: list[dict], options: dict | None = None, think: bool = False
     ) -> AsyncIterator[StreamEvent]:
-        """`Thinking` and `Chunk` pieces as they stream, then one `Done`."""
+        """`Thinking` and `Chunk` pieces as they stream, then one `Done`.
+
+        A message may carry `images` (see `types.image_part`); each dialect sends them its own way.
+        """
         raise NotImplementedError
 
     async def _fetch_models(self) -> list[ModelInfo]:

@@ -1,5 +1,6 @@
-"""Ollama's native API, as described in ollama-api.md: `/api/chat` streamed as NDJSON,
-`/api/tags` for the models, `/api/show` for a model's context window, `/api/version` for health."""
+"""Ollama's native API, as described in ollama-api.md: `/api/chat` streamed as NDJSON (a
+message's images in its `images` field, base64-encoded), `/api/tags` for the models, `/api/show`
+for a model's context window and capabilities, `/api/version` for health."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import orjson
 from .base import EngineClient, StreamClock, StreamEvent, timed_lines
 from .errors import EngineError, MalformedResponse, ModelNotFound, StreamError
 from .thinking import ThinkTagSplitter
-from .types import Done, GenerationStats, ModelDetails, ModelInfo, Thinking
+from .types import Done, GenerationStats, ModelDetails, ModelInfo, Thinking, message_images
 
 
 class OllamaClient(EngineClient):
@@ -20,7 +21,7 @@ class OllamaClient(EngineClient):
     async def stream_chat(
         self, *, model: str, messages: list[dict], options: dict | None = None, think: bool = False
     ) -> AsyncIterator[StreamEvent]:
-        payload: dict[str, Any] = {"model": model, "messages": messages, "stream": True}
+        payload: dict[str, Any] = {"model": model, "messages": [_message(m) for m in messages], "stream": True}
         if options:
             payload["options"] = options
         if think:
@@ -81,9 +82,9 @@ class OllamaClient(EngineClient):
         except ModelNotFound:
             raise
         except EngineError:
-            return ModelDetails()
+            return ModelDetails(vision=model in self.vision_models)
         if not isinstance(data, Mapping):
-            return ModelDetails()
+            return ModelDetails(vision=model in self.vision_models)
         info = data.get("model_info")
         lengths = (
             [value for key, value in info.items() if key.endswith(".context_length")]
@@ -91,9 +92,11 @@ class OllamaClient(EngineClient):
             else []
         )
         capabilities = data.get("capabilities")
+        capabilities = capabilities if isinstance(capabilities, list) else []
         return ModelDetails(
             context_length=next((int(n) for n in lengths if isinstance(n, int) and n > 0), None),
-            thinks=isinstance(capabilities, list) and "thinking" in capabilities,
+            thinks="thinking" in capabilities,
+            vision="vision" in capabilities or model in self.vision_models,
         )
 
     async def ping(self) -> str:
@@ -101,6 +104,14 @@ class OllamaClient(EngineClient):
         if not isinstance(data, dict) or not isinstance(data.get("version"), str):
             raise MalformedResponse(f"The engine at {self.base_url} sent an unreadable version.", host=self.base_url)
         return f"Ollama {data['version']}"
+
+
+def _message(message: dict) -> dict:
+    """A chat message as Ollama reads it: images as a list of base64 strings beside the text."""
+    images = message_images(message)
+    if not images:
+        return message
+    return {**message, "images": [image["data"] for image in images]}
 
 
 def _text(message: Any, name: str) -> str:

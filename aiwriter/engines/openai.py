@@ -1,8 +1,9 @@
 """The OpenAI-compatible API that vLLM, llama.cpp's llama-server, TGI and LM Studio speak.
 
 `POST /v1/chat/completions` streamed as Server-Sent Events (read with httpx-sse) ending in
-`data: [DONE]`, `GET /v1/models` for the model list, and `/health` at the server's root where
-the engine answers it. The base URL includes the API's version prefix, e.g.
+`data: [DONE]` (a message's images go as `image_url` content parts carrying data URLs),
+`GET /v1/models` for the model list, and `/health` at the server's root where the engine
+answers it. The base URL includes the API's version prefix, e.g.
 `http://vllm1:8000/v1`.
 """
 
@@ -19,7 +20,7 @@ from httpx_sse import EventSource, SSEError
 from .base import EngineClient, StreamClock, StreamEvent, timed_lines
 from .errors import EngineError, MalformedResponse, StreamError, Unavailable, error_detail
 from .thinking import ThinkTagSplitter
-from .types import Chunk, Done, GenerationStats, ModelDetails, ModelInfo, Thinking
+from .types import Chunk, Done, GenerationStats, ModelDetails, ModelInfo, Thinking, message_images
 
 # Ollama-style option names the gateway uses, and their names in this API.
 OPTION_NAMES = {
@@ -40,7 +41,12 @@ class OpenAIClient(EngineClient):
     async def stream_chat(
         self, *, model: str, messages: list[dict], options: dict | None = None, think: bool = False
     ) -> AsyncIterator[StreamEvent]:
-        payload = {"model": model, "messages": messages, "stream": True, "stream_options": {"include_usage": True}}
+        payload = {
+            "model": model,
+            "messages": [_message(m) for m in messages],
+            "stream": True,
+            "stream_options": {"include_usage": True},
+        }
         payload.update(_options(options or {}))
         reply = _Reply(messages)
         clock = StreamClock(self.timeouts)
@@ -95,17 +101,21 @@ class OpenAIClient(EngineClient):
 
     async def model_details(self, model: str) -> ModelDetails:
         """The context window where the model list states it (vLLM, LM Studio, llama.cpp); else unknown,
-        and an engine that finds the prompt too long says so itself (mapped to `too_large`)."""
+        and an engine that finds the prompt too long says so itself (mapped to `too_large`).
+
+        The API does not say which models read images, so the site's configuration does (`vision_models`).
+        """
+        vision = model in self.vision_models
         try:
             entries = await self._model_entries()
         except EngineError:
-            return ModelDetails()
+            return ModelDetails(vision=vision)
         entry = next((entry for entry in entries if entry["id"] == model), {})
         meta = entry.get("meta") if isinstance(entry.get("meta"), dict) else {}
         for value in [entry.get(name) for name in CONTEXT_FIELDS] + [meta.get("n_ctx"), meta.get("n_ctx_train")]:
             if isinstance(value, int) and value > 0:
-                return ModelDetails(context_length=value)
-        return ModelDetails()
+                return ModelDetails(context_length=value, vision=vision)
+        return ModelDetails(vision=vision)
 
     async def ping(self) -> str:
         """`/health` where the engine has it (vLLM, TGI, llama-server); the model list otherwise."""
@@ -171,6 +181,20 @@ class _Reply:
             eval_duration_ns=round((now - generating_since) * 1e9) or None,
             tokens_estimated=estimated,
         )
+
+
+def _message(message: dict) -> dict:
+    """A chat message as this API reads it: with images, a content list of the text and one
+    `image_url` part per image, each a `data:` URL."""
+    images = message_images(message)
+    if not images:
+        return message
+    parts: list[dict[str, Any]] = [{"type": "text", "text": str(message.get("content", ""))}]
+    parts += [
+        {"type": "image_url", "image_url": {"url": f"data:{image['media_type']};base64,{image['data']}"}}
+        for image in images
+    ]
+    return {**{k: v for k, v in message.items() if k != "images"}, "content": parts}
 
 
 def _options(options: Mapping[str, Any]) -> dict[str, Any]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields
 from typing import Any
@@ -79,10 +80,31 @@ class Done:
 @dataclass(frozen=True, slots=True)
 class ModelDetails:
     """What the gateway needs to know of a model before asking it: its context window, in tokens
-    (None when the engine does not say), and whether it streams its thinking apart."""
+    (None when the engine does not say), whether it streams its thinking apart, and whether it
+    reads images (`vision`)."""
 
     context_length: int | None = None
     thinks: bool = False
+    vision: bool = False
+
+
+def image_part(data: bytes, *, media_type: str) -> dict[str, str]:
+    """An image for a chat message's `images` list, the same for every dialect.
+
+    A message may carry `"images": [image_part(...), ...]` beside its text; each dialect's client
+    sends them its own way (Ollama: base64 strings in the message's `images`; OpenAI-compatible
+    engines: `image_url` content parts holding data URLs). Kept as plain JSON, so a request with
+    images hashes (for the response cache and the audit record) like any other.
+    """
+    if not media_type.startswith("image/"):
+        raise ValueError(f"an image part needs an image media type, not {media_type!r}")
+    return {"media_type": media_type, "data": base64.b64encode(data).decode("ascii")}
+
+
+def message_images(message: Mapping[str, Any]) -> list[Mapping[str, str]]:
+    """The images of a chat message (see `image_part`); none for a text-only message."""
+    images = message.get("images")
+    return list(images) if isinstance(images, list) else []
 
 
 @dataclass(frozen=True, slots=True)
