@@ -24,3 +24,9 @@ class AiwriterConfig(AppConfig):
         from . import signals
 
         signals.connect()
+
+        from blogsite.metrics import register_scrape_collector
+
+        from .jobs.metrics import BatchJobsCollector
+
+        register_scrape_collector(BatchJobsCollector())

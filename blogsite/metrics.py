@@ -20,6 +20,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 from django_prometheus.middleware import PrometheusAfterMiddleware
 from prometheus_client import Counter, multiprocess
+from prometheus_client.registry import Collector
 
 PAGE_CACHE_HITS = Counter(
     "blogsite_page_cache_hits_total",
@@ -58,11 +59,28 @@ REFUSED_MESSAGE = (
 )
 
 
+# Collectors that read their figures when /metrics is scraped (register_scrape_collector).
+_scrape_collectors: list[Collector] = []
+
+
+def register_scrape_collector(collector: Collector) -> None:
+    """Export `collector` at every scrape, registered once per process (from an AppConfig.ready).
+
+    In multiprocess mode only the registry built for each scrape is exported, so it gets these
+    collectors too; the default registry gets them for single-process servers.
+    """
+    if collector not in _scrape_collectors:
+        prometheus_client.REGISTRY.register(collector)
+        _scrape_collectors.append(collector)
+
+
 def metrics_registry() -> prometheus_client.CollectorRegistry:
     """The registry to export: every process's files in multiprocess mode, else this process's."""
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         registry = prometheus_client.CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)
+        for collector in _scrape_collectors:
+            registry.register(collector)
         return registry
     return prometheus_client.REGISTRY
 

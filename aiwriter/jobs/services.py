@@ -51,6 +51,7 @@ from ..permissions import can_use_aiwriter
 from ..protocol import GenerationRequest, RequestRefused
 from . import selectors
 from .fields import FIELD_LABELS, TARGET_FIELDS, field_filled, field_value, field_with_article
+from .metrics import items_processed_count
 from .selectors import ACTIVE_JOB, UNFINISHED_ITEM
 from .serializers import item_state, job_summary
 
@@ -433,8 +434,8 @@ def _finish(*, item_id: int, token: str, outcome: ItemOutcome) -> ItemOutcome:
 
 
 def _mark(*, item_id: int, token: str, outcome: ItemOutcome) -> bool:
-    """Record the item's ending if this claim still holds it."""
-    return bool(
+    """Record the item's ending if this claim still holds it, and count it for /metrics."""
+    marked = bool(
         BatchItem.objects.filter(pk=item_id, status=ItemStatus.RUNNING, claim_token=token).update(
             status=outcome.status,
             result=outcome.result,
@@ -443,6 +444,9 @@ def _mark(*, item_id: int, token: str, outcome: ItemOutcome) -> bool:
             lease_until=None,
         )
     )
+    if marked:
+        items_processed_count(status=outcome.status)
+    return marked
 
 
 # Progress
