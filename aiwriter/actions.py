@@ -104,6 +104,52 @@ ACTIONS: Mapping[str, ActionSpec] = MappingProxyType(
 )
 
 
+@dataclass(frozen=True, slots=True)
+class RewritePreset:
+    """A rewrite an editor picks by name from the in-place toolbar; the server owns its instruction."""
+
+    name: str
+    label: str
+    instruction: str
+
+
+def _presets(*presets: RewritePreset) -> Mapping[str, RewritePreset]:
+    return MappingProxyType({preset.name: preset for preset in presets})
+
+
+_KEEP = "Keep its meaning, its facts, its Markdown formatting and the language it is written in."
+
+# The presets of the in-place toolbar, in the order it shows them. "Continue from here" is the
+# continue action on the text up to the selection, so it needs no preset.
+REWRITE_PRESETS: Mapping[str, RewritePreset] = _presets(
+    RewritePreset("shorter", "Shorter", f"Make it shorter: keep the key points and cut the rest. {_KEEP}"),
+    RewritePreset(
+        "longer",
+        "Longer",
+        f"Make it longer: develop what it says with detail and an example, inventing no new facts. {_KEEP}",
+    ),
+    RewritePreset(
+        "simpler", "Simpler", f"Make it simpler: plain words and short sentences that anyone can follow. {_KEEP}"
+    ),
+    RewritePreset(
+        "fix_grammar",
+        "Fix spelling and grammar",
+        "Correct only the spelling, grammar and punctuation. Change nothing else: keep every word that is "
+        "right, the order of the sentences, the formatting and the language.",
+    ),
+    RewritePreset("tone_formal", "Tone: formal", f"Change the tone to formal and professional. {_KEEP}"),
+    RewritePreset("tone_friendly", "Tone: friendly", f"Change the tone to warm, friendly and conversational. {_KEEP}"),
+    RewritePreset(
+        "tone_confident", "Tone: confident", f"Change the tone to confident and direct, without hedging. {_KEEP}"
+    ),
+)
+
+
+def preset_choices() -> list[dict[str, str]]:
+    """The rewrite presets for the panel's toolbar, with their labels."""
+    return [{"value": preset.name, "label": preset.label} for preset in REWRITE_PRESETS.values()]
+
+
 def action_get(name: str) -> ActionSpec | None:
     return ACTIONS.get(name)
 

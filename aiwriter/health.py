@@ -32,6 +32,16 @@ async def check_engines() -> dict:
     return {"name": "ai_engines", "status": status, "hosts": hosts}
 
 
+def engines_accepting() -> bool:
+    """Whether a generation sent now would be taken: some host's breaker is closed, or its cooldown is
+    over so that the request is its probe.
+
+    A host that lists its models again may still be cooling down after its failures; until then the
+    gateway refuses every generation, so the panel must not call the AI writer ready.
+    """
+    return any(host.breaker.allows() for host in get_gateway().hosts)
+
+
 async def _probe(host: HostState) -> dict:
     started = time.monotonic()
     entry = {"url": host.url, "dialect": host.dialect}

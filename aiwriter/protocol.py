@@ -13,7 +13,7 @@ from django.conf import settings
 
 from blogsite.json_input import JsonInputError, json_parse
 
-from .actions import ACTIONS
+from .actions import ACTIONS, REWRITE_PRESETS
 
 MODEL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/+-]{0,199}$")
 MAX_REQUEST_ID_CHARS = 64
@@ -115,11 +115,31 @@ def generation_request_parse(message: Mapping[str, Any]) -> GenerationRequest:
             options=_options(message.get("options")),
             regenerate=_flag(message.get("regenerate"), "regenerate"),
         )
+        _check_preset(request)
     except RequestRefused as error:
         error.request_id = request_id
         raise
     _check_size(request)
     return request
+
+
+def _check_preset(request: GenerationRequest) -> None:
+    """A preset names a rewrite's instruction, so it goes with the rewrite action alone, and instead of
+    an instruction of the editor's own."""
+    if "preset" not in request.options:
+        return
+    if request.action != "rewrite":
+        raise RequestRefused("invalid", "A preset goes with the rewrite action only.")
+    if request.options.get("instruction", "").strip():
+        raise RequestRefused("invalid", "Send either a preset or an instruction, not both.")
+
+
+def _preset(name: str, value: Any) -> str:
+    if not isinstance(value, str) or value not in REWRITE_PRESETS:
+        raise RequestRefused(
+            "invalid", f"Unknown preset {str(value)[:40]!r}. Choose one of: {', '.join(REWRITE_PRESETS)}."
+        )
+    return value
 
 
 def _action(value: Any) -> str:
@@ -195,6 +215,7 @@ _OPTION_READERS = {
     "temperature": lambda name, value: _number(name, value, low=0, high=2),
     "seed": lambda name, value: _number(name, value, low=0, high=2**31 - 1, integer=True),
     "new_conversation": lambda name, value: _flag(value, name),
+    "preset": _preset,
 }
 
 

@@ -63,3 +63,15 @@ async def chat_history(*, user, post: Post | None) -> list[dict[str, str]]:
     while kept and kept[0]["role"] != "user":
         kept.pop(0)
     return kept
+
+
+async def chat_transcript(*, user, post: Post | None) -> list[dict[str, str]]:
+    """The conversation the editor's next chat message continues, oldest first, for the panel to show."""
+    limit = settings.AIWRITER_CHAT_HISTORY_MESSAGES
+    newest = ChatMessage.objects.filter(user=user, post=post).order_by("-created_at", "-pk")[:limit]
+    messages = [
+        {"role": message.role, "content": message.content, "created_at": message.created_at.isoformat()}
+        async for message in newest
+    ]
+    messages.reverse()
+    return messages

@@ -28,7 +28,7 @@ from posts.models import Post
 from posts.selectors import tag_suggestions
 
 from . import gateway, limits, selectors
-from .actions import ACTIONS, ActionSpec
+from .actions import ACTIONS, REWRITE_PRESETS, ActionSpec
 from .engines import Chunk, Done, EngineError, GenerationStats, Thinking
 from .gateway import CompletionRequest, Priority
 from .models import ChatMessage, ChatRole, Generation, Outcome
@@ -155,6 +155,8 @@ async def _prompt_values(*, spec: ActionSpec, request: GenerationRequest, post: 
         "existing_tags": "",
     }
     values[spec.text_fills] = request.text or values[spec.text_fills]
+    if "preset" in options:
+        values["instruction"] = REWRITE_PRESETS[options["preset"]].instruction
     if not values["instruction"].strip() and spec.default_instruction:
         values["instruction"] = spec.default_instruction
     if spec.max_length is not None:

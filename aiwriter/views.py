@@ -14,14 +14,16 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
 from blogsite.json_input import JsonInputError, json_parse
+from posts.models import Post
 
-from . import gateway, protocol, services
+from . import gateway, protocol, selectors, services
 from .engines.errors import EDITOR_UNAVAILABLE
+from .health import engines_accepting
 from .jobs import selectors as job_selectors
 from .jobs import serializers as job_serializers
 from .jobs import services as job_services
 from .models import BatchJob
-from .permissions import can_use_aiwriter
+from .permissions import acan_use_aiwriter, can_use_aiwriter
 
 logger = logging.getLogger(__name__)
 
@@ -112,9 +114,16 @@ async def models_list(request: HttpRequest) -> JsonResponse:
     failing = [host for host in hosts if host.error is not None]
     for host in failing:
         logger.warning("AI engine %s (%s) could not list its models: %s", host.host, host.dialect, host.error.message)
-    body = {"default": settings.AIWRITER_DEFAULT_MODEL, "models": sorted(models.values(), key=lambda m: m["name"])}
+    body = {
+        "default": settings.AIWRITER_DEFAULT_MODEL,
+        "models": sorted(models.values(), key=lambda m: m["name"]),
+        # False while some engine is missing from the list: the panel asks again to fill it in once it is back.
+        "complete": not failing,
+    }
     if failing and not models:
         return JsonResponse({**body, **_unavailable(failing)}, status=503)
+    if not engines_accepting():
+        return JsonResponse({**body, "code": "unavailable", "message": EDITOR_UNAVAILABLE}, status=503)
     return JsonResponse(body)
 
 
@@ -133,6 +142,65 @@ def _model_json(model) -> dict:
         "quantization_level": model.quantization_level,
         "size": model.size,
     }
+
+
+# The chat's conversation: shown in the panel, and forgotten on request. Django's CSRF check covers the POST.
+
+
+async def _chat_refusal(user) -> JsonResponse | None:
+    if not user.is_authenticated:
+        return _refusal("unauthorized", "Sign in to use the AI writer.", 401)
+    if not await acan_use_aiwriter(user):
+        return _refusal("forbidden", "Your account cannot use the AI writer.", 403)
+    return None
+
+
+async def _chat_post(user, raw_id) -> tuple[Post | None, JsonResponse | None]:
+    """The post a conversation is about (None: a post not saved yet), or the refusal to send instead."""
+    if raw_id in (None, ""):
+        return None, None
+    post_id = int(raw_id) if isinstance(raw_id, str) and raw_id.isdigit() else raw_id
+    if isinstance(post_id, bool) or not isinstance(post_id, int) or post_id < 1:
+        return None, _refusal("invalid", "post_id must be the number of a saved post, or empty.", 400)
+    post = await selectors.post_for_ai(user=user, post_id=post_id)
+    if post is None:
+        return None, _refusal("not_found", services.NO_SUCH_POST, 404)
+    return post, None
+
+
+@never_cache
+@require_GET
+async def chat_history(request: HttpRequest) -> JsonResponse:
+    """The editor's remembered conversation about a post (`?post_id=`), oldest message first."""
+    user = await request.auser()
+    refusal = await _chat_refusal(user)
+    if refusal:
+        return refusal
+    post, refusal = await _chat_post(user, request.GET.get("post_id"))
+    if refusal:
+        return refusal
+    return JsonResponse({"messages": await selectors.chat_transcript(user=user, post=post)})
+
+
+@never_cache
+@require_POST
+async def chat_clear(request: HttpRequest) -> JsonResponse:
+    """Forget the editor's conversation about a post: `{"post_id": <id or null>}`."""
+    user = await request.auser()
+    refusal = await _chat_refusal(user)
+    if refusal:
+        return refusal
+    try:
+        data = json_parse(request.body or b"{}")
+    except JsonInputError as error:
+        return _refusal("invalid", str(error), 400)
+    if not isinstance(data, dict):
+        return _refusal("invalid", 'Send a JSON object such as {"post_id": 12}.', 400)
+    post, refusal = await _chat_post(user, data.get("post_id"))
+    if refusal:
+        return refusal
+    removed = await services.chat_history_clear(user=user, post=post)
+    return JsonResponse({"removed": removed})
 
 
 # Batch jobs (aiwriter/jobs/): JSON in and out; Django's CSRF check covers the POSTs.

@@ -7,7 +7,9 @@ from asgiref.testing import ApplicationCommunicator
 from django.db import connection
 from django.test import AsyncClient
 
-from aiwriter.models import Generation, Outcome
+from aiwriter import services
+from aiwriter.gateway import get_gateway
+from aiwriter.models import ChatMessage, Generation, Outcome
 from blogsite.asgi import application
 from posts.models import Post
 from tests.aiwriter.conftest import backend_of, chat_requests
@@ -239,6 +241,7 @@ async def test_models_says_the_local_model_is_starting_while_it_loads(author, se
     assert response.json() | {"models": None} == {
         "default": settings.AIWRITER_DEFAULT_MODEL,
         "models": None,
+        "complete": False,
         "code": "starting",
         "message": "The local AI model is starting…",
     }
@@ -266,3 +269,145 @@ async def test_sse_generations_keep_the_requests_id_for_audit(author, engine):
         )
     assert response.status_code == 200 and response.headers["x-request-id"] == "sse-req-1"
     assert (await recorded_generation("r1")).http_request_id == "sse-req-1"
+
+
+CHAT_URL = "/aiwriter/chat/"
+CHAT_CLEAR_URL = "/aiwriter/chat/clear/"
+
+
+def summarize_message(request_id: str, **fields) -> dict:
+    return generate_message(request_id, action="summarize", text="A body about brewing green tea.", **fields)
+
+
+async def test_sse_try_again_asks_the_engine_instead_of_the_cache(author, engine):
+    client = await client_for(author)
+    await post_stream(client, summarize_message("r1"))
+    _, _, repeated = await post_stream(client, summarize_message("r2"))
+    _, _, again = await post_stream(client, summarize_message("r3", regenerate=True))
+    assert repeated[-1]["cached"] is True
+    assert again[-1] == {**again[-1], "type": "done", "cached": False}
+    assert len(chat_requests(engine)) == 2
+
+
+async def test_sse_rewrites_with_the_presets_instruction(author, engine):
+    _, _, events = await post_stream(
+        await client_for(author),
+        generate_message(action="rewrite", text="Their going too the shop.", options={"preset": "fix_grammar"}),
+    )
+    assert events[-1]["type"] == "done"
+    prompt = chat_requests(engine)[0].body["messages"][-1]["content"]
+    assert "Correct only the spelling, grammar and punctuation" in prompt
+    assert "Their going too the shop." in prompt
+
+
+async def test_models_says_when_an_engine_is_missing_from_the_list(author, settings, engine):
+    settings.AIWRITER_BACKENDS = [
+        backend_of(engine),
+        {"dialect": "ollama", "url": "http://127.0.0.1:9", "api_key_env": ""},
+    ]
+    response = await (await client_for(author)).get(MODELS_URL)
+    assert response.status_code == 200
+    assert response.json()["complete"] is False
+    assert [model["name"] for model in response.json()["models"]] == ["llama3.2:1b", "qwen2.5:0.5b"]
+
+
+async def test_models_is_complete_when_every_engine_answers(author):
+    response = await (await client_for(author)).get(MODELS_URL)
+    assert response.json()["complete"] is True
+
+
+async def test_models_stays_unavailable_while_a_returned_engine_cools_down(author, settings):
+    """An engine that lists its models again is not used until its breaker lets a request through,
+    so the panel must not say it is ready meanwhile."""
+    settings.AIWRITER_BREAKER_COOLDOWN = 60
+    for host in get_gateway().hosts:
+        for _ in range(10):
+            host.breaker.failure()
+    response = await (await client_for(author)).get(MODELS_URL)
+    assert response.status_code == 503
+    assert response.json()["code"] == "unavailable"
+    assert response.json()["message"].startswith("The AI writer is unavailable right now; your text is safe.")
+    _, _, events = await post_stream(await client_for(author), generate_message(options={"title": "T"}))
+    assert events[-1]["code"] == "unavailable"
+
+
+async def test_editors_never_read_an_engines_address_or_configuration(author, settings, engine_factory):
+    guarded = engine_factory(api_key="a-secret-key")
+    settings.AIWRITER_BACKENDS = [backend_of(guarded)]
+    _, _, events = await post_stream(await client_for(author), generate_message(options={"title": "T"}))
+    message = events[-1]["message"]
+    assert events[-1]["code"] == "unavailable"
+    assert message == "The AI writer is unavailable right now; your text is safe. Try again in a minute."
+    for operator_detail in (str(guarded.port), "127.0.0.1", "AIWRITER", "API key", "ollama serve"):
+        assert operator_detail not in message
+
+
+async def chat_turns(user, post, *pairs) -> None:
+    for question, answer in pairs:
+        await sync_to_async(services.chat_turn_save)(user=user, post=post, question=question, answer=answer)
+
+
+async def test_chat_history_shows_the_conversation_about_the_post_oldest_first(author, other_author):
+    post = await sync_to_async(PostFactory)(author=author)
+    other = await sync_to_async(PostFactory)(author=author)
+    await chat_turns(author, post, ("Is the intro too long?", "A little."), ("What should go?", "The second sentence."))
+    await chat_turns(author, other, ("Another post?", "Yes."))
+    await chat_turns(other_author, None, ("Not mine", "No."))
+
+    response = await (await client_for(author)).get(CHAT_URL, {"post_id": post.pk})
+    assert response.status_code == 200
+    assert [(m["role"], m["content"]) for m in response.json()["messages"]] == [
+        ("user", "Is the intro too long?"),
+        ("assistant", "A little."),
+        ("user", "What should go?"),
+        ("assistant", "The second sentence."),
+    ]
+    unsaved = await (await client_for(author)).get(CHAT_URL)
+    assert unsaved.json()["messages"] == []
+
+
+async def test_chat_history_of_someone_elses_post_is_refused_as_missing(author, other_author):
+    post = await sync_to_async(PostFactory)(author=other_author)
+    await chat_turns(other_author, post, ("Mine", "Yes."))
+    response = await (await client_for(author)).get(CHAT_URL, {"post_id": post.pk})
+    assert response.status_code == 404
+    assert "Mine" not in response.content.decode()
+    bad = await (await client_for(author)).get(CHAT_URL, {"post_id": "twelve"})
+    assert bad.status_code == 400
+
+
+async def test_chat_history_is_for_ai_writer_users_only(reader):
+    assert (await (await client_for()).get(CHAT_URL)).status_code == 401
+    assert (await (await client_for(reader)).get(CHAT_URL)).status_code == 403
+    assert (
+        await (await client_for(reader)).post(CHAT_CLEAR_URL, "{}", content_type="application/json")
+    ).status_code == 403
+
+
+async def test_clearing_the_chat_forgets_only_that_conversation(author, other_author):
+    post = await sync_to_async(PostFactory)(author=author)
+    other = await sync_to_async(PostFactory)(author=author)
+    await chat_turns(author, post, ("Question", "Answer"))
+    await chat_turns(author, other, ("Kept", "Kept too"))
+    client = await client_for(author)
+
+    response = await client.post(CHAT_CLEAR_URL, json.dumps({"post_id": post.pk}), content_type="application/json")
+
+    assert response.status_code == 200 and response.json() == {"removed": 2}
+    assert (await client.get(CHAT_URL, {"post_id": post.pk})).json()["messages"] == []
+    assert len((await client.get(CHAT_URL, {"post_id": other.pk})).json()["messages"]) == 2
+
+
+async def test_clearing_someone_elses_chat_is_refused(author, other_author):
+    post = await sync_to_async(PostFactory)(author=other_author)
+    await chat_turns(other_author, post, ("Mine", "Yes."))
+    client = await client_for(author)
+    response = await client.post(CHAT_CLEAR_URL, json.dumps({"post_id": post.pk}), content_type="application/json")
+    assert response.status_code == 404
+    assert await ChatMessage.objects.filter(post=post).acount() == 2
+
+
+async def test_clearing_the_chat_requires_the_csrf_token(author):
+    client = await client_for(author, enforce_csrf_checks=True)
+    response = await client.post(CHAT_CLEAR_URL, "{}", content_type="application/json")
+    assert response.status_code == 403
