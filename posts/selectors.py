@@ -8,7 +8,7 @@ from django.db.models import Count, Exists, F, Func, OuterRef, Q, QuerySet, Valu
 from django.shortcuts import get_object_or_404
 
 from . import cache_keys
-from .models import Comment, Post, PostStatus, Revision, Tag
+from .models import Comment, CommentStatus, Post, PostStatus, Revision, Tag
 
 
 def post_list_published(*, tag: Tag | None = None, author=None) -> QuerySet[Post]:
@@ -136,6 +136,16 @@ def _post_search_postgresql(posts: QuerySet[Post], query: str) -> QuerySet[Post]
 
 def comments_approved(*, post: Post) -> QuerySet[Comment]:
     return post.comments.approved().select_related("author")
+
+
+def comments_pending_by(*, post: Post, author) -> QuerySet[Comment]:
+    """The author's own comments on the post that wait for an editor: shown to them alone."""
+    return post.comments.filter(author=author, status=CommentStatus.PENDING).select_related("author")
+
+
+def post_for_comments(*, slug: str) -> Post | None:
+    """A public post, with only what its comment area needs (its slug), or None."""
+    return Post.objects.published().only("slug").filter(slug=slug).first()
 
 
 def tag_cloud(*, limit: int = 30) -> QuerySet[Tag]:

@@ -15,6 +15,7 @@ urlpatterns = [
     path("tags/<str:slug>/", views.TagView.as_view(), name="tag"),
     path("authors/<str:username>/", views.AuthorView.as_view(), name="author"),
     path("search/", views.SearchView.as_view(), name="search"),
+    path("reader/", views.reader_fragment, name="reader"),
     path("feed/", LatestPostsFeed(), name="feed"),
     path("feed/atom/", LatestPostsAtomFeed(), name="feed_atom"),
     path("sitemap.xml", sitemap, {"sitemaps": SITEMAPS}, name="sitemap"),

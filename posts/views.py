@@ -1,8 +1,9 @@
 """The public site: thin views over posts.selectors, rendering templates/posts/.
 
-Pages served to anonymous readers carry nothing specific to the visitor (no CSRF token,
-no names), and the post page shows only that post, its tags, author and approved
-comments, so a page cache in front of them stays correct.
+Pages rendered for a visitor who is not signed in carry nothing specific to anyone (no CSRF
+token, no names), and the post page shows only that post, its tags, author and approved
+comments, so the page cache in front of them serves every reader, signed in or not, the same
+copy; a signed-in reader's own parts come from reader_fragment (posts/reader_fragment.py).
 """
 
 import html
@@ -18,21 +19,26 @@ from django.core.paginator import Paginator
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect, render, resolve_url
+from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.cache import patch_cache_control, patch_vary_headers
 from django.utils.functional import SimpleLazyObject
 from django.utils.html import strip_tags
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.text import Truncator
-from django.views.decorators.http import require_POST, require_safe
+from django.views.decorators.http import require_http_methods, require_safe
 from django.views.generic import ListView
 
 from accounts import throttle
 
-from . import cache_keys, permissions, selectors, services
+from . import cache_keys, selectors, services
 from .forms import CommentForm, SearchForm
 from .models import Comment, CommentStatus, Post, Tag
+from .reader_fragment import comment_area, reader_parts
 
+# The tag of the message confirming a comment: the post page shows it in its comment area.
+COMMENT_MESSAGE_TAG = "comment"
+MAX_SLUG_CHARS = 220
 # Characters that could end a <script> element or open markup inside one.
 _JSON_SCRIPT_ESCAPES = {ord("<"): "\\u003C", ord(">"): "\\u003E", ord("&"): "\\u0026"}
 
@@ -151,11 +157,19 @@ def post_detail(request: HttpRequest, slug: str) -> HttpResponse:
     return render_post(request, post=page.post, comments=page.comments, version=page.version, form=CommentForm())
 
 
-@require_POST
+@require_http_methods(["GET", "HEAD", "POST"])
 def comment_submit(request: HttpRequest, slug: str) -> HttpResponse:
+    """POST: a reader's comment. GET: the post page with the comment form, for readers without the script.
+
+    The shared post page links here: a reader not signed in signs in first, then comes back.
+    """
     post = selectors.post_get_published(slug=slug)
     if not request.user.is_authenticated:
-        return redirect_to_login(f"{post.get_absolute_url()}#comments")
+        return redirect_to_login(request.path if request.method != "POST" else f"{post.get_absolute_url()}#comments")
+    if request.method != "POST":
+        response = render_post(request, post=post, form=CommentForm())
+        patch_cache_control(response, private=True)
+        return response
     form = CommentForm(request.POST)
     if not form.is_valid():
         return render_post(request, post=post, form=form, status=400)
@@ -170,8 +184,19 @@ def comment_submit(request: HttpRequest, slug: str) -> HttpResponse:
     except services.PostError as error:
         form.add_error("body", str(error))
         return render_post(request, post=post, form=form, status=400)
-    messages.success(request, comment_confirmation(comment))
+    # Shown in the comment area, where the redirect lands, not at the top of the page.
+    messages.success(request, comment_confirmation(comment), extra_tags=COMMENT_MESSAGE_TAG)
     return redirect(f"{post.get_absolute_url()}#{comment_anchor(comment)}")
+
+
+@require_safe
+def reader_fragment(request: HttpRequest) -> HttpResponse:
+    """The signed-in reader's parts of a shared page (posts/reader_fragment.py), as JSON for them alone."""
+    body = reader_parts(request, post_slug=request.GET.get("post", "")[:MAX_SLUG_CHARS])
+    response = HttpResponse(body, content_type="application/json")
+    patch_cache_control(response, private=True, no_store=True)
+    patch_vary_headers(response, ("Cookie",))
+    return response
 
 
 def render_post(
@@ -183,26 +208,28 @@ def render_post(
     version: str | None = None,
     status: int = 200,
 ) -> HttpResponse:
-    """The post page; the comment form only for people allowed to comment (with its CSRF token).
+    """The post page; for a signed-in reader with their comment area (form, CSRF token, pending comments).
 
     `comments` and the post's `version` come with the cached page data (posts.selectors.post_page_get);
     without them, as after a refused comment, the comments are read afresh and no fragment is cached.
+    A reader not signed in gets the page every reader shares (posts/reader_fragment.py).
     """
     if comments is None:
         comments = selectors.comments_approved(post=post)
     canonical_url = web_url_or_empty(post.canonical_url) or request.build_absolute_uri(post.get_absolute_url())
     context = {
-        "post": post,
+        **comment_area(request, post=post, form=form),
         "comments": comments,
         "post_version": version,
-        "comment_form": form if permissions.can_comment(request.user) else None,
-        "comment_errors": form.non_field_errors(),
-        "login_url": resolve_url(settings.LOGIN_URL),
         "canonical_url": canonical_url,
         "cover_url": web_url_or_empty(post.cover_image_url),
         "description": post_description(post),
         "json_ld": blog_posting_json_ld(request, post=post, canonical_url=canonical_url),
     }
+    if request.user.is_authenticated:
+        notices = list(messages.get_messages(request))
+        context["comment_messages"] = [notice for notice in notices if COMMENT_MESSAGE_TAG in notice.tags.split()]
+        context["messages"] = [notice for notice in notices if COMMENT_MESSAGE_TAG not in notice.tags.split()]
     return render(request, "posts/detail.html", context, status=status)
 
 

@@ -16,11 +16,25 @@ from redis.exceptions import LockError, RedisError
 from blogsite import metrics
 from blogsite.per_loop import PerLoop
 from blogsite.redis_clients import async_redis
-from posts import cache_keys, releases
+from posts import cache_keys, reader_fragment, releases
 from posts.cache_keys import PageKey, redis_outage
 
 from . import routes
-from .responses import HIT, STALE, ASGIApp, Capture, Receive, Scope, Send, StoredPage, marked, request_info, send_page
+from .responses import (
+    HIT,
+    STALE,
+    ASGIApp,
+    Capture,
+    Receive,
+    Scope,
+    Send,
+    StoredPage,
+    marked,
+    request_info,
+    send_json,
+    send_page,
+    without_cookies,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -49,9 +63,12 @@ class PageCacheMiddleware:
         if not info.personal and info.origin is not None:
             page = routes.page_for_request(scope["path"], scope["query_string"], info.origin)
         if page is not None:
-            await self._cached(page, scope, receive, send)
+            # Everyone gets the same page; a signed-in reader's own parts come from the reader fragment.
+            await self._cached(page, without_cookies(scope) if info.session else scope, receive, send)
+        elif not (info.session or info.personal) and routes.is_reader_fragment(scope["path"]):
+            await send_json(send, reader_fragment.ANONYMOUS, head=scope["method"] == "HEAD")
         elif routes.is_public_path(scope["path"]):
-            await self.app(scope, receive, marked(send, personal=info.personal))
+            await self.app(scope, receive, marked(send, personal=info.personal or info.session))
         else:
             await self.app(scope, receive, send)
 

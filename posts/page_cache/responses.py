@@ -18,7 +18,7 @@ MAX_BODY_BYTES = 2 * 1024 * 1024
 # Headers that describe one delivery rather than the page.
 _NOT_STORED = {b"date", b"server-timing", b"x-cache", b"age", b"connection", b"transfer-encoding"}
 _CSRF_MARK = b"csrfmiddlewaretoken"
-_PERSONAL_COOKIES = ("messages",)
+_PERSONAL_COOKIES = ("messages",)  # one-off notices: the page that shows them is for this person only
 _HOST_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789.-:[]")
 
 
@@ -58,24 +58,29 @@ def storable(status: int, headers: list[tuple[bytes, bytes]]) -> bool:
 
 @dataclass(slots=True)
 class RequestInfo:
-    personal: bool  # a session or messages cookie: the answer is for this person only
+    session: bool  # a session cookie: perhaps signed in; the shared page plus their reader fragment
+    personal: bool  # a messages cookie: the answer is for this person only
     origin: str | None  # scheme://host, None when the host is not one to key a page by
 
 
 def request_info(scope: Scope) -> RequestInfo:
     host = forwarded_proto = b""
-    personal = False
+    session = personal = False
     for name, value in scope["headers"]:
         if name == b"host":
             host = value
         elif name == b"cookie":
             cookies = parse_cookie(value.decode("latin-1"))
-            personal = personal or any(
-                cookie in cookies for cookie in (settings.SESSION_COOKIE_NAME, *_PERSONAL_COOKIES)
-            )
+            session = session or settings.SESSION_COOKIE_NAME in cookies
+            personal = personal or any(cookie in cookies for cookie in _PERSONAL_COOKIES)
         elif name == b"x-forwarded-proto":
             forwarded_proto = value
-    return RequestInfo(personal=personal, origin=_origin(scope, host, forwarded_proto))
+    return RequestInfo(session=session, personal=personal, origin=_origin(scope, host, forwarded_proto))
+
+
+def without_cookies(scope: Scope) -> Scope:
+    """The request as a reader without cookies makes it: Django then renders the page every reader gets."""
+    return {**scope, "headers": [(name, value) for name, value in scope["headers"] if name != b"cookie"]}
 
 
 def _origin(scope: Scope, host: bytes, forwarded_proto: bytes) -> str | None:
@@ -135,6 +140,19 @@ def marked(send: Send, *, personal: bool) -> Send:
         await send(message)
 
     return send_marked
+
+
+async def send_json(send: Send, body: bytes, *, head: bool) -> None:
+    """A small JSON answer for one visitor: never kept by a browser or a proxy."""
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(body)).encode()),
+        (b"cache-control", b"private, no-store"),
+        (b"vary", b"Cookie"),
+        (b"x-content-type-options", b"nosniff"),
+    ]
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
+    await send({"type": "http.response.body", "body": b"" if head else body})
 
 
 async def send_page(send: Send, page: StoredPage, *, x_cache: bytes, head: bool) -> None:

@@ -102,6 +102,20 @@ def is_public_path(path: str) -> bool:
     return route_for(path) is not None
 
 
+# The signed-in reader's parts of a shared page (posts.views.reader_fragment).
+READER_FRAGMENT = "posts:reader"
+
+
+@lru_cache(maxsize=1024)
+def is_reader_fragment(path: str) -> bool:
+    if len(path) > MAX_PATH_CHARS:
+        return False
+    try:
+        return resolve(path).view_name == READER_FRAGMENT
+    except Resolver404:
+        return False
+
+
 @lru_cache(maxsize=4096)
 def page_for_request(path: str, query_string: bytes, origin: str) -> PageKey | None:
     """The key of a reader page for an anonymous GET, or None when the request is not cached."""

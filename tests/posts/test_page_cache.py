@@ -69,20 +69,33 @@ async def test_hits_are_counted_by_kind_of_page(post):
 
 
 @transactional
-async def test_signed_in_readers_never_get_a_stored_page_nor_leave_theirs(post, editor):
+async def test_signed_in_readers_get_the_shared_page_and_never_leave_theirs(post, editor):
     editor_cookies = await asyncio.to_thread(session_cookies, editor)
     async with site(cookies=editor_cookies) as signed_in, site() as anonymous:
+        # Their miss renders the page every reader gets, as for a visitor who is not signed in.
         theirs = await signed_in.get(post.get_absolute_url())
-        assert theirs.headers["x-cache"] == "MISS" and theirs.headers["cache-control"] == "private"
-        assert "csrfmiddlewaretoken" in theirs.text and 'href="/editor/"' in theirs.text
+        assert theirs.headers["x-cache"] == "MISS"
+        assert "csrfmiddlewaretoken" not in theirs.text and 'href="/editor/"' not in theirs.text
+        assert editor.public_name not in theirs.text and "set-cookie" not in theirs.headers
 
         public = await anonymous.get(post.get_absolute_url())
-        assert public.headers["x-cache"] == "MISS"  # the editor's page was not stored
-        assert "csrfmiddlewaretoken" not in public.text and 'href="/editor/"' not in public.text
-        assert await x_cache(anonymous, post.get_absolute_url()) == "HIT"
+        assert public.headers["x-cache"] == "HIT" and public.text == theirs.text
 
         again = await signed_in.get(post.get_absolute_url())
-        assert again.headers["x-cache"] == "MISS" and "csrfmiddlewaretoken" in again.text
+        assert again.headers["x-cache"] == "HIT" and again.text == theirs.text
+        # Their own parts come from the reader fragment the page's script asks for.
+        assert 'data-reader-account="/reader/"' in again.text
+        assert f'data-reader-comments="{post.slug}"' in again.text
+
+
+@transactional
+async def test_a_page_with_notices_for_one_person_is_rendered_for_them_alone(post, editor):
+    cookies = {**await asyncio.to_thread(session_cookies, editor), "messages": "anything"}
+    async with site(cookies=cookies) as signed_in, site() as anonymous:
+        theirs = await signed_in.get(post.get_absolute_url())
+        assert theirs.headers["x-cache"] == "MISS" and "private" in theirs.headers["cache-control"]
+        assert 'href="/editor/"' in theirs.text and "csrfmiddlewaretoken" in theirs.text
+        assert await x_cache(anonymous, post.get_absolute_url()) == "MISS"  # theirs was not stored
 
 
 @transactional

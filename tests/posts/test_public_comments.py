@@ -4,6 +4,7 @@ import pytest
 from django.contrib.auth.models import Group
 from django.test import Client
 
+from accounts.roles import Role
 from posts.models import Comment, CommentStatus, PostStatus
 from tests.factories import PostFactory, UserFactory
 
@@ -28,13 +29,23 @@ def test_reader_sees_the_comment_form_with_a_csrf_token(client, reader, post):
     assert "Comments appear once an editor has approved them." in content
 
 
-def test_anonymous_reader_is_invited_to_sign_in(client, post):
+def test_anonymous_reader_is_invited_to_sign_in_and_comes_back_to_the_form(client, reader, post):
     content = client.get(post.get_absolute_url()).content.decode()
-    assert f'<a href="/accounts/login/?next=/posts/{post.slug}/%23comments">Sign in to comment</a>' in content
+    assert f'<a href="{comment_url(post)}">Sign in to comment</a>' in content
     assert "comment-form" not in content
 
+    sign_in = client.get(comment_url(post))
+    assert sign_in.status_code == 302
+    assert sign_in["Location"] == f"/accounts/login/?next=/posts/{post.slug}/comments/"
 
-def test_reader_comment_goes_to_moderation_and_says_so(client, reader, post):
+    # Signed in, the same link gives the post page with the form, even without the page's script.
+    client.force_login(reader)
+    form_page = client.get(comment_url(post))
+    assert form_page.status_code == 200 and "private" in form_page["Cache-Control"]
+    assert f'<form class="comment-form" method="post" action="{comment_url(post)}"' in form_page.content.decode()
+
+
+def test_reader_comment_goes_to_moderation_and_says_so_at_the_comments(client, reader, post):
     client.force_login(reader)
     response = client.post(comment_url(post), {"body": "Nice *post*"}, follow=True)
     comment = Comment.objects.get()
@@ -42,8 +53,25 @@ def test_reader_comment_goes_to_moderation_and_says_so(client, reader, post):
     assert comment.body_html == "<p>Nice <em>post</em></p>\n"
     assert response.redirect_chain == [(f"/posts/{post.slug}/#comments", 302)]
     content = response.content.decode()
-    assert "An editor will review it, and it will appear here once approved." in content
-    assert "Nice <em>post</em>" not in content
+    # The confirmation is in the comment area the redirect lands on, not at the top of the page.
+    comments = content[content.index('<section class="comments" id="comments"') :]
+    confirmation = "An editor will review it, and it will appear here once approved."
+    assert confirmation in comments and confirmation not in content[: content.index("<main")]
+    # Their comment shows to them, marked as waiting, above the form to write another.
+    assert 'aria-label="Your comment, waiting for approval"' in comments
+    assert "Nice <em>post</em>" in comments and "Waiting for approval" in comments
+    assert comments.index("Nice <em>post</em>") < comments.index('class="comment-form"')
+
+
+def test_a_pending_comment_shows_to_its_author_alone(client, reader, post):
+    client.force_login(reader)
+    client.post(comment_url(post), {"body": "Mine, for now"})
+    assert "Mine, for now" in client.get(post.get_absolute_url()).content.decode()
+
+    client.force_login(UserFactory(username="another_reader", role=Role.READER))
+    assert "Mine, for now" not in client.get(post.get_absolute_url()).content.decode()
+    client.logout()
+    assert "Mine, for now" not in client.get(post.get_absolute_url()).content.decode()
 
 
 def test_moderator_comment_is_published_at_once(client, editor, post):
@@ -103,9 +131,10 @@ def test_comments_on_posts_that_are_not_public_are_refused(client, reader):
     assert not Comment.objects.exists()
 
 
-def test_comment_endpoint_accepts_only_post(client, reader, post):
+def test_comment_endpoint_accepts_only_post_and_get(client, reader, post):
     client.force_login(reader)
-    assert client.get(comment_url(post)).status_code == 405
+    assert client.put(comment_url(post)).status_code == 405
+    assert client.delete(comment_url(post)).status_code == 405
 
 
 def test_comment_needs_a_valid_csrf_token(reader, post):
