@@ -8,3 +8,4 @@ class PostsConfig(AppConfig):
 
     def ready(self) -> None:
         from . import signals  # noqa: F401  (connects the cache invalidation receivers)
+        from .images import receivers  # noqa: F401  (records where library images are used)

@@ -49,3 +49,13 @@ comment_changed = Signal()
 # A tag was created or renamed, or is about to be deleted: `tag`, `before` and `after` (TagState
 # or None). For a deletion it is sent before the tag's rows go, so listeners can still find its posts.
 tag_changed = Signal()
+
+# An image readers may see changed its file or alt text, or is about to be deleted (sent before its
+# rows go, so listeners can still find the posts that show it): `image`.
+image_changed = Signal()
+
+# A post's cover image was chosen from the library, replaced or removed: `post`.
+post_cover_changed = Signal()
+
+# Another library image became the one link previews show for posts without a cover: no arguments.
+site_default_image_changed = Signal()

@@ -9,7 +9,9 @@ read again to find out what changed. What shows what:
 - list pages (index, tag, author, search): title, excerpt or body, date, author and tags of each
   public post; the feeds: the same and when each post last changed; the sitemap: the URLs of
   public posts, tags and authors and when each post last changed;
-- the sidebar on every list page: the five newest posts' titles and dates, and tag counts.
+- the sidebar on every list page: the five newest posts' titles and dates, and tag counts;
+- a post's page also shows its library images (files and alt text), its cover image, and in its
+  link previews the site's default image when it has no cover.
 Lists also follow the schedule of releases (posts/releases.py). Changes are bumped once the
 transaction commits: bumping earlier would let a reader render the old state under the new
 versions and keep it.
@@ -28,6 +30,7 @@ from accounts.events import public_profile_changed, public_profile_removed
 from . import cache_keys, events, selectors
 from .cache_keys import FEEDS, INDEX, SCHEDULE, SEARCH, SIDEBAR, SITEMAP, author_dep, post_dep, tag_dep
 from .events import PostState
+from .images.models import ImageRole
 from .models import CommentStatus, Post
 
 LISTS = frozenset({INDEX, FEEDS, SEARCH})
@@ -129,3 +132,23 @@ def profile_removed(sender, user, **kwargs) -> None:
 def _commented_on(user) -> set[str]:
     commented = Post.objects.filter(comments__author=user, comments__status=CommentStatus.APPROVED)
     return {post_dep(slug) for slug in commented.values_list("slug", flat=True).distinct()}
+
+
+@receiver(events.image_changed, dispatch_uid="posts.cache.image_changed")
+def image_changed(sender, image, **kwargs) -> None:
+    """An image's file or alt text: the pages of the public posts that show it, in the body or as cover."""
+    slugs = Post.objects.published().filter(image_uses__image=image).values_list("slug", flat=True).distinct()
+    bump_after_commit({post_dep(slug) for slug in slugs})
+
+
+@receiver(events.post_cover_changed, dispatch_uid="posts.cache.post_cover_changed")
+def post_cover_changed(sender, post: Post, **kwargs) -> None:
+    if post.is_public:
+        bump_after_commit({post_dep(post.slug)})
+
+
+@receiver(events.site_default_image_changed, dispatch_uid="posts.cache.site_default_image_changed")
+def site_default_image_changed(sender, **kwargs) -> None:
+    """Link previews of public posts with no cover image of their own show the site's default."""
+    uncovered = Post.objects.published().filter(cover_image_url="").exclude(image_uses__role=ImageRole.COVER)
+    bump_after_commit({post_dep(slug) for slug in uncovered.values_list("slug", flat=True)})
