@@ -453,9 +453,9 @@ class CommentAdmin(ServiceActionsMixin, admin.ModelAdmin):
     search_fields = ["body", "author__username", "author__display_name", "post__title"]
     date_hierarchy = "created_at"
     ordering = ["-created_at"]
-    fields = ["post", "author", "created_at", "body", "status"]
-    readonly_fields = ["post", "author", "created_at", "body"]
-    actions = ["approve_comments", "reject_comments"]
+    fields = ["post", "author", "created_at", "body", "status", "moderated_by", "moderated_at"]
+    readonly_fields = ["post", "author", "created_at", "body", "moderated_by", "moderated_at"]
+    actions = ["approve_comments", "reject_comments", "mark_comments_as_spam"]
 
     def has_add_permission(self, request) -> bool:
         return False
@@ -495,6 +495,10 @@ class CommentAdmin(ServiceActionsMixin, admin.ModelAdmin):
     @admin.action(description="Reject selected comments", permissions=["moderate"])
     def reject_comments(self, request, queryset: QuerySet[Comment]) -> None:
         self._moderate(request, queryset, status=CommentStatus.REJECTED, verb="rejected")
+
+    @admin.action(description="Mark selected comments as spam", permissions=["moderate"])
+    def mark_comments_as_spam(self, request, queryset: QuerySet[Comment]) -> None:
+        self._moderate(request, queryset, status=CommentStatus.SPAM, verb="marked as spam")
 
 
 class RestoreForm(forms.Form):

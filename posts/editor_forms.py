@@ -11,7 +11,7 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from . import permissions
-from .models import Post, PostStatus
+from .models import CommentStatus, Post, PostStatus
 from .services import EDITABLE_FIELDS, status_changes_for
 
 TITLE_REQUIRED = "A post needs a title that is not only spaces."
@@ -244,3 +244,47 @@ class RevisionRestoreForm(forms.Form):
 
 class DashboardFilterForm(forms.Form):
     status = forms.ChoiceField(choices=[("", "All statuses"), *PostStatus.choices], required=False)
+
+
+class CommentQueueFilterForm(forms.Form):
+    status = forms.ChoiceField(choices=CommentStatus.choices, required=False)
+    q = forms.CharField(required=False, max_length=200, strip=True, label="Search comments")
+
+
+class CommentIdsField(forms.Field):
+    """The comments ticked in the queue: a list of their numbers."""
+
+    widget = forms.MultipleHiddenInput
+
+    def to_python(self, value) -> list[int]:
+        if not value:
+            return []
+        if not all(isinstance(item, str) and re.fullmatch(r"[0-9]{1,18}", item) for item in value):
+            raise ValidationError("The selected comments were not understood; reload the page and try again.")
+        return sorted({int(item) for item in value})
+
+
+class CommentModerationForm(forms.Form):
+    """The queue's form: ticked comments and a bulk action, or one row's own button ("approve:12")."""
+
+    comments = CommentIdsField(required=False)
+    action = forms.ChoiceField(
+        choices=[("", "Choose an action"), ("approve", "Approve"), ("reject", "Reject"), ("spam", "Mark as spam")],
+        required=False,
+        label="With the selected comments",
+    )
+    row_action = forms.RegexField(r"\A(approve|reject|spam):[0-9]{1,18}\Z", required=False)
+    return_to = forms.CharField(required=False, max_length=2000)
+
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        if self.errors:
+            return cleaned
+        if cleaned.get("row_action"):
+            action, pk = cleaned["row_action"].split(":")
+            cleaned["action"], cleaned["comments"] = action, [int(pk)]
+        elif not cleaned.get("action"):
+            raise ValidationError("Choose what to do with the selected comments: approve, reject or mark as spam.")
+        elif not cleaned.get("comments"):
+            raise ValidationError("Select at least one comment first.")
+        return cleaned

@@ -3,6 +3,7 @@
 from django.urls import path
 
 from . import editor_views as views
+from . import moderation_views
 
 app_name = "editor"
 urlpatterns = [
@@ -14,4 +15,6 @@ urlpatterns = [
     path("posts/<int:pk>/revisions/<int:version>/restore/", views.revision_restore, name="revision_restore"),
     path("preview/", views.preview, name="preview"),
     path("autosave/", views.autosave, name="autosave"),
+    path("comments/", moderation_views.comment_queue, name="comments"),
+    path("comments/moderate/", moderation_views.comment_moderate, name="comments_moderate"),
 ]

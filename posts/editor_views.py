@@ -18,7 +18,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from accounts import throttle
 from blogsite.json_input import json_parse
 
-from . import editing_sessions, permissions, selectors, services
+from . import editing_sessions, moderation, permissions, selectors, services
 from .editor_forms import (
     AUTOSAVE_FIELDS,
     PUBLISHER_ACTIONS,
@@ -86,6 +86,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "page": Paginator(posts, POSTS_PER_PAGE).get_page(request.GET.get("page")),
         "is_editor": is_editor,
         "review_queue": selectors.review_queue() if is_editor else None,
+        "pending_comments": moderation.pending_count() if permissions.can_moderate_comments(request.user) else None,
         "panels": dashboard_panels(),
     }
     return render(request, "editor/dashboard.html", context)

@@ -430,7 +430,9 @@ def comment_moderate(*, comment: Comment, by, status: str) -> Comment:
     current = Comment.objects.select_for_update().get(pk=comment.pk)
     shown_before = current.status == CommentStatus.APPROVED
     current.status = comment.status = status
-    current.save(update_fields=["status"])
+    current.moderated_by, current.moderated_at = by, timezone.now()
+    comment.moderated_by, comment.moderated_at = current.moderated_by, current.moderated_at
+    current.save(update_fields=["status", "moderated_by", "moderated_at"])
     _comment_changed(current, post_slug=current.post.slug, shown_before=shown_before)
     return current
 
