@@ -4,9 +4,10 @@ The site gets real traffic first, in this process: reader pages through the whol
 (page cache included), AI generations over Server-Sent Events against two simulated engines (one
 of each dialect) that answer, repeat from the response cache, fail, and refuse as busy; a batch job
 started over HTTP, whose dispatch waits in Celery's `ai` queue (the batch job and Celery figures are
-read from the database and the broker at the scrape); and reader pages while Redis is down. Then /metrics is scraped, and each metric
-name in each query must have samples there (a histogram's _bucket, _count and _sum are samples of
-their own). Prometheus's `up` is the one series no /metrics exports.
+read from the database and the broker at the scrape); and reader pages while Redis is down. Then
+/metrics is scraped, and each metric name in each query must have samples there (a histogram's
+_bucket, _count and _sum are samples of their own). Prometheus's `up` is the one series no /metrics
+exports.
 """
 
 import asyncio
