@@ -10,6 +10,9 @@ cannot be stopped from outside, so text over MARKDOWN_INLINE_MAX_BYTES (a few hu
 second at worst) is rendered in a child process that is killed after MARKDOWN_RENDER_SECONDS
 (subprocess.run's timeout); the writer is told the text is too costly, and no worker is held
 longer than that. At most MARKDOWN_RENDER_PROCESSES such children run at once per process.
+
+A code block scrolls sideways when its lines are longer than the screen is wide, so each <pre> can be
+reached with the keyboard (tabindex="0") and is named for what it holds ("Python code").
 """
 
 import logging
@@ -20,6 +23,7 @@ from functools import cache, lru_cache
 
 import nh3
 from django.conf import settings
+from django.utils.html import escape
 from markdown_it import MarkdownIt
 from pygments import highlight
 from pygments.formatters import HtmlFormatter
@@ -54,7 +58,7 @@ ATTRIBUTES = {
     "a": {"href", "title"},
     "img": {"src", "alt", "title", "width", "height"},
     "code": {"class"},
-    "pre": {"class"},
+    "pre": {"class", "tabindex", "role", "aria-label"},
     "span": {"class"},
     "div": {"class"},
     "th": {"align"},
@@ -64,22 +68,42 @@ ATTRIBUTES = {
 URL_SCHEMES = {"http", "https", "mailto"}
 
 
+def _code_block(code_html: str, *, label: str, pre_class: str = "", code_class: str = "") -> str:
+    """A <pre> that the keyboard reaches (it may scroll sideways), named for screen readers."""
+    pre_class = f' class="{pre_class}"' if pre_class else ""
+    code_class = f' class="{escape(code_class)}"' if code_class else ""
+    return (
+        f'<pre{pre_class} tabindex="0" role="group" aria-label="{escape(label)}">'
+        f"<code{code_class}>{code_html}</code></pre>"
+    )
+
+
 def _highlight(code: str, lang: str, _attrs) -> str:
+    """Every fenced block: highlighted when Pygments knows its language, else escaped as it is."""
     try:
         lexer = get_lexer_by_name(lang) if lang else None
     except ClassNotFound:
         lexer = None
+    language = f"language-{lang}" if lang else ""
     if lexer is None:
-        return ""  # markdown-it escapes the code itself
-    return f'<pre class="highlight"><code class="language-{lang}">{highlight(code, lexer, _FORMATTER)}</code></pre>'
+        return _code_block(escape(code), label="Code", code_class=language)
+    return _code_block(
+        highlight(code, lexer, _FORMATTER), label=f"{lexer.name} code", pre_class="highlight", code_class=language
+    )
+
+
+def _indented_code(self, tokens, idx, options, env) -> str:
+    return _code_block(escape(tokens[idx].content), label="Code") + "\n"
 
 
 @lru_cache(maxsize=1)
 def _parser() -> MarkdownIt:
     # Raw HTML in Markdown is escaped rather than passed through; nh3 is the second line.
-    return MarkdownIt("commonmark", {"html": False, "linkify": False, "highlight": _highlight}).enable(
+    parser = MarkdownIt("commonmark", {"html": False, "linkify": False, "highlight": _highlight}).enable(
         ["table", "strikethrough"]
     )
+    parser.add_render_rule("code_block", _indented_code)
+    return parser
 
 
 def render_markdown(text: str) -> str:
@@ -106,7 +130,7 @@ def _comment_html(text: str) -> str:
     return nh3.clean(
         _parser().render(text),
         tags=COMMENT_TAGS,
-        attributes={"a": {"href", "title"}, "code": {"class"}, "pre": {"class"}, "span": {"class"}},
+        attributes={"a": {"href", "title"}, "code": {"class"}, "pre": ATTRIBUTES["pre"], "span": {"class"}},
         url_schemes=URL_SCHEMES,
         link_rel="nofollow ugc noopener noreferrer",
     )

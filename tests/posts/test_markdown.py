@@ -16,8 +16,31 @@ def test_emphasis_lists_and_tables_render():
 
 def test_fenced_code_with_a_known_language_is_highlighted():
     html = render_markdown("```python\nimport os\n```")
-    assert html.startswith('<pre class="highlight"><code class="language-python">')
-    assert '<span class="kn">import</span>' in html
+    assert html.startswith('<pre class="highlight" tabindex="0" role="group" aria-label="Python code">')
+    assert '<code class="language-python"><span class="kn">import</span>' in html
+
+
+CODE_BLOCKS = {
+    "highlighted": ("```sql\nSELECT 1;\n```", "SQL code"),
+    "unknown language": ("```nosuchlang\nx\n```", "Code"),
+    "no language": ("```\nx\n```", "Code"),
+    "indented": ("Text.\n\n    x = 1\n", "Code"),
+}
+
+
+@pytest.mark.parametrize("render", [render_markdown, render_comment_markdown], ids=["post", "comment"])
+@pytest.mark.parametrize(("text", "label"), CODE_BLOCKS.values(), ids=CODE_BLOCKS.keys())
+def test_every_code_block_can_be_reached_by_keyboard_and_is_named(render, text, label):
+    """A long line scrolls the block sideways: keyboard users scroll it once it has the focus."""
+    html = render(text)
+    assert html.count("<pre") == 1
+    assert f'tabindex="0" role="group" aria-label="{label}"><code' in html
+
+
+def test_a_code_block_language_cannot_add_markup():
+    html = render_markdown('```x"><script>alert(1)</script>\ny\n```')
+    assert "<script" not in html
+    assert html.count("<pre") == 1 and 'aria-label="Code"' in html
 
 
 def test_fenced_code_with_an_unknown_language_is_escaped_plainly():
