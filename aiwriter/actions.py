@@ -27,6 +27,8 @@ class ActionSpec:
     # Earlier turns of the editor's conversation go into the prompt.
     keeps_history: bool = False
     default_instruction: str = ""
+    # The request names a library image, sent to the model with the prompt (aiwriter/alt_text.py).
+    reads_image: bool = False
 
 
 _NEEDS_BODY = {"body": "There is no text to work from yet: write some of the post first."}
@@ -99,6 +101,19 @@ ACTIONS: Mapping[str, ActionSpec] = MappingProxyType(
             required={"instruction": "Type a message for the AI writer first."},
             model_options=_options(temperature=0.7, num_predict=800),
             keeps_history=True,
+        ),
+        # Cacheable: the prompt holds the image itself, so another image is another request.
+        Action.ALT_TEXT: ActionSpec(
+            action=Action.ALT_TEXT,
+            text_fills="instruction",
+            required={},
+            model_options=_options(temperature=0.2, num_predict=200),
+            max_length=250,
+            max_length_cap=1000,
+            cut_to_max_length=True,
+            cacheable=True,
+            default_instruction="None.",
+            reads_image=True,
         ),
     }
 )

@@ -72,4 +72,16 @@ DEFAULT_PROMPTS: dict[str, dict[str, str]] = {
         ),
         "template": "{instruction}",
     },
+    "alt_text": {
+        "system": (
+            "You write alt text for the images of a blog, for readers who cannot see them. Say what the image "
+            "shows that matters to a reader, in one or two plain sentences of at most {max_length} characters. "
+            "Do not start with “Image of” or “Picture of”, do not name people unless the notes name them, and "
+            "include any text in the image that matters. Reply with the alt text only, without quotes or remarks."
+        ),
+        "template": (
+            "Write the alt text for this image.\n\n"
+            "The title of the post it illustrates, if any: {title}\n\nThe author's notes: {instruction}"
+        ),
+    },
 }

@@ -15,6 +15,7 @@ class Action(models.TextChoices):
     META_DESCRIPTION = "meta_description", "Write a meta description"
     TAGS = "tags", "Suggest tags"
     CHAT = "chat", "Chat about the post"
+    ALT_TEXT = "alt_text", "Write alt text for an image"
 
 
 class Outcome(models.TextChoices):
@@ -153,6 +154,7 @@ class BatchAction(models.TextChoices):
     META_DESCRIPTION = "meta_description", "Write the meta description"
     TAGS = "tags", "Suggest tags"
     TITLES = "titles", "Suggest a search-engine title"
+    ALT_TEXT = "alt_text", "Write alt text for library images"
 
 
 class JobStatus(models.TextChoices):
@@ -207,7 +209,8 @@ class BatchJob(models.Model):
 
 
 class BatchItem(models.Model):
-    """One post of a batch job. A worker claims it with a token; only that claim may finish it."""
+    """One post of a batch job (one library image, for alt text). A worker claims it with a token;
+    only that claim may finish it."""
 
     job = models.ForeignKey(BatchJob, on_delete=models.CASCADE, related_name="items")
     post = models.ForeignKey(
@@ -217,7 +220,17 @@ class BatchItem(models.Model):
         related_name="ai_batch_items",
         help_text="Empty once the post is deleted.",
     )
-    post_title = models.CharField(max_length=200, help_text="The post's title when the job started.")
+    image = models.ForeignKey(
+        "posts.Image",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="ai_batch_items",
+        help_text="The library image an alt-text job describes; empty for other jobs, or once it is deleted.",
+    )
+    post_title = models.CharField(
+        max_length=200, help_text="The post's title (an alt-text job: the image's name) when the job started."
+    )
     status = models.CharField(max_length=10, choices=ItemStatus.choices, default=ItemStatus.QUEUED, db_index=True)
     claim_token = models.CharField(max_length=32, blank=True, help_text="The current claim; empty while queued.")
     lease_until = models.DateTimeField(

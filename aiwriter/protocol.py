@@ -43,6 +43,8 @@ class GenerationRequest:
     model: str = ""
     options: Mapping[str, Any] = field(default_factory=dict)
     regenerate: bool = False
+    # The library image an alt-text request describes.
+    image_id: int | None = None
 
 
 def start_event(request_id: str, *, model: str) -> dict:
@@ -114,7 +116,9 @@ def generation_request_parse(message: Mapping[str, Any]) -> GenerationRequest:
             model=_model(message.get("model")),
             options=_options(message.get("options")),
             regenerate=_flag(message.get("regenerate"), "regenerate"),
+            image_id=_image_id(message.get("image_id")),
         )
+        _check_image(request)
         _check_preset(request)
     except RequestRefused as error:
         error.request_id = request_id
@@ -140,6 +144,23 @@ def _preset(name: str, value: Any) -> str:
             "invalid", f"Unknown preset {str(value)[:40]!r}. Choose one of: {', '.join(REWRITE_PRESETS)}."
         )
     return value
+
+
+def _image_id(value: Any) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise RequestRefused("invalid", "image_id must be the number of an image in the media library, or null.")
+    return value
+
+
+def _check_image(request: GenerationRequest) -> None:
+    """An image goes with the action that reads one, and that action needs it."""
+    reads_image = ACTIONS[request.action].reads_image
+    if reads_image and request.image_id is None:
+        raise RequestRefused("invalid", "Choose an image from the media library to write its alt text.")
+    if not reads_image and request.image_id is not None:
+        raise RequestRefused("invalid", "An image_id goes with the alt_text action only.")
 
 
 def _action(value: Any) -> str:

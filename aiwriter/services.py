@@ -27,7 +27,7 @@ from blogsite.request_id import current_request_id
 from posts.models import Post
 from posts.selectors import tag_suggestions
 
-from . import gateway, limits, selectors
+from . import alt_text, gateway, limits, selectors
 from .actions import ACTIONS, REWRITE_PRESETS, ActionSpec
 from .engines import Chunk, Done, EngineError, GenerationStats, Thinking
 from .gateway import CompletionRequest, Priority
@@ -114,9 +114,13 @@ async def generation_prepare(*, user, request: GenerationRequest) -> PreparedGen
         await chat_history_clear(user=user, post=post)
     history = await selectors.chat_history(user=user, post=post) if spec.keeps_history else []
     system, template = await selectors.prompt_for_action(action=spec.action)
+    model = request.model or settings.AIWRITER_DEFAULT_MODEL
+    messages = build_messages(system=system, template=template, values=values, history=history)
+    if spec.reads_image:
+        messages = await alt_text.messages_with_image(user=user, request=request, model=model, messages=messages)
     completion = CompletionRequest(
-        model=request.model or settings.AIWRITER_DEFAULT_MODEL,
-        messages=build_messages(system=system, template=template, values=values, history=history),
+        model=model,
+        messages=messages,
         options={**spec.model_options, **{k: v for k, v in request.options.items() if k in MODEL_OPTIONS}},
         cacheable=spec.cacheable and not request.regenerate,
         action=spec.action,

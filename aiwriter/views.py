@@ -110,7 +110,8 @@ async def models_list(request: HttpRequest) -> JsonResponse:
     models: dict[str, dict] = {}
     for host in hosts:
         for model in host.models:
-            models.setdefault(model.name, _model_json(model))
+            entry = models.setdefault(model.name, _model_json(model))
+            entry["vision"] = entry["vision"] or model.vision
     failing = [host for host in hosts if host.error is not None]
     for host in failing:
         logger.warning("AI engine %s (%s) could not list its models: %s", host.host, host.dialect, host.error.message)
@@ -141,6 +142,7 @@ def _model_json(model) -> dict:
         "parameter_size": model.parameter_size,
         "quantization_level": model.quantization_level,
         "size": model.size,
+        "vision": model.vision,
     }
 
 

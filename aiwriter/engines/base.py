@@ -105,10 +105,12 @@ class EngineClient:
             return list(self._models[1])
 
     async def cached_details(self, model: str) -> ModelDetails:
-        """`model_details`, asked once per model for the life of the client."""
+        """`model_details`, asked once per model for the life of the client (again while the engine could not say)."""
         details = self._details.get(model)
         if details is None:
-            details = self._details[model] = await self.model_details(model)
+            details = await self.model_details(model)
+            if details.known:
+                self._details[model] = details
         return details
 
     async def get_json(self, url: str, *, model: str | None = None) -> Any:

@@ -82,7 +82,7 @@ class OllamaClient(EngineClient):
         except ModelNotFound:
             raise
         except EngineError:
-            return ModelDetails(vision=model in self.vision_models)
+            return ModelDetails(vision=model in self.vision_models, known=False)
         if not isinstance(data, Mapping):
             return ModelDetails(vision=model in self.vision_models)
         info = data.get("model_info")

@@ -109,7 +109,7 @@ class OpenAIClient(EngineClient):
         try:
             entries = await self._model_entries()
         except EngineError:
-            return ModelDetails(vision=vision)
+            return ModelDetails(vision=vision, known=False)
         entry = next((entry for entry in entries if entry["id"] == model), {})
         meta = entry.get("meta") if isinstance(entry.get("meta"), dict) else {}
         for value in [entry.get(name) for name in CONTEXT_FIELDS] + [meta.get("n_ctx"), meta.get("n_ctx_train")]:

@@ -86,6 +86,8 @@ class ModelDetails:
     context_length: int | None = None
     thinks: bool = False
     vision: bool = False
+    # False when the engine could not be asked: worth asking again later, not keeping.
+    known: bool = True
 
 
 def image_part(data: bytes, *, media_type: str) -> dict[str, str]:
@@ -117,6 +119,8 @@ class ModelInfo:
     parameter_size: str = ""
     quantization_level: str = ""
     modified_at: str = ""
+    # Whether it reads images; model lists do not say, so the gateway fills it from the details.
+    vision: bool = False
 
     @classmethod
     def from_tag(cls, data: Mapping[str, Any]) -> ModelInfo:

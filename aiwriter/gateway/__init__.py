@@ -10,6 +10,7 @@ point with `priority=Priority.BATCH`.
 """
 
 import asyncio
+from dataclasses import replace
 
 from ..engines import EngineError
 from .admission import GatewayBusy, Priority
@@ -28,6 +29,7 @@ __all__ = [
     "completion_open",
     "get_gateway",
     "hosts_state",
+    "model_sees_images",
     "models_list",
     "remember",
 ]
@@ -59,6 +61,25 @@ async def models_list() -> list[HostModels]:
 
 async def _host_models(host: HostState) -> HostModels:
     try:
-        return HostModels(host=host.url, dialect=host.dialect, models=await host.client.models())
+        models = await host.client.models()
     except EngineError as error:
         return HostModels(host=host.url, dialect=host.dialect, models=[], error=error)
+    seeing = await asyncio.gather(*(_sees_images(host, model.name) for model in models))
+    models = [replace(model, vision=vision is True) for model, vision in zip(models, seeing, strict=True)]
+    return HostModels(host=host.url, dialect=host.dialect, models=models)
+
+
+async def model_sees_images(model: str) -> bool | None:
+    """Whether the model reads images on a host that serves it; None when no such host could say."""
+    answers = await asyncio.gather(*(_sees_images(host, model) for host in get_gateway().hosts if host.serves(model)))
+    if True in answers:
+        return True
+    return False if False in answers else None
+
+
+async def _sees_images(host: HostState, model: str) -> bool | None:
+    try:
+        details = await host.client.cached_details(model)
+    except EngineError:
+        return None
+    return details.vision if details.known or details.vision else None

@@ -11,11 +11,15 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..engines import ContextTooLong, ModelDetails
+from ..engines.types import message_images
 
 # Tokens are counted before any tokenizer sees the text: about 4 characters make a token in
 # English prose, fewer in code and other languages, so 3 errs on the side of a bigger window.
 CHARS_PER_TOKEN = 3
 TOKENS_PER_MESSAGE = 8
+# What an image sent at up to 1,024 pixels a side takes: from 256 tokens (Gemma 3) through 576
+# (LLaVA 1.5) to over a thousand (Qwen2.5-VL at that size).
+IMAGE_TOKENS = 1280
 DEFAULT_REPLY_TOKENS = 1024
 # The least room for a reply that is worth generating.
 MIN_REPLY_TOKENS = 64
@@ -23,8 +27,13 @@ SMALLEST_WINDOW = 2048
 
 
 def prompt_tokens(messages: list[Mapping[str, str]]) -> int:
-    """A generous estimate of the tokens the messages take."""
-    return sum(math.ceil(len(m.get("content", "")) / CHARS_PER_TOKEN) + TOKENS_PER_MESSAGE for m in messages)
+    """A generous estimate of the tokens the messages take, their images included."""
+    return sum(
+        math.ceil(len(m.get("content", "")) / CHARS_PER_TOKEN)
+        + TOKENS_PER_MESSAGE
+        + IMAGE_TOKENS * len(message_images(m))
+        for m in messages
+    )
 
 
 def fitted_options(

@@ -19,5 +19,6 @@ def aiwriter_config(*, post=None) -> dict:
         "defaultModel": settings.AIWRITER_DEFAULT_MODEL,
         "maxInputChars": settings.AIWRITER_MAX_INPUT_CHARS,
         "postId": getattr(post, "pk", None),
-        "actions": [{"value": value, "label": label} for value, label in Action.choices],
+        # Alt text is asked for from the media library, where the image is chosen.
+        "actions": [{"value": value, "label": label} for value, label in Action.choices if value != Action.ALT_TEXT],
     }

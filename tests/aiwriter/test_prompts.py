@@ -50,6 +50,7 @@ def test_every_action_is_seeded_with_a_default_prompt(db):
         "meta_description",
         "tags",
         "chat",
+        "alt_text",
     }
 
 
