@@ -12,7 +12,7 @@ from django.utils.text import slugify
 
 from . import permissions
 from .models import CommentStatus, Post, PostStatus
-from .services import EDITABLE_FIELDS, status_changes_for
+from .services import CHANGE_REQUEST_NOTE_MAX_CHARS, EDITABLE_FIELDS, status_changes_for
 
 TITLE_REQUIRED = "A post needs a title that is not only spaces."
 MAX_TAGS = 20
@@ -288,3 +288,13 @@ class CommentModerationForm(forms.Form):
         elif not cleaned.get("comments"):
             raise ValidationError("Select at least one comment first.")
         return cleaned
+
+
+class ChangeRequestForm(forms.Form):
+    note = forms.CharField(
+        max_length=CHANGE_REQUEST_NOTE_MAX_CHARS,
+        label="What should the author change?",
+        help_text="The author sees this note on their dashboard and in the editor until they submit the post again.",
+        widget=forms.Textarea(attrs={"rows": 4}),
+        error_messages={"required": "Write what the author should change; the note cannot be empty."},
+    )

@@ -18,10 +18,11 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from accounts import throttle
 from blogsite.json_input import json_parse
 
-from . import editing_sessions, moderation, permissions, selectors, services
+from . import editing_sessions, moderation, permissions, review, selectors, services
 from .editor_forms import (
     AUTOSAVE_FIELDS,
     PUBLISHER_ACTIONS,
+    ChangeRequestForm,
     DashboardFilterForm,
     EditorAction,
     PostEditorForm,
@@ -86,6 +87,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "page": Paginator(posts, POSTS_PER_PAGE).get_page(request.GET.get("page")),
         "is_editor": is_editor,
         "review_queue": selectors.review_queue() if is_editor else None,
+        "change_requests": review.change_requests_for_author(user=request.user),
         "pending_comments": moderation.pending_count() if permissions.can_moderate_comments(request.user) else None,
         "panels": dashboard_panels(),
     }
@@ -176,8 +178,17 @@ def _done_message(action: str, *, post: Post, changed: bool) -> str:
     }[action]
 
 
-def _render_editor(request, *, form: PostEditorForm, post: Post | None, status: int = 200, conflict=None):
+def _render_editor(
+    request,
+    *,
+    form: PostEditorForm,
+    post: Post | None,
+    status: int = 200,
+    conflict=None,
+    change_request_form: ChangeRequestForm | None = None,
+):
     body = form["body"].value() or ""
+    can_send_back = post is not None and post.status == PostStatus.REVIEW and permissions.can_publish(request.user)
     context = {
         "form": form,
         "post": post,
@@ -187,6 +198,8 @@ def _render_editor(request, *, form: PostEditorForm, post: Post | None, status: 
         "revisions": selectors.revisions_for_post(post=post)[:REVISIONS_ON_EDIT_PAGE] if post else [],
         "panels": editor_panels(),
         "conflict": _conflict_context(conflict) if conflict else None,
+        "change_request": review.change_request_open(post=post) if post else None,
+        "change_request_form": (change_request_form or ChangeRequestForm()) if can_send_back else None,
         "editor_config": _editor_config(form=form, post=post, conflict=conflict is not None, user=request.user),
     }
     return render(request, "editor/post_form.html", context, status=status)
@@ -397,3 +410,32 @@ def revision_restore(request: HttpRequest, pk: int, version: int) -> HttpRespons
         return redirect("editor:revision", pk=post.pk, version=version)
     messages.success(request, f"Restored version {version} as the new version {restored.version}.")
     return redirect("editor:post_edit", pk=post.pk)
+
+
+# Review
+
+
+@require_POST
+@editor_required
+def request_changes(request: HttpRequest, pk: int) -> HttpResponse:
+    """An editor sends a post in review back to its author as a draft, with a note."""
+    post = _editable_post(request, pk)
+    if not permissions.can_publish(request.user):
+        raise PermissionDenied("Only editors can send a post back to its author.")
+    note_form = ChangeRequestForm(request.POST)
+    if note_form.is_valid():
+        try:
+            services.post_request_changes(post=post, by=request.user, note=note_form.cleaned_data["note"])
+        except services.PostError as error:
+            note_form.add_error("note", str(error))
+        else:
+            messages.success(request, f"Sent back to {post.author.public_name} as a draft, with your note.")
+            return redirect("editor:post_edit", pk=post.pk)
+    # The note is shown again with what went wrong, so the editor's words are not lost.
+    post.refresh_from_db()
+    form = PostEditorForm(user=request.user, post=post, initial=PostEditorForm.initial_for(post))
+    if post.status != PostStatus.REVIEW:
+        note = note_form.data.get("note", "")
+        messages.error(request, f"Not sent back: {note_form.errors['note'][0]} Your note was: “{note}”")
+        return redirect("editor:post_edit", pk=post.pk)
+    return _render_editor(request, form=form, post=post, status=400, change_request_form=note_form)

@@ -18,7 +18,7 @@ from blogsite.text import without_control_characters
 from . import events, permissions
 from .editing_sessions import saved_since_only_by
 from .markdown import MarkdownTooCostly, render_comment_markdown, render_markdown
-from .models import PUBLIC_STATUSES, Comment, CommentStatus, Post, PostStatus, Revision, Tag
+from .models import PUBLIC_STATUSES, ChangeRequest, Comment, CommentStatus, Post, PostStatus, Revision, Tag
 from .slugs import unique_slug
 
 EDITABLE_FIELDS = (
@@ -246,7 +246,33 @@ def post_submit_for_review(*, post: Post, by) -> Post:
     _require(permissions.can_edit_post(by, post), "You are not allowed to edit this post.")
     if post.status not in (PostStatus.DRAFT, PostStatus.REVIEW):
         raise PostError("Only drafts can be submitted for review.")
-    return _set_status(post, by=by, status=PostStatus.REVIEW, published_at=post.published_at, note="submitted")
+    submitted = _set_status(post, by=by, status=PostStatus.REVIEW, published_at=post.published_at, note="submitted")
+    # Submitting again answers the changes an editor asked for: their notes are settled.
+    ChangeRequest.objects.open().filter(post=submitted).update(resolved_at=timezone.now())
+    return submitted
+
+
+CHANGE_REQUEST_NOTE_MAX_CHARS = 2000
+
+
+@transaction.atomic
+def post_request_changes(*, post: Post, by, note: str) -> ChangeRequest:
+    """Send a post in review back to its author as a draft, with a note on what to change.
+
+    The note stays open, shown to the author, until the post is submitted for review again.
+    """
+    _require(permissions.can_publish(by), "Only editors can send a post back to its author.")
+    note = without_control_characters(note or "").strip()
+    if not note:
+        raise PostError("Write what the author should change; the note cannot be empty.")
+    if len(note) > CHANGE_REQUEST_NOTE_MAX_CHARS:
+        raise PostError(f"The note is limited to {CHANGE_REQUEST_NOTE_MAX_CHARS} characters; it has {len(note)}.")
+    if Post.objects.select_for_update().get(pk=post.pk).status != PostStatus.REVIEW:
+        raise PostError("Only a post in review can be sent back to its author; this one is not in review any more.")
+    returned = _set_status(
+        post, by=by, status=PostStatus.DRAFT, published_at=post.published_at, note="changes requested"
+    )
+    return ChangeRequest.objects.create(post=returned, requested_by=by, note=note, version=returned.version)
 
 
 @transaction.atomic
