@@ -18,7 +18,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from accounts import throttle
 from blogsite.json_input import json_parse
 
-from . import editing_sessions, moderation, permissions, review, selectors, services
+from . import editing_sessions, moderation, permissions, review, revision_diff, selectors, services
 from .editor_forms import (
     AUTOSAVE_FIELDS,
     PUBLISHER_ACTIONS,
@@ -27,15 +27,19 @@ from .editor_forms import (
     EditorAction,
     PostEditorForm,
     PreviewForm,
+    RevisionCompareForm,
     RevisionRestoreForm,
     autosave_form_data,
 )
 from .editor_hooks import dashboard_panels, editor_panels
+from .images.alt_text import images_without_alt_text
 from .markdown import MarkdownTooCostly, render_markdown
 from .models import Post, PostStatus
 
 POSTS_PER_PAGE = 25
 REVISIONS_ON_EDIT_PAGE = 10
+# Images named in the warning about missing alt text; the rest are counted.
+ALT_TEXT_NAMES_SHOWN = 5
 # Drafts and posts in review are saved while typing; a post readers can see changes only on Save.
 AUTOSAVED_STATUSES = (PostStatus.DRAFT, PostStatus.REVIEW)
 # What an autosave may send as text (tags also as a list of names); the version is a number.
@@ -124,7 +128,25 @@ def _editor_page(request: HttpRequest, *, post: Post | None) -> HttpResponse:
         form.add_error(None, str(error))
         return _render_editor(request, form=form, post=post, status=400)
     messages.success(request, _done_message(form.cleaned_data["action"], post=saved, changed=changed))
+    if form.cleaned_data["action"] in (EditorAction.PUBLISH, EditorAction.SCHEDULE):
+        _warn_missing_alt_text(request, post=saved)
     return redirect("editor:post_edit", pk=saved.pk)
+
+
+def _warn_missing_alt_text(request: HttpRequest, *, post: Post) -> None:
+    """Publishing goes ahead; the editor learns which images leave people using screen readers with nothing."""
+    bare = images_without_alt_text(post=post)
+    if not bare:
+        return
+    names = ", ".join(f"“{image}”" for image in bare[:ALT_TEXT_NAMES_SHOWN])
+    if len(bare) > ALT_TEXT_NAMES_SHOWN:
+        names += f" and {len(bare) - ALT_TEXT_NAMES_SHOWN} more"
+    count = "1 image has" if len(bare) == 1 else f"{len(bare)} images have"
+    messages.warning(
+        request,
+        f"{count} no alt text, so readers who cannot see them are told nothing of them: {names}. "
+        "Add it in the media library, where the AI writer can suggest some.",
+    )
 
 
 @transaction.atomic
@@ -383,6 +405,42 @@ def revision_detail(request: HttpRequest, pk: int, version: int) -> HttpResponse
         "restore_form": RevisionRestoreForm(initial={"version": post.version}),
     }
     return render(request, "editor/revision_detail.html", context)
+
+
+@require_GET
+@editor_required
+def revision_compare(request: HttpRequest, pk: int) -> HttpResponse:
+    """Two states of a post side by side: ?old=<version>&new=<version or current>&mode=line|word."""
+    post = _editable_post(request, pk)
+    form = RevisionCompareForm(request.GET)
+    if not form.is_valid():
+        messages.error(request, "Choose two versions from the lists to compare them.")
+        return redirect("editor:revisions", pk=post.pk)
+    old_choice = form.cleaned_data["old"] or str(max(post.version - 1, 1))
+    new_choice = form.cleaned_data["new"] or "current"
+    mode = form.cleaned_data["mode"] or "line"
+    old_revision, old_state = _compared_state(post, old_choice)
+    new_revision, new_state = _compared_state(post, new_choice)
+    context = {
+        "post": post,
+        "old_choice": old_choice,
+        "new_choice": new_choice,
+        "old_revision": old_revision,
+        "new_revision": new_revision,
+        "mode": mode,
+        "form": form,
+        "versions": selectors.revisions_for_post(post=post).values_list("version", flat=True),
+        "diffs": revision_diff.compare(old_state, new_state, mode=mode),
+    }
+    return render(request, "editor/revision_compare.html", context)
+
+
+def _compared_state(post: Post, choice: str):
+    """(revision or None for the post now, its fields) for a version number or "current"; 404 for no such version."""
+    if choice == "current":
+        return None, revision_diff.state_of(post)
+    revision = selectors.revision_get(post=post, version=int(choice))
+    return revision, revision_diff.state_of(revision)
 
 
 @require_POST
