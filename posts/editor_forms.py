@@ -298,3 +298,13 @@ class ChangeRequestForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 4}),
         error_messages={"required": "Write what the author should change; the note cannot be empty."},
     )
+
+
+class RevisionCompareForm(forms.Form):
+    """Which two states of a post to compare: `old` and `new` are versions, or "current" for the post now."""
+
+    old = forms.RegexField(r"\A(current|[0-9]{1,9})\Z", required=False, label="Compare")
+    new = forms.RegexField(r"\A(current|[0-9]{1,9})\Z", required=False, label="with")
+    mode = forms.ChoiceField(
+        choices=[("line", "Line by line"), ("word", "Word by word")], required=False, label="Show changes"
+    )

@@ -12,6 +12,7 @@ urlpatterns = [
     path("posts/<int:pk>/edit/", views.post_edit, name="post_edit"),
     path("posts/<int:pk>/request-changes/", views.request_changes, name="request_changes"),
     path("posts/<int:pk>/revisions/", views.revision_list, name="revisions"),
+    path("posts/<int:pk>/revisions/compare/", views.revision_compare, name="revision_compare"),
     path("posts/<int:pk>/revisions/<int:version>/", views.revision_detail, name="revision"),
     path("posts/<int:pk>/revisions/<int:version>/restore/", views.revision_restore, name="revision_restore"),
     path("preview/", views.preview, name="preview"),

@@ -18,7 +18,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from accounts import throttle
 from blogsite.json_input import json_parse
 
-from . import editing_sessions, moderation, permissions, review, selectors, services
+from . import editing_sessions, moderation, permissions, review, revision_diff, selectors, services
 from .editor_forms import (
     AUTOSAVE_FIELDS,
     PUBLISHER_ACTIONS,
@@ -27,6 +27,7 @@ from .editor_forms import (
     EditorAction,
     PostEditorForm,
     PreviewForm,
+    RevisionCompareForm,
     RevisionRestoreForm,
     autosave_form_data,
 )
@@ -389,7 +390,11 @@ def _version_json(post: Post) -> dict:
 def revision_list(request: HttpRequest, pk: int) -> HttpResponse:
     post = _editable_post(request, pk)
     page = Paginator(selectors.revisions_for_post(post=post), 50).get_page(request.GET.get("page"))
-    return render(request, "editor/revision_list.html", {"post": post, "page": page})
+    # Versions may have gaps (close autosaves share one revision): each row compares with the one kept before.
+    versions = sorted(post.revisions.values_list("version", flat=True))
+    before = dict(zip(versions[1:], versions, strict=False))
+    rows = [(revision, before.get(revision.version)) for revision in page.object_list]
+    return render(request, "editor/revision_list.html", {"post": post, "page": page, "rows": rows})
 
 
 @require_GET
@@ -404,6 +409,45 @@ def revision_detail(request: HttpRequest, pk: int, version: int) -> HttpResponse
         "restore_form": RevisionRestoreForm(initial={"version": post.version}),
     }
     return render(request, "editor/revision_detail.html", context)
+
+
+@require_GET
+@editor_required
+def revision_compare(request: HttpRequest, pk: int) -> HttpResponse:
+    """Two states of a post side by side: ?old=<version>&new=<version or current>&mode=line|word."""
+    post = _editable_post(request, pk)
+    form = RevisionCompareForm(request.GET)
+    if not form.is_valid():
+        messages.error(request, "Choose two versions from the lists to compare them.")
+        return redirect("editor:revisions", pk=post.pk)
+    versions = list(selectors.revisions_for_post(post=post).values_list("version", flat=True))
+    if not versions:
+        raise Http404("This post has no revisions to compare.")
+    old_choice = form.cleaned_data["old"] or str(versions[1] if len(versions) > 1 else versions[0])
+    new_choice = form.cleaned_data["new"] or "current"
+    mode = form.cleaned_data["mode"] or "line"
+    old_revision, old_state = _compared_state(post, old_choice)
+    new_revision, new_state = _compared_state(post, new_choice)
+    context = {
+        "post": post,
+        "old_choice": old_choice,
+        "new_choice": new_choice,
+        "old_revision": old_revision,
+        "new_revision": new_revision,
+        "mode": mode,
+        "form": form,
+        "versions": versions,
+        "diffs": revision_diff.compare(old_state, new_state, mode=mode),
+    }
+    return render(request, "editor/revision_compare.html", context)
+
+
+def _compared_state(post: Post, choice: str):
+    """(revision or None for the post now, its fields) for a version number or "current"; 404 for no such version."""
+    if choice == "current":
+        return None, revision_diff.state_of(post)
+    revision = selectors.revision_get(post=post, version=int(choice))
+    return revision, revision_diff.state_of(revision)
 
 
 @require_POST
