@@ -1,20 +1,30 @@
-// The editor's AI panel: streams text from the AI writer into a suggestion pane.
+// The editor's AI writer: the panel beside the post, the toolbar for a selection of the body, and
+// the Suggest buttons beside the title, excerpt, meta description and tags.
 //
 // Text arrives over the WebSocket at /ws/aiwriter/ (message contract in DESIGN.md); when the
-// socket cannot be opened the same request goes to the Server-Sent Events fallback. AI text
-// never touches the post by itself: only the editor's Insert, Replace or Append click puts it
-// into the editor, through window.blogsiteEditor (or a plain textarea in the admin).
+// socket is not open the same request goes to the Server-Sent Events fallback. AI text never
+// touches the post by itself: only the editor's Insert, Replace, Append, Set or Accept click puts
+// it into the editor, through window.blogsiteEditor (or a plain textarea in the admin).
+//
+// One generation runs at a time. Each one is shown by a "view": the panel's suggestion pane, the
+// before-and-after box under the body, or the box beside a field. The status line in the panel's
+// header is worked out in one place (`AiPanel.statusNow`) from what is true now: the session,
+// the generation under way, the models the engines serve, and the outcome of the last action.
 //
 // A reasoning model's thinking arrives as "thinking" events, apart from the answer's "chunk"
-// events. It is shown in a collapsed "Thinking" section above the suggestion and is never
-// inserted: every Insert, Replace or Set button uses the answer text alone.
+// events. It is shown in a collapsed "Thinking" section and is never inserted.
 
 const RECONNECT_DELAYS_MS = [1000, 2000, 4000, 8000, 15000, 30000];
 const CLOSE_UNAUTHENTICATED = 4401;
-// How often the model list is asked for again while it cannot be given: a local model that is
-// loading is ready within seconds; engines that are down come back on an operator's time.
-const MODELS_POLL_MS = { starting: 2000, unavailable: 10000 };
-// Generation errors that only say the AI is not there: out of date once the models answer again.
+const SIGNED_OUT = "Your session has ended. Sign in again to use the AI writer.";
+const UNAVAILABLE = "The AI writer is unavailable right now; your text is safe.";
+const OFFLINE = "The AI writer cannot be reached. Check your connection; your text is safe.";
+// How often the model list is asked for again: a local model that is loading is ready within
+// seconds; engines that are down come back on an operator's time; a list missing an engine is
+// filled in once that engine answers again.
+const MODELS_POLL_MS = { starting: 2000, unavailable: 10000, offline: 10000, partial: 30000 };
+// Generation errors that only say the AI is not there: the status line says so instead, until the
+// model list answers again.
 const AVAILABILITY_ERRORS = new Set(["unavailable", "starting"]);
 
 // Where each action's input comes from, and what the instruction box is for.
@@ -41,17 +51,11 @@ const FIELD_LABELS = {
   meta_description: "meta description",
 };
 
-// The server's error messages already say what happened; some codes get a word of context or advice.
-const ERROR_PREFIX = {
-  upstream: "The AI engine ran into a problem.",
-  internal: "Something went wrong on the site.",
-};
-const ERROR_ADVICE = {
-  unavailable: "Try again in a minute; if it keeps happening, tell the site's administrator.",
-  starting: "Wait a moment, then try again.",
-  busy: "Wait a moment, then try again.",
-  timeout: "Try again, or pick a smaller model.",
-};
+// The fields with a Suggest button beside them, and the action that fills each.
+const FIELD_ACTIONS = { title: "titles", excerpt: "summarize", meta_description: "meta_description", tags: "tags" };
+
+// The server's error messages already say what happened; some codes get a word of context.
+const ERROR_PREFIX = { internal: "Something went wrong on the site." };
 
 function textareaEditor(config) {
   // The admin's change form has no editor script: work on its body and title fields directly.
@@ -97,6 +101,35 @@ function suggestionLines(text) {
     .filter(Boolean);
 }
 
+// Tags come separated by commas, or one per line; a leading # is not part of a tag.
+function tagsFrom(text) {
+  const tags = suggestionLines(text.replaceAll(",", "\n")).map((tag) => tag.replace(/^#/, "").trim());
+  return [...new Set(tags.filter(Boolean))];
+}
+
+// What a suggestion becomes in a field: tags tidied into a list, anything else trimmed.
+function fieldValue(name, text) {
+  return name === "tags" ? tagsFrom(text).join(", ") : text.trim();
+}
+
+// Why `value` does not fit the field, in words for the author; "" when it fits. The limits are the
+// ones the server rendered: the field's maxlength, and for tags the panel's config.
+function overflowReason(name, value, config) {
+  const field = document.getElementById(`id_${name}`);
+  const max = field ? Number(field.getAttribute("maxlength")) || 0 : 0;
+  if (name === "tags" && config.tagLimits) {
+    const tags = value.split(",").map((tag) => tag.trim()).filter(Boolean);
+    const { count, chars } = config.tagLimits;
+    const long = tags.find((tag) => tag.length > chars);
+    if (long) return `This does not look like tags: one has ${long.length} characters, and a tag has at most ${chars}.`;
+    if (tags.length > count) return `That is ${tags.length} tags, and a post has at most ${count}.`;
+  }
+  if (max && value.length > max) {
+    return `This suggestion has ${value.length} characters, and the ${FIELD_LABELS[name]} takes at most ${max}.`;
+  }
+  return "";
+}
+
 function csrfToken(form) {
   const field = form.querySelector("input[name=csrfmiddlewaretoken]");
   return field ? field.value : "";
@@ -107,16 +140,21 @@ function newRequestId() {
   return `r${Date.now().toString(36)}${Math.random().toString(36).slice(2)}`;
 }
 
-// The WebSocket, reopened with growing delays when it drops. Events go to `onEvent`.
+function element(tag, attributes = {}, text = "") {
+  const node = document.createElement(tag);
+  for (const [name, value] of Object.entries(attributes)) node.setAttribute(name, value);
+  if (text) node.textContent = text;
+  return node;
+}
+
+// The WebSocket, reopened with growing delays when it drops. `onState` hears "open", "down" or
+// "refused"; the panel decides what, if anything, the author is told.
 class AiSocket {
-  constructor(url, { onEvent, onStatus, onDrop }) {
+  constructor(url, { onEvent, onState }) {
     this.url = url;
     this.onEvent = onEvent;
-    this.onStatus = onStatus;
-    this.onDrop = onDrop;
+    this.onState = onState;
     this.attempt = 0;
-    this.everOpened = false;
-    this.refused = false;
     this.connect();
   }
 
@@ -127,11 +165,8 @@ class AiSocket {
   connect() {
     this.socket = new WebSocket(this.url);
     this.socket.addEventListener("open", () => {
-      const again = this.everOpened;
       this.attempt = 0;
-      this.everOpened = true;
-      // The panel decides what "open" means to the author: the models may not be ready yet.
-      this.onStatus(again ? "Reconnected." : "Ready.", "ok");
+      this.onState("open");
     });
     this.socket.addEventListener("message", (message) => {
       try {
@@ -144,17 +179,13 @@ class AiSocket {
   }
 
   closed(event) {
-    this.onDrop();
     if (event.code === CLOSE_UNAUTHENTICATED) {
-      this.refused = true;
-      this.onStatus("Your session has ended. Sign in again to use the AI writer.", "error");
+      this.onState("refused");
       return;
     }
+    this.onState("down");
     const delay = RECONNECT_DELAYS_MS[Math.min(this.attempt, RECONNECT_DELAYS_MS.length - 1)];
     this.attempt += 1;
-    const seconds = Math.round(delay / 1000);
-    const what = this.everOpened ? "Connection lost" : "Cannot connect";
-    this.onStatus(`${what}. Reconnecting in ${seconds} s…`, "warn");
     this.timer = setTimeout(() => this.connect(), delay);
   }
 
@@ -175,7 +206,7 @@ async function streamOverSse(url, token, message, onEvent, signal) {
     signal,
   });
   if (!(response.headers.get("Content-Type") || "").startsWith("text/event-stream")) {
-    throw new Error(`The AI writer answered HTTP ${response.status}. Reload the page and try again.`);
+    throw new Error("The AI writer could not take the request; your text is safe. Reload the page and try again.");
   }
   const reader = response.body.getReader();
   const decoder = new TextDecoder();
@@ -199,23 +230,29 @@ class AiPanel {
     this.root = root;
     this.config = config;
     this.editor = editor;
-    this.current = null; // { id, action, model, text, thinking, transport, abort }
-    // What the models endpoint last said: "loading", "ready", "starting", "unavailable" or "refused".
+    // The generation under way: { id, message, view, model, text, thinking, transport, abort }.
+    this.current = null;
+    // "connecting", "open", "down" (Server-Sent Events carry the text meanwhile) or "refused".
+    this.connection = "connecting";
+    // What the models endpoint last said: "loading", "ready", "starting", "unavailable", "offline" or "refused".
     this.models = { state: "loading", message: "" };
+    // The outcome of the author's last action, shown while nothing more pressing is true.
+    this.note = null;
     this.el = (name) => root.querySelector(`[data-ai-${name}]`);
     this.form = this.el("form");
     this.output = this.el("output");
     this.thinking = this.el("thinking");
     this.thinkingText = this.el("thinking-text");
+    this.panelView = this.makePanelView();
     this.bind();
     this.actionChanged();
     this.loadModels();
     const scheme = location.protocol === "https:" ? "wss:" : "ws:";
     this.socket = new AiSocket(`${scheme}//${location.host}${config.socketPath}`, {
       onEvent: (event) => this.handle(event),
-      onStatus: (text, tone) => this.connectionChanged(text, tone),
-      onDrop: () => this.interrupted(),
+      onState: (state) => this.connectionChanged(state),
     });
+    window.addEventListener("online", () => this.loadModels());
   }
 
   bind() {
@@ -225,13 +262,15 @@ class AiPanel {
     });
     this.el("action").addEventListener("change", () => this.actionChanged());
     this.el("stop").addEventListener("click", () => this.stop());
+    this.el("retry").addEventListener("click", () => this.retry());
+    this.el("chat-clear").addEventListener("click", () => this.chatClear());
     this.el("instruction").addEventListener("keydown", (event) => {
       if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) {
         event.preventDefault();
         this.generate();
       }
     });
-    this.root.addEventListener("keydown", (event) => {
+    document.addEventListener("keydown", (event) => {
       if (event.key === "Escape" && this.current) this.stop();
     });
     this.el("apply").addEventListener("click", (event) => {
@@ -245,11 +284,14 @@ class AiPanel {
   }
 
   actionChanged() {
-    const inputs = ACTION_INPUTS[this.el("action").value];
+    const action = this.el("action").value;
+    const inputs = ACTION_INPUTS[action];
     this.el("action-help").textContent = inputs.help;
     this.el("instruction-field").hidden = !inputs.instruction;
     if (inputs.instruction) this.el("instruction-label").textContent = inputs.instruction;
-    this.el("new-conversation-field").hidden = this.el("action").value !== "chat";
+    this.el("chat").hidden = action !== "chat";
+    if (action === "chat") this.chatLoad();
+    this.el("retry").hidden = true;
   }
 
   // --- the model list ------------------------------------------------------------------
@@ -263,20 +305,20 @@ class AiPanel {
       data = await response.json().catch(() => ({}));
     } catch (error) {
       console.error("AI writer: model list failed", error);
-      this.modelsChanged("unavailable", "The AI writer cannot be reached. Check your connection.");
+      this.modelsChanged("offline", OFFLINE);
       return;
     }
     if (response.ok) {
       this.fillModels(data.models || []);
-      if (data.errors && data.errors.length) console.warn("AI writer: some AI engines did not answer", data.errors);
-      this.modelsChanged("ready", "");
+      this.modelsChanged("ready", "", data.complete === false);
     } else if (response.status === 503) {
       // "starting": the site's own local model is still loading, which is not a fault.
-      const state = data.code === "starting" ? "starting" : "unavailable";
-      this.modelsChanged(state, data.message || "The AI writer is not available right now.");
+      if (data.models && data.models.length) this.fillModels(data.models);
+      if (data.code === "starting") this.modelsChanged("starting", "The local AI model is starting…");
+      else this.modelsChanged("unavailable", UNAVAILABLE);
     } else {
       // Signed out or not allowed: asking again will not help, so say so and stop.
-      this.modelsChanged("refused", data.message || `The model list could not be loaded (HTTP ${response.status}).`);
+      this.modelsChanged("refused", data.message || "The AI writer is not available to your account.");
     }
   }
 
@@ -294,41 +336,55 @@ class AiPanel {
     if (select.selectedIndex === -1) select.selectedIndex = 0;
   }
 
-  modelsChanged(state, message) {
+  modelsChanged(state, message, partial = false) {
+    const wasReady = this.models.state === "ready";
     this.models = { state, message };
-    if (state === "ready" && AVAILABILITY_ERRORS.has(this.errorCode)) this.hideError();
-    if (MODELS_POLL_MS[state]) this.modelsTimer = setTimeout(() => this.loadModels(), MODELS_POLL_MS[state]);
-    // A generation in progress keeps its own status line; the idle line shows once it ends.
-    if (!this.current) this.showIdle();
+    if (state === "ready" && !wasReady) {
+      // Back: what said the AI writer was missing is out of date.
+      if (AVAILABILITY_ERRORS.has(this.errorCode)) this.hideError();
+      this.note = null;
+    }
+    const poll = state === "ready" ? (partial ? MODELS_POLL_MS.partial : 0) : MODELS_POLL_MS[state];
+    if (poll) this.modelsTimer = setTimeout(() => this.loadModels(), poll);
+    this.renderStatus();
   }
 
   // --- the status line -----------------------------------------------------------------
 
-  connectionChanged(text, tone) {
-    // The socket is open: whether the panel is ready also depends on the models.
-    if (tone === "ok") this.showIdle(text);
-    else this.status(text, tone);
-  }
-
-  // The line shown when nothing is being written: what stops the AI writer, if anything, or
-  // `readyText` ("Ready.", "Reconnected.") when it can write.
-  showIdle(readyText = "Ready.") {
-    const { state, message } = this.models;
-    if (state === "starting") {
-      this.status("The local AI model is starting…", "neutral");
-    } else if (state === "unavailable") {
-      this.status(`${asSentence(message)} Checking again every ${MODELS_POLL_MS.unavailable / 1000} s.`, "warn");
-    } else if (state === "refused") {
-      this.status(message, "error");
-    } else if (this.socket && this.socket.isOpen) {
-      if (state === "loading") this.status("Checking the AI models…", "neutral");
-      // Green says all is well, which is not so while an error is on display below.
-      else this.status(readyText, this.el("error").hidden ? "ok" : "neutral");
+  connectionChanged(state) {
+    const reopened = state === "open" && this.connection === "down";
+    this.connection = state;
+    // The socket dropped: a generation it carried is lost, but what arrived stays on screen.
+    if (state !== "open" && this.current && this.current.transport === "socket") {
+      this.failed("interrupted", "The connection dropped while writing; the text so far is kept. Try again.");
     }
-    // Otherwise the socket's own line ("Connecting…", "Reconnecting in 4 s…") stays.
+    // The engines may have changed while the connection was down.
+    if (reopened) this.loadModels();
+    this.renderStatus();
   }
 
-  status(text, tone) {
+  // What the status line says now, worked out from what is true now, most pressing first.
+  statusNow() {
+    if (this.connection === "refused") return [SIGNED_OUT, "error"];
+    const run = this.current;
+    if (run) {
+      if (!run.model) return ["Sending…", "neutral"];
+      if (!run.text && run.thinking) return [`Thinking with ${run.model}…`, "neutral"];
+      return [`Writing with ${run.model}…`, "ok"];
+    }
+    const { state, message } = this.models;
+    if (state === "refused") return [message, "error"];
+    if (state === "unavailable" || state === "offline") return [message, "warn"];
+    if (state === "starting") return [message, "neutral"];
+    if (state === "loading") return ["Checking the AI models…", "neutral"];
+    if (this.note) return [this.note.text, this.note.tone];
+    // Green says all is well, which is not so while an error is on display.
+    if (this.errorCode) return ["Ready to try again.", "neutral"];
+    return ["Ready.", "ok"];
+  }
+
+  renderStatus() {
+    const [text, tone] = this.statusNow();
     const line = this.el("connection");
     // A live region announces every change; the same words again (a poll's answer) are not news.
     if (line.textContent === text && line.dataset.tone === tone) return;
@@ -336,14 +392,141 @@ class AiPanel {
     line.dataset.tone = tone;
   }
 
-  // --- a generation --------------------------------------------------------------------
+  say(text, tone) {
+    this.note = { text, tone };
+    this.renderStatus();
+  }
+
+  // --- running a generation --------------------------------------------------------------
+
+  // A generate message for `action` on `text`, with the post's title and the picked model.
+  request(action, text, options = {}) {
+    const postId = this.editor.postId();
+    return {
+      type: "generate",
+      request_id: newRequestId(),
+      action,
+      post_id: postId ? Number(postId) : null,
+      text,
+      model: this.el("model").value,
+      options: { title: (this.editor.getTitle() || "").slice(0, 200), ...options },
+      regenerate: false,
+    };
+  }
+
+  // The same request again, asking the engine for a new answer rather than the cache.
+  again(message) {
+    return { ...message, request_id: newRequestId(), regenerate: true };
+  }
+
+  // Starts `message`, shown by `view`; false when another generation is still running. `target`
+  // names the field a panel suggestion is meant for, when its action does not say.
+  run(message, view, { target = "" } = {}) {
+    if (this.current) {
+      this.say("Wait for the text being written, or stop it (Escape) first.", "warn");
+      return false;
+    }
+    this.note = null;
+    this.current = { id: message.request_id, message, view, target, model: "", text: "", thinking: "" };
+    this.busy(true);
+    view.begin(message);
+    this.renderStatus();
+    if (this.socket.send(message)) {
+      this.current.transport = "socket";
+      return true;
+    }
+    // No socket (a proxy may block WebSockets): the same request over Server-Sent Events.
+    const abort = new AbortController();
+    this.current.transport = "sse";
+    this.current.abort = abort;
+    streamOverSse(this.config.streamUrl, csrfToken(this.form), message, (event) => this.handle(event), abort.signal)
+      .then(() => {
+        if (this.current && this.current.id === message.request_id) this.stopped("The stream ended early; the text so far is kept.");
+      })
+      .catch((error) => {
+        if (!this.current || this.current.id !== message.request_id) return;
+        if (error.name === "AbortError") this.stopped("Stopped. The text so far is kept.");
+        else this.failed("network", error.message.startsWith("The AI writer") ? error.message : OFFLINE);
+      });
+    return true;
+  }
+
+  // While a generation runs, nothing else may start one.
+  busy(on) {
+    for (const button of document.querySelectorAll("[data-ai-starts]")) button.disabled = on;
+  }
+
+  stop() {
+    if (!this.current) return;
+    if (this.current.transport === "sse") {
+      this.current.abort.abort();
+    } else if (!this.socket.send({ type: "cancel", request_id: this.current.id })) {
+      this.stopped("Stopped. The text so far is kept.");
+    }
+  }
+
+  handle(event) {
+    const run = this.current;
+    if (!run || event.request_id !== run.id) return;
+    if (event.type === "start") {
+      run.model = event.model;
+      this.renderStatus();
+    } else if (event.type === "thinking") {
+      const first = !run.thinking && !run.text;
+      run.thinking += event.text;
+      run.view.thinking(event.text, run);
+      if (first) this.renderStatus();
+    } else if (event.type === "chunk") {
+      const first = !run.text;
+      run.text += event.text;
+      run.view.chunk(event.text, run);
+      if (first) this.renderStatus();
+    } else if (event.type === "done") {
+      this.ended().view.done(event, run);
+    } else if (event.type === "error") {
+      if (event.code === "cancelled") this.stopped(event.message);
+      else this.failed(event.code, event.message);
+    }
+  }
+
+  ended() {
+    const run = this.current;
+    this.current = null;
+    this.busy(false);
+    this.renderStatus();
+    return run;
+  }
+
+  stopped(message) {
+    const run = this.ended();
+    run.view.stopped(message, run);
+  }
+
+  failed(code, message) {
+    const run = this.ended();
+    if (AVAILABILITY_ERRORS.has(code)) {
+      // The status line says the AI writer is away, and says when it is back.
+      this.modelsChanged(code === "starting" ? "starting" : "unavailable", code === "starting" ? message : UNAVAILABLE);
+      this.loadModels();
+    } else if (code === "model_not_found" || code === "network") {
+      this.loadModels();
+    }
+    run.view.failed(code, message, run);
+  }
+
+  // The words for a failed generation: the server's, with a word of context for some codes.
+  failureText(code, message) {
+    if (AVAILABILITY_ERRORS.has(code)) return UNAVAILABLE;
+    return [ERROR_PREFIX[code], message].filter(Boolean).join(" ");
+  }
+
+  // --- the panel's own generations -----------------------------------------------------
 
   message() {
     const action = this.el("action").value;
     const inputs = ACTION_INPUTS[action];
     const instruction = this.el("instruction").value.trim();
-    const title = this.editor.getTitle() || "";
-    const options = { title: title.slice(0, 200) };
+    const options = {};
     let text;
     if (inputs.source === "selection") {
       text = this.editor.getSelection() || "";
@@ -353,116 +536,87 @@ class AiPanel {
     } else {
       text = instruction;
     }
-    if (action === "chat") {
-      options.body = this.editor.getBody() || "";
-      if (this.el("new-conversation").checked) options.new_conversation = true;
-    }
-    const postId = this.editor.postId();
-    return {
-      type: "generate",
-      request_id: newRequestId(),
-      action,
-      post_id: postId ? Number(postId) : null,
-      text,
-      model: this.el("model").value,
-      options,
-      regenerate: false,
-    };
+    if (action === "chat") options.body = this.editor.getBody() || "";
+    return this.request(action, text, options);
   }
 
   generate() {
-    if (this.current) return;
-    const message = this.message();
-    this.begin(message.request_id, message.action);
-    if (this.socket.send(message)) {
-      this.current.transport = "socket";
-      if (message.options.new_conversation) this.el("new-conversation").checked = false;
-      return;
-    }
-    // No socket (a proxy may block WebSockets): the same request over Server-Sent Events.
-    const abort = new AbortController();
-    this.current.transport = "sse";
-    this.current.abort = abort;
-    streamOverSse(this.config.streamUrl, csrfToken(this.form), message, (event) => this.handle(event), abort.signal)
-      .then(() => {
-        if (this.current && this.current.id === message.request_id) this.finish("The stream ended early; the text so far is kept.", "warn");
-      })
-      .catch((error) => {
-        if (!this.current || this.current.id !== message.request_id) return;
-        if (error.name === "AbortError") this.finish("Stopped. The text so far is kept.", "warn");
-        else this.fail("network", error.message || "The AI writer cannot be reached. Check your connection and try again.");
-      });
+    this.runInPanel(this.message());
   }
 
-  begin(id, action) {
-    this.current = { id, action, model: "", text: "", thinking: "" };
-    this.el("fields").replaceChildren();
-    this.output.textContent = "";
+  retry() {
+    if (this.last) this.runInPanel(this.again(this.last.message), this.last.target);
+  }
+
+  runInPanel(message, target = "") {
+    if (this.run(message, this.panelView, { target })) this.last = { message, target };
+  }
+
+  // The suggestion pane as a view: the answer streams into it, and its buttons put it into the post.
+  makePanelView() {
+    return {
+      begin: (message) => {
+        this.el("fields").replaceChildren();
+        this.output.textContent = "";
+        delete this.output.dataset.phase;
+        // The last generation's thinking goes with it; open or closed stays as the author left it.
+        this.thinkingText.textContent = "";
+        this.thinking.hidden = true;
+        this.el("stats").textContent = "";
+        this.el("stats").removeAttribute("title");
+        this.hideError();
+        this.el("apply").hidden = true;
+        this.el("retry").hidden = true;
+        this.el("stop").hidden = false;
+        this.output.setAttribute("aria-busy", "true");
+        if (message.action === "chat") this.chatAdd("user", message.text, { pending: true });
+      },
+      thinking: (text, run) => this.addThinking(run),
+      chunk: (text, run) => this.addAnswer(run),
+      done: (event, run) => {
+        this.showStats(event);
+        if (run.message.action === "chat" && run.text) {
+          this.chatAdd("assistant", run.text);
+          this.el("instruction").value = "";
+        }
+        this.panelEnded(run, { answered: true });
+        this.say(run.text ? "Done. Insert the text where you want it, or try again." : "Done, with no text. Try again.", "ok");
+      },
+      failed: (code, message, run) => {
+        if (!AVAILABILITY_ERRORS.has(code)) this.showError(code, this.failureText(code, message));
+        this.panelEnded(run);
+      },
+      stopped: (message, run) => {
+        this.panelEnded(run);
+        this.say(message, "warn");
+      },
+    };
+  }
+
+  panelEnded(run, { answered = false } = {}) {
     delete this.output.dataset.phase;
-    // The last generation's thinking goes with it; open or closed stays as the author left it.
-    this.thinkingText.textContent = "";
-    this.thinking.hidden = true;
-    this.el("stats").textContent = "";
-    this.el("stats").removeAttribute("title");
-    this.hideError();
-    this.el("apply").hidden = true;
-    this.el("generate").disabled = true;
-    this.el("stop").hidden = false;
-    this.output.setAttribute("aria-busy", "true");
-    this.status("Sending…", "neutral");
+    this.output.setAttribute("aria-busy", "false");
+    this.el("stop").hidden = true;
+    this.el("apply").hidden = !run.text;
+    // A chat message asked again would be a second turn of the conversation, not another answer.
+    this.el("retry").hidden = run.message.action === "chat";
+    this.chatSettle(answered && Boolean(run.text));
+    this.offerFields(run);
   }
 
-  stop() {
-    if (!this.current) return;
-    if (this.current.transport === "sse") {
-      this.current.abort.abort();
-    } else if (!this.socket.send({ type: "cancel", request_id: this.current.id })) {
-      this.finish("Stopped. The text so far is kept.", "warn");
-    }
-  }
-
-  handle(event) {
-    if (!this.current || event.request_id !== this.current.id) return;
-    if (event.type === "start") {
-      this.current.model = event.model;
-      this.status(`Writing with ${event.model}…`, "ok");
-    } else if (event.type === "thinking") {
-      this.addThinking(event.text);
-    } else if (event.type === "chunk") {
-      this.addAnswer(event.text);
-    } else if (event.type === "done") {
-      this.showStats(event);
-      this.finish("Done. Insert the text where you want it, or generate again.", "ok");
-    } else if (event.type === "error") {
-      if (event.code === "cancelled") this.finish(event.message, "warn");
-      else this.fail(event.code, event.message);
-    }
-  }
-
-  addThinking(text) {
-    const current = this.current;
-    if (!current.thinking && !current.text) {
-      // Until the answer begins, the empty suggestion pane and the status line say why it is empty.
-      this.output.dataset.phase = "thinking";
-      this.status(current.model ? `Thinking with ${current.model}…` : "Thinking…", "neutral");
-    }
+  addThinking(run) {
+    if (!run.text) this.output.dataset.phase = "thinking";
     // Follow the newest thinking, unless the author has scrolled back to read.
     const box = this.thinkingText;
     const following = box.scrollTop + box.clientHeight >= box.scrollHeight - 4;
-    current.thinking += text;
     this.thinking.hidden = false;
-    box.textContent = current.thinking;
+    box.textContent = run.thinking;
     if (this.thinking.open && following) box.scrollTop = box.scrollHeight;
   }
 
-  addAnswer(text) {
-    const current = this.current;
-    if (!current.text && current.thinking) {
-      delete this.output.dataset.phase;
-      this.status(`Writing with ${current.model || "the model"}…`, "ok");
-    }
-    current.text += text;
-    this.output.textContent = current.text;
+  addAnswer(run) {
+    delete this.output.dataset.phase;
+    this.output.textContent = run.text;
     this.output.scrollTop = this.output.scrollHeight;
   }
 
@@ -474,64 +628,45 @@ class AiPanel {
     }
   }
 
-  interrupted() {
-    // The socket dropped: a generation in flight is lost, but what arrived stays in the pane.
-    if (this.current && this.current.transport === "socket") {
-      this.fail("interrupted", "The connection dropped while writing; the text so far is kept. Generate again once reconnected.");
-    }
-  }
-
-  fail(code, message) {
-    this.showError(code, message);
-    this.finish("", "error");
-    // The engines may have gone away or be loading: let the status line catch up with them.
-    if ((code === "unavailable" || code === "starting") && this.models.state === "ready") this.loadModels();
-  }
-
-  finish(note, tone) {
-    const text = this.current ? this.current.text : "";
-    const action = this.current ? this.current.action : "";
-    this.current = null;
-    delete this.output.dataset.phase;
-    this.offerFields(action, text);
-    this.el("generate").disabled = false;
-    this.el("stop").hidden = true;
-    this.output.setAttribute("aria-busy", "false");
-    this.el("apply").hidden = !text;
-    if (note) this.status(note, tone);
-    else this.showIdle();
-  }
-
-  offerFields(action, text) {
-    // Buttons that put the suggestion into a post field, for actions whose answer belongs in one.
+  // Buttons that put the suggestion into a post field, for answers that belong in one; a
+  // suggestion too long for its field says so and offers to shorten it instead.
+  offerFields(run) {
     const box = this.el("fields");
     box.replaceChildren();
-    const inputs = ACTION_INPUTS[action];
-    if (!text || !inputs) return;
+    const inputs = ACTION_INPUTS[run.message.action];
+    const target = run.target || (inputs && inputs.field);
+    if (!run.text) return;
     const offers = [];
-    if (inputs.field && canSetField(this.editor, inputs.field)) {
-      const value = inputs.field === "tags" ? suggestionLines(text).join(", ") : text.trim();
-      offers.push([`Set as ${FIELD_LABELS[inputs.field]}`, inputs.field, value]);
+    if (target && canSetField(this.editor, target)) {
+      offers.push([`Set as ${FIELD_LABELS[target]}`, target, fieldValue(target, run.text)]);
     }
-    if (inputs.choices && canSetField(this.editor, inputs.choices)) {
-      for (const line of suggestionLines(text)) offers.push([`Use “${line}”`, inputs.choices, line]);
+    if (inputs && inputs.choices && canSetField(this.editor, inputs.choices)) {
+      for (const line of suggestionLines(run.text)) offers.push([`Use “${line}”`, inputs.choices, line]);
     }
     for (const [label, name, value] of offers) {
-      const button = document.createElement("button");
-      button.type = "button";
-      button.className = "secondary";
-      button.textContent = label;
-      button.addEventListener("click", () => {
-        this.editor.setField(name, value);
-        this.status(`The ${FIELD_LABELS[name]} is set.`, "ok");
-      });
-      box.append(button);
+      const tooLong = overflowReason(name, value, this.config);
+      if (!tooLong) {
+        const button = element("button", { type: "button", class: "secondary" }, label);
+        button.addEventListener("click", () => {
+          this.editor.setField(name, value);
+          this.say(`The ${FIELD_LABELS[name]} is set.`, "ok");
+        });
+        box.append(button);
+        continue;
+      }
+      const row = element("p", { class: "ai-too-long", "data-ai-too-long": name });
+      const what = value.length > 60 ? `“${value.slice(0, 57)}…”` : `“${value}”`;
+      row.append(element("span", {}, `${what}: ${tooLong} It was not put in. `));
+      const shorten = element("button", { type: "button", class: "secondary", "data-ai-starts": "" }, "Shorten it");
+      shorten.addEventListener("click", () => this.runInPanel(this.request("rewrite", value, { preset: "shorter" }), name));
+      row.append(shorten);
+      box.append(row);
     }
   }
 
   showError(code, message) {
     const box = this.el("error");
-    box.textContent = [ERROR_PREFIX[code], message, ERROR_ADVICE[code]].filter(Boolean).join(" ");
+    box.textContent = message;
     box.hidden = false;
     this.errorCode = code;
   }
@@ -547,7 +682,7 @@ class AiPanel {
     if (!text) return;
     if (how === "copy") {
       await copyText(text);
-      this.status("Copied to the clipboard.", "ok");
+      this.say("Copied to the clipboard.", "ok");
       return;
     }
     const done = { insert: "Inserted at the cursor.", replace: "Replaced the selection.", append: "Appended to the post." };
@@ -565,13 +700,390 @@ class AiPanel {
       const gap = !body || body.endsWith("\n\n") ? "" : body.endsWith("\n") ? "\n" : "\n\n";
       this.editor.append(gap + text);
     }
-    this.status(done[how], "ok");
+    this.say(done[how], "ok");
+  }
+
+  // --- the chat's conversation -----------------------------------------------------------
+
+  chatPostId() {
+    const postId = this.editor.postId();
+    return postId ? String(postId) : "";
+  }
+
+  async chatLoad() {
+    const postId = this.chatPostId();
+    if (this.chatLoadedFor === postId) return;
+    this.chatLoadedFor = postId;
+    const url = `${this.config.chatUrl}${postId ? `?post_id=${encodeURIComponent(postId)}` : ""}`;
+    try {
+      const response = await fetch(url, { credentials: "same-origin" });
+      const data = await response.json();
+      if (!response.ok) throw new Error(data.message || "The conversation could not be loaded.");
+      this.el("chat-log").replaceChildren();
+      for (const message of data.messages) this.chatAdd(message.role, message.content);
+    } catch (error) {
+      this.chatLoadedFor = null;
+      this.say(error.message.startsWith("The") ? error.message : "The conversation could not be loaded.", "warn");
+    }
+  }
+
+  chatAdd(role, content, { pending = false } = {}) {
+    const log = this.el("chat-log");
+    const item = element("li", { class: `ai-chat-${role}`, "data-role": role });
+    item.append(element("span", { class: "ai-chat-who" }, role === "user" ? "You" : "AI writer"), element("div", { class: "ai-chat-text" }, content));
+    if (pending) item.dataset.pending = "";
+    log.append(item);
+    this.el("chat-empty").hidden = true;
+    log.scrollTop = log.scrollHeight;
+  }
+
+  // A question whose answer never came is not part of the remembered conversation.
+  chatSettle(answered) {
+    const pending = this.el("chat-log").querySelector("[data-pending]");
+    if (!pending) return;
+    if (answered) delete pending.dataset.pending;
+    else pending.remove();
+    this.el("chat-empty").hidden = this.el("chat-log").children.length > 0;
+  }
+
+  async chatClear() {
+    try {
+      const response = await fetch(this.config.chatClearUrl, {
+        method: "POST",
+        credentials: "same-origin",
+        headers: { "Content-Type": "application/json", "X-CSRFToken": csrfToken(this.form) },
+        body: JSON.stringify({ post_id: this.chatPostId() ? Number(this.chatPostId()) : null }),
+      });
+      const data = await response.json().catch(() => ({}));
+      if (!response.ok) throw new Error(data.message || "The conversation could not be cleared. Reload the page and try again.");
+      this.el("chat-log").replaceChildren();
+      this.el("chat-empty").hidden = false;
+      this.say("The conversation is cleared; the next message starts a new one.", "ok");
+    } catch (error) {
+      this.say(error.message.startsWith("The") ? error.message : "The conversation could not be cleared. Try again.", "warn");
+    }
   }
 }
 
-function asSentence(text) {
-  const trimmed = text.trim();
-  return /[.!?…]$/.test(trimmed) ? trimmed : `${trimmed}.`;
+// The toolbar for a selection of the body: presets that rewrite it, or continue from it, shown
+// before and after with Accept, Discard and Try again. Accept replaces exactly the selection, as
+// an edit the browser can undo.
+class InlineRewrite {
+  constructor(panel, body) {
+    this.panel = panel;
+    this.body = body;
+    this.build();
+    this.view = {
+      begin: () => this.begin(),
+      thinking: () => {},
+      chunk: (text, run) => {
+        this.after.textContent = run.text;
+      },
+      done: (event, run) => this.finish(run, run.text ? "" : "The AI writer sent no text. Try again."),
+      failed: (code, message, run) => this.finish(run, panel.failureText(code, message)),
+      stopped: (message, run) => this.finish(run, message),
+    };
+  }
+
+  build() {
+    const presets = this.panel.config.presets || [];
+    const bar = element("div", {
+      class: "ai-inline-toolbar",
+      id: "ai-inline-toolbar",
+      role: "toolbar",
+      "aria-label": "AI on the selected text",
+      "aria-controls": this.body.id,
+      "aria-keyshortcuts": "Alt+Shift+R",
+    });
+    bar.append(element("span", { class: "ai-inline-hint" }, "AI on the selection (Alt+Shift+R):"));
+    for (const preset of presets.filter((p) => !p.value.startsWith("tone_"))) {
+      bar.append(this.button(preset.label, { "data-ai-preset": preset.value }));
+    }
+    const tone = element("select", { id: "ai-inline-tone", "aria-label": "Change the tone of the selection", "data-ai-starts": "" });
+    tone.append(new Option("Change tone…", ""));
+    for (const preset of presets.filter((p) => p.value.startsWith("tone_"))) {
+      tone.append(new Option(preset.label.replace(/^Tone: /, ""), preset.value));
+    }
+    tone.addEventListener("change", () => {
+      if (tone.value) this.rewrite(tone.value);
+      tone.value = "";
+    });
+    bar.append(tone, this.button("Continue from here", { "data-ai-inline-continue": "", id: "ai-inline-continue" }));
+    bar.addEventListener("click", (event) => {
+      const button = event.target.closest("button");
+      if (!button) return;
+      if ("aiPreset" in button.dataset) this.rewrite(button.dataset.aiPreset);
+      else if ("aiInlineContinue" in button.dataset) this.continueHere();
+    });
+    // Clicking a button must not move the selection the preset works on.
+    bar.addEventListener("mousedown", (event) => {
+      if (event.target.closest("button")) event.preventDefault();
+    });
+
+    const box = element("div", { class: "ai-inline-result", id: "ai-inline-result", role: "group", "aria-labelledby": "ai-inline-heading" });
+    box.hidden = true;
+    box.append(element("p", { class: "ai-inline-heading", id: "ai-inline-heading" }, "AI suggestion"));
+    const compare = element("div", { class: "ai-inline-compare" });
+    const beforeBox = element("div", { class: "ai-inline-side" });
+    beforeBox.append(element("p", { class: "ai-inline-label", "data-ai-inline-before-label": "" }, "Before"));
+    this.before = element("div", { class: "ai-inline-text", id: "ai-inline-before", tabindex: "0" });
+    beforeBox.append(this.before);
+    const afterBox = element("div", { class: "ai-inline-side" });
+    afterBox.append(element("p", { class: "ai-inline-label" }, "After"));
+    this.after = element("div", { class: "ai-inline-text", id: "ai-inline-after", tabindex: "0", "aria-busy": "false" });
+    afterBox.append(this.after);
+    compare.append(beforeBox, afterBox);
+    this.note = element("p", { class: "ai-inline-note", role: "status" });
+    const buttons = element("div", { class: "ai-buttons" });
+    this.accept = element("button", { type: "button", id: "ai-inline-accept" }, "Accept");
+    this.discard = element("button", { type: "button", class: "secondary", id: "ai-inline-discard" }, "Discard");
+    this.retry = element("button", { type: "button", class: "secondary", id: "ai-inline-retry", "data-ai-starts": "" }, "Try again");
+    buttons.append(this.accept, this.discard, this.retry);
+    box.append(compare, this.note, buttons);
+    this.accept.addEventListener("click", () => this.acceptIt());
+    this.discard.addEventListener("click", () => this.discardIt());
+    this.retry.addEventListener("click", () => this.start(this.panel.again(this.message)));
+
+    this.body.insertAdjacentElement("afterend", bar);
+    bar.insertAdjacentElement("afterend", box);
+    this.bar = bar;
+    this.box = box;
+    this.body.addEventListener("keydown", (event) => {
+      if (event.altKey && event.shiftKey && event.code === "KeyR") {
+        event.preventDefault();
+        bar.querySelector("button:not(:disabled)")?.focus();
+      }
+    });
+  }
+
+  button(label, attributes) {
+    return element("button", { type: "button", class: "secondary small", "data-ai-starts": "", ...attributes }, label);
+  }
+
+  selection() {
+    const { selectionStart: start, selectionEnd: end, value } = this.body;
+    return { start, end, text: value.slice(start, end) };
+  }
+
+  rewrite(preset) {
+    const range = this.selection();
+    if (!range.text.trim()) {
+      this.panel.say("Select some text in the body first, then choose what to do with it.", "warn");
+      this.body.focus();
+      return;
+    }
+    this.range = { ...range, mode: "replace" };
+    this.start(this.panel.request("rewrite", range.text, { preset }));
+  }
+
+  continueHere() {
+    const { end } = this.selection();
+    const text = this.body.value.slice(0, end);
+    if (!text.trim()) {
+      this.panel.say("Write some of the post first: the AI writer continues from the text before the cursor.", "warn");
+      return;
+    }
+    this.range = { start: end, end, text: "", context: text.slice(-240), mode: "insert" };
+    this.start(this.panel.request("continue", text));
+  }
+
+  start(message) {
+    if (this.panel.run(message, this.view)) this.message = message;
+  }
+
+  begin() {
+    const continuing = this.range.mode === "insert";
+    this.box.querySelector("[data-ai-inline-before-label]").textContent = continuing ? "Continues after" : "Before";
+    this.before.textContent = continuing ? `…${this.range.context}` : this.range.text;
+    this.after.textContent = "";
+    this.after.setAttribute("aria-busy", "true");
+    this.note.textContent = "Writing…";
+    this.accept.disabled = true;
+    this.discard.textContent = "Stop";
+    this.box.hidden = false;
+  }
+
+  finish(run, problem) {
+    this.after.setAttribute("aria-busy", "false");
+    this.discard.textContent = "Discard";
+    this.accept.disabled = !run.text;
+    this.note.textContent =
+      problem || (this.range.mode === "insert" ? "Accept adds this after the cursor." : "Accept replaces the selection with this.");
+    if (run.text) this.accept.focus();
+  }
+
+  // Where the passage is now: the same place if the text there is unchanged, else the one place it
+  // is found; null when it was edited or is found more than once.
+  currentRange() {
+    const { start, end, text, mode } = this.range;
+    const value = this.body.value;
+    if (mode === "insert") return value.slice(0, start).endsWith(this.range.context) ? { start, end } : null;
+    if (value.slice(start, end) === text) return { start, end };
+    const at = value.indexOf(text);
+    if (at === -1 || value.indexOf(text, at + 1) !== -1) return null;
+    return { start: at, end: at + text.length };
+  }
+
+  acceptIt() {
+    const text = this.after.textContent;
+    const range = this.currentRange();
+    if (!text) return;
+    if (!range) {
+      this.note.textContent = "The text changed meanwhile, so the suggestion was not put in. Select the passage again and try again.";
+      return;
+    }
+    let insert = text;
+    if (this.range.mode === "insert") {
+      const previous = this.body.value[range.start - 1];
+      if (previous && !/\s/.test(previous) && !/^\s/.test(text)) insert = ` ${text}`;
+    }
+    this.body.focus();
+    this.body.setSelectionRange(range.start, range.end);
+    this.panel.editor.replaceSelection(insert);
+    this.body.setSelectionRange(range.start, range.start + insert.length);
+    this.close();
+    this.panel.say(
+      this.range.mode === "insert" ? "Added after the cursor. Ctrl+Z undoes it." : "Replaced the selection. Ctrl+Z undoes it.",
+      "ok",
+    );
+  }
+
+  discardIt() {
+    if (this.panel.current && this.panel.current.view === this.view) {
+      this.panel.stop();
+      return;
+    }
+    this.close();
+    const range = this.currentRange();
+    this.body.focus();
+    if (range) this.body.setSelectionRange(range.start, range.end);
+  }
+
+  close() {
+    this.box.hidden = true;
+    this.after.textContent = "";
+  }
+}
+
+// A Suggest button beside a field, and a box that shows the suggestion with Accept, Discard and
+// Try again; a suggestion too long for the field is not offered, and the box says why.
+class FieldAssist {
+  constructor(panel, name, field) {
+    this.panel = panel;
+    this.name = name;
+    this.field = field;
+    this.build();
+    this.view = {
+      begin: () => this.begin(),
+      thinking: () => {},
+      chunk: (text, run) => {
+        this.output.textContent = run.text;
+      },
+      done: (event, run) => this.finish(run, run.text ? "" : "The AI writer sent no text. Try again."),
+      failed: (code, message, run) => this.finish(run, panel.failureText(code, message)),
+      stopped: (message, run) => this.finish(run, message),
+    };
+  }
+
+  build() {
+    const label = FIELD_LABELS[this.name];
+    const holder = this.field.closest(".field") || this.field.parentElement;
+    const assist = element("div", { class: "ai-assist", "data-ai-assist": this.name });
+    this.suggest = element(
+      "button",
+      { type: "button", class: "secondary small", id: `ai-suggest-${this.name}`, "data-ai-starts": "", "aria-controls": `ai-assist-${this.name}` },
+      this.name === "tags" ? "Suggest tags" : `Suggest ${/^[aeiou]/.test(label) ? "an" : "a"} ${label}`,
+    );
+    this.box = element("div", { class: "ai-assist-result", id: `ai-assist-${this.name}`, role: "group", "aria-label": `AI suggestion for the ${label}` });
+    this.box.hidden = true;
+    this.output = element("div", { class: "ai-assist-text", "data-ai-assist-output": "", tabindex: "0" });
+    this.choices = element("div", { class: "ai-assist-choices" });
+    this.note = element("p", { class: "ai-inline-note", role: "status" });
+    const buttons = element("div", { class: "ai-buttons" });
+    this.accept = element("button", { type: "button", "data-ai-assist-accept": "" }, "Accept");
+    this.discard = element("button", { type: "button", class: "secondary", "data-ai-assist-discard": "" }, "Discard");
+    this.retry = element("button", { type: "button", class: "secondary", "data-ai-assist-retry": "", "data-ai-starts": "" }, "Try again");
+    buttons.append(this.accept, this.discard, this.retry);
+    this.box.append(this.output, this.choices, this.note, buttons);
+    assist.append(this.suggest, this.box);
+    holder.append(assist);
+    this.suggest.addEventListener("click", () => this.start(this.panel.request(FIELD_ACTIONS[this.name], this.panel.editor.getBody() || "")));
+    this.retry.addEventListener("click", () => this.start(this.panel.again(this.message)));
+    this.accept.addEventListener("click", () => this.set(this.value));
+    this.discard.addEventListener("click", () => {
+      if (this.panel.current && this.panel.current.view === this.view) this.panel.stop();
+      else this.box.hidden = true;
+    });
+  }
+
+  start(message) {
+    if (this.panel.run(message, this.view)) this.message = message;
+  }
+
+  begin() {
+    this.output.textContent = "";
+    this.output.hidden = false;
+    this.choices.replaceChildren();
+    this.note.textContent = "Writing…";
+    this.accept.hidden = false;
+    this.accept.disabled = true;
+    this.discard.textContent = "Stop";
+    this.box.hidden = false;
+  }
+
+  finish(run, problem) {
+    this.discard.textContent = "Discard";
+    this.accept.disabled = true;
+    this.value = "";
+    if (problem || !run.text) {
+      this.note.textContent = problem || "The AI writer sent no text. Try again.";
+      return;
+    }
+    if (this.name === "title") {
+      this.offerTitles(run.text);
+      return;
+    }
+    const value = fieldValue(this.name, run.text);
+    const tooLong = overflowReason(this.name, value, this.panel.config);
+    this.output.textContent = value;
+    if (tooLong) {
+      this.note.textContent = `${tooLong} It was not put in: try again for another.`;
+      return;
+    }
+    this.value = value;
+    this.accept.disabled = false;
+    this.note.textContent = `Accept puts this in the ${FIELD_LABELS[this.name]}.`;
+  }
+
+  // Five titles: each one that fits is a button that sets it; one too long says so.
+  offerTitles(text) {
+    this.output.hidden = true;
+    this.accept.hidden = true;
+    let fitting = 0;
+    for (const line of suggestionLines(text)) {
+      const tooLong = overflowReason("title", line, this.panel.config);
+      const choice = element("button", { type: "button", class: "secondary ai-choice", "data-ai-assist-choice": "" }, line);
+      if (tooLong) {
+        choice.disabled = true;
+        choice.title = tooLong;
+      } else {
+        fitting += 1;
+        choice.addEventListener("click", () => this.set(line));
+      }
+      this.choices.append(choice);
+    }
+    this.note.textContent = fitting
+      ? "Choose a title to use it."
+      : "None of these fits: a title takes at most its field's length. Try again for others.";
+  }
+
+  set(value) {
+    if (!value || overflowReason(this.name, value, this.panel.config)) return;
+    this.panel.editor.setField(this.name, value);
+    this.box.hidden = true;
+    this.field.focus();
+    this.panel.say(`The ${FIELD_LABELS[this.name]} is set.`, "ok");
+  }
 }
 
 function describeStats(event) {
@@ -579,7 +1091,7 @@ function describeStats(event) {
   // Counted from the stream when the engine sent no counts: close, but not the model's own figure.
   const about = stats.tokens_estimated ? "≈" : "";
   const parts = [];
-  if (event.cached) parts.push("from the cache");
+  if (event.cached) parts.push("from the cache (Try again asks for a new answer)");
   if (stats.eval_count) parts.push(`${about}${stats.eval_count} tokens`);
   if (stats.tokens_per_second) parts.push(`${about}${stats.tokens_per_second} tokens/s`);
   if (stats.duration_ms != null) parts.push(`${(stats.duration_ms / 1000).toFixed(1)} s`);
@@ -616,22 +1128,34 @@ function wireAdminDrawer() {
   }
 }
 
+// On the post editor, the toolbar under the body and the Suggest buttons beside the fields.
+function addHelpersBesideFields(panel, editor) {
+  const body = document.getElementById("id_body");
+  if (body) panel.inline = new InlineRewrite(panel, body);
+  panel.assists = Object.keys(FIELD_ACTIONS)
+    .map((name) => [name, document.getElementById(`id_${name}`)])
+    .filter(([name, field]) => field && canSetField(editor, name))
+    .map(([name, field]) => new FieldAssist(panel, name, field));
+}
+
 function start() {
   wireAdminDrawer();
   const root = document.querySelector("[data-aiwriter-panel]");
   const configElement = document.getElementById("aiwriter-config");
   if (!root || !configElement) return;
   const config = JSON.parse(configElement.textContent);
-  const begin = (editor) => {
-    window.blogsiteAiPanel = new AiPanel(root, config, editor);
+  const begin = (editor, helpers) => {
+    const panel = new AiPanel(root, config, editor);
+    if (helpers) addHelpersBesideFields(panel, editor);
+    window.blogsiteAiPanel = panel;
   };
   if (window.blogsiteEditor) {
-    begin(window.blogsiteEditor);
+    begin(window.blogsiteEditor, true);
   } else if (document.getElementById("post-form")) {
     // The editor's module runs after this one; it announces its API when ready.
-    document.addEventListener("blogsite:editor-ready", (event) => begin(event.detail), { once: true });
+    document.addEventListener("blogsite:editor-ready", (event) => begin(event.detail, true), { once: true });
   } else if (document.getElementById("id_body")) {
-    begin(textareaEditor(config));
+    begin(textareaEditor(config), false);
   } else {
     root.querySelector("[data-ai-connection]").textContent = "The AI writer needs the post editor on this page.";
   }

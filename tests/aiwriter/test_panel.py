@@ -34,8 +34,11 @@ def test_authors_get_the_panel_with_what_its_script_needs(author):
     assert [action["value"] for action in config["actions"]][:3] == ["draft", "continue", "rewrite"]
     assert 'name="csrfmiddlewaretoken"' in html
     assert "js/aiwriter.js" in html
-    for label in ("Insert at cursor", "Replace selection", "Append", "Copy", "Stop"):
+    for label in ("Insert at cursor", "Replace selection", "Append", "Copy", "Stop", "Try again", "Clear conversation"):
         assert label in html
+    assert (config["chatUrl"], config["chatClearUrl"]) == ("/aiwriter/chat/", "/aiwriter/chat/clear/")
+    assert {"value": "fix_grammar", "label": "Fix spelling and grammar"} in config["presets"]
+    assert config["tagLimits"] == {"count": 20, "chars": 60}
 
 
 def test_a_new_post_has_no_post_id(editor):
