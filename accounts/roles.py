@@ -31,6 +31,13 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
     Role.STAFF: [
         "posts.delete_tag",
         "posts.view_revision",
+        "posts.view_image",
+        "posts.change_image",
+        "posts.delete_image",
+        "posts.view_uploadquota",
+        "posts.add_uploadquota",
+        "posts.change_uploadquota",
+        "posts.delete_uploadquota",
         "accounts.view_user",
         "accounts.change_user",
     ],

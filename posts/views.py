@@ -33,6 +33,7 @@ from accounts import throttle
 
 from . import cache_keys, selectors, services
 from .forms import CommentForm, SearchForm
+from .images import responsive, sharing
 from .models import Comment, CommentStatus, Post, Tag
 from .reader_fragment import comment_area, reader_parts
 
@@ -217,14 +218,19 @@ def render_post(
     if comments is None:
         comments = selectors.comments_approved(post=post)
     canonical_url = web_url_or_empty(post.canonical_url) or request.build_absolute_uri(post.get_absolute_url())
+    pictures = responsive.post_pictures_get(post=post, version=version)
+    cover_url = "" if pictures.cover_html else web_url_or_empty(post.cover_image_url)
+    share = sharing.share_image(request, pictures=pictures, cover_url=cover_url)
     context = {
         **comment_area(request, post=post, form=form),
         "comments": comments,
         "post_version": version,
         "canonical_url": canonical_url,
-        "cover_url": web_url_or_empty(post.cover_image_url),
+        "cover_url": cover_url,
+        "pictures": pictures,
+        "share_image": share,
         "description": post_description(post),
-        "json_ld": blog_posting_json_ld(request, post=post, canonical_url=canonical_url),
+        "json_ld": blog_posting_json_ld(request, post=post, canonical_url=canonical_url, image_url=share.url),
     }
     if request.user.is_authenticated:
         notices = list(messages.get_messages(request))
@@ -254,7 +260,7 @@ def web_url_or_empty(url: str) -> str:
     return url if url and urlsplit(url).scheme in ("http", "https") else ""
 
 
-def blog_posting_json_ld(request: HttpRequest, *, post: Post, canonical_url: str) -> SafeString:
+def blog_posting_json_ld(request: HttpRequest, *, post: Post, canonical_url: str, image_url: str) -> SafeString:
     """schema.org BlogPosting, escaped so no text in it can close the <script> element."""
     data = {
         "@context": "https://schema.org",
@@ -271,9 +277,9 @@ def blog_posting_json_ld(request: HttpRequest, *, post: Post, canonical_url: str
             "url": request.build_absolute_uri(reverse("posts:author", kwargs={"username": post.author.username})),
         },
         "keywords": [tag.name for tag in post.tags.all()],
+        "image": [image_url],
+        "publisher": sharing.publisher(request),
     }
-    if cover_url := web_url_or_empty(post.cover_image_url):
-        data["image"] = cover_url
     return mark_safe(json.dumps(data, cls=DjangoJSONEncoder).translate(_JSON_SCRIPT_ESCAPES))
 
 

@@ -6,6 +6,12 @@ import django.db.models.deletion
 from django.conf import settings
 from django.db import migrations, models
 
+from accounts.roles import grant_role_permissions
+
+
+def grant_image_permissions(apps, schema_editor):
+    grant_role_permissions(apps, "posts")
+
 
 class Migration(migrations.Migration):
     dependencies = [
@@ -203,4 +209,5 @@ class Migration(migrations.Migration):
             model_name="rendition",
             constraint=models.UniqueConstraint(fields=("image", "spec"), name="unique_rendition_spec"),
         ),
+        migrations.RunPython(grant_image_permissions, migrations.RunPython.noop),
     ]

@@ -155,8 +155,10 @@ def test_post_page_seo_falls_back_to_title_and_excerpt(client):
     content = client.get(post.get_absolute_url()).content.decode()
     assert "<title>Plain title · Blogsite</title>" in content
     assert '<meta property="og:description" content="The excerpt.">' in content
-    assert "og:image" not in content
-    assert '<meta name="twitter:card" content="summary">' in content
+    # No cover and no site default set by staff: the picture the site ships, at the cards' size.
+    assert '<meta property="og:image" content="http://testserver/static/img/share-default.png">' in content
+    assert '<meta property="og:image:width" content="1200">' in content
+    assert '<meta name="twitter:card" content="summary_large_image">' in content
 
 
 def test_canonical_url_points_to_the_original_when_set(client):
@@ -177,7 +179,8 @@ def test_post_page_has_blog_posting_structured_data(client):
         "url": f"http://testserver/authors/{post.author.username}/",
     }
     assert data["keywords"] == ["Django"]
-    assert data["image"] == "https://i.example/c.png"
+    assert data["image"] == ["https://i.example/c.png"]
+    assert data["publisher"] == {"@type": "Organization", "name": "Blogsite", "url": "http://testserver/"}
     assert data["datePublished"].startswith(post.published_at.date().isoformat())
 
 

@@ -60,8 +60,8 @@ def test_post_page(client, django_assert_num_queries, count):
     make_posts(1)
     post = PostFactory(tags=[TagFactory(name=f"T{n}") for n in range(count)])
     CommentFactory.create_batch(count, post=post)
-    # the post with its author, its tags, its approved comments with their authors
-    with django_assert_num_queries(3):
+    # the post with its author, its tags, its approved comments with their authors, its library images
+    with django_assert_num_queries(4):
         assert client.get(post.get_absolute_url()).status_code == 200
 
 

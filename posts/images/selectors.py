@@ -1,0 +1,87 @@
+"""Reads of the media library: the library's pages, a post's cover, the images a body shows."""
+
+import uuid
+from collections.abc import Iterable
+
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+
+from ..models import Post
+from . import renditions
+from .models import Image, ImageRole, ImageUse
+
+
+def library_images(*, user, query: str = "", uploader: str = "", used_in: str = "") -> QuerySet[Image]:
+    """The library as a person sees it, searched and filtered.
+
+    `uploader` is a username; `used_in` a post's id, "unused" or "" (any).
+    """
+    images = Image.objects.visible_to(user).search(query).select_related("uploaded_by")
+    if uploader:
+        images = images.filter(uploaded_by__username=uploader)
+    if used_in == "unused":
+        images = images.unused()
+    elif used_in.isdigit():
+        images = images.filter(uses__post_id=int(used_in))
+    return images.annotate(use_count=Count("uses__post", distinct=True)).order_by("-created_at", "-pk")
+
+
+def library_uploaders(*, user) -> QuerySet:
+    """People whose images this person sees, for the library's filter."""
+    from django.contrib.auth import get_user_model
+
+    visible = Image.objects.visible_to(user).values("uploaded_by")
+    return get_user_model().objects.filter(pk__in=visible).order_by("username")
+
+
+def library_posts(*, user) -> QuerySet[Post]:
+    """Posts that show images this person sees, for the "used in" filter."""
+    visible = Image.objects.visible_to(user).values("pk")
+    return Post.objects.filter(image_uses__image__in=visible).distinct().order_by("title")
+
+
+def image_get_visible(*, user, pk: int) -> Image | None:
+    return Image.objects.visible_to(user).filter(pk=pk).first()
+
+
+def images_by_key(keys: Iterable[uuid.UUID]) -> dict[uuid.UUID, Image]:
+    """Library images with their renditions (two queries)."""
+    keys = set(keys)
+    if not keys:
+        return {}
+    return {image.key: image for image in with_renditions(Image.objects.filter(key__in=keys))}
+
+
+def with_renditions(images: QuerySet[Image]) -> list[Image]:
+    """The images with their renditions; those an image lacks are made now.
+
+    Renditions are made on upload; an image without them (one stored before they existed, or
+    whose making failed) gets them the first time a page shows it.
+    """
+    found = list(images.prefetch_related("renditions"))
+    lacking = [image for image in found if not any(r.spec == renditions.CARD_SPEC for r in image.renditions.all())]
+    if not lacking:
+        return found
+    for image in lacking:
+        renditions.renditions_create(image)
+    fresh = {image.pk: image for image in images.filter(pk__in=[i.pk for i in lacking]).prefetch_related("renditions")}
+    return [fresh.get(image.pk, image) for image in found]
+
+
+def post_images(*, post: Post) -> list[Image]:
+    """The images a post's page may show: those it uses (with `is_cover` set), and the site's default.
+
+    One query, and one for the renditions: the post page reads them under the post's version.
+    """
+    cover = ImageUse.objects.filter(image=OuterRef("pk"), post=post, role=ImageRole.COVER)
+    images = Image.objects.filter(Q(uses__post=post) | Q(is_site_default=True)).annotate(is_cover=Exists(cover))
+    return with_renditions(images.distinct())
+
+
+def post_cover_image_id(*, post: Post | None) -> int | None:
+    if post is None:
+        return None
+    return Image.objects.filter(uses__post=post, uses__role=ImageRole.COVER).values_list("pk", flat=True).first()
+
+
+def images_missing_alt_text(*, post: Post) -> QuerySet[Image]:
+    return Image.objects.filter(Q(alt_text=""), uses__post=post).distinct()
