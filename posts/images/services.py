@@ -30,7 +30,7 @@ from .permissions import can_manage_image, can_upload_images
 from .validators import ImageRejected, image_open, mime_type_of
 
 # A library image's address as Markdown holds it: …/images/<2 hex>/<32 hex key>.<ext>, whatever the storage's host.
-IMAGE_URL_KEY = re.compile(r"/images/[0-9a-f]{2}/([0-9a-f]{32})(?:-[a-z0-9-]+)?\.(?:jpg|png|webp|gif|avif)\b")
+IMAGE_URL_KEY = re.compile(r"/images/[0-9a-f]{2}/([0-9a-f]{32})[A-Za-z0-9_-]*\.(?:jpg|png|webp|gif|avif)\b")
 
 
 class ImageError(Exception):
