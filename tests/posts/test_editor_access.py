@@ -128,3 +128,34 @@ def test_json_endpoints_accept_the_csrf_header(author, draft):
     )
     assert response.status_code == 200
     assert response.json()["version"] == 2
+
+
+def test_a_signed_in_reader_gets_a_page_that_explains_the_refusal(reader):
+    response = client_for(reader).get("/editor/")
+    page = response.content.decode()
+    assert response.status_code == 403
+    assert "<title>Not allowed" in page
+    assert 'rel="stylesheet"' in page  # the site's own page, styled like the rest
+    assert "You are signed in as Reader, and your account does not have access to this page." in page
+    assert "The editor is for the site's authors and editors" in page
+    assert '<a href="/">Read the latest posts</a>' in page
+    assert f'href="{reverse("accounts:login")}?next=/editor/"' in page
+
+
+def test_a_refusal_with_a_reason_says_it(author, draft):
+    response = client_for(author).get("/editor/comments/")
+    assert response.status_code == 403
+    assert "You cannot open this page" in response.content.decode()
+
+
+def test_the_favicon_is_served_and_linked(client, db):
+    from django.contrib.staticfiles import finders
+
+    response = client.get("/favicon.ico")
+    assert response.status_code == 301
+    assert response.url == "/static/favicon.ico"
+    with open(finders.find("favicon.ico"), "rb") as icon:
+        assert icon.read(4) == b"\x00\x00\x01\x00"  # the ICO format's header
+    assert finders.find("favicon.svg")
+    page = client.get("/").content.decode()
+    assert '<link rel="icon" href="/static/favicon.svg" type="image/svg+xml">' in page
