@@ -106,7 +106,7 @@ class Browsing:
             options.update(PHONE)
         context = self.browser.new_context(base_url=self.site.url, **options)
         context.set_default_timeout(15_000)
-        context.on("weberror", lambda error: self.script_errors.append(str(error.error)))
+        context.on("weberror", lambda error: self.script_errors.append(f"{error.page.url}: {error.error}"))
         self.contexts.append(context)
         return context
 

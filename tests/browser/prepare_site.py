@@ -3,7 +3,7 @@ known password for each demo account. Run in the site's environment (DATABASE_UR
 
     python -m tests.browser.prepare_site PASSWORD
 
-Prints, as JSON, what the tests look up: a published post with a code block, a tag, an author,
+Prints, as JSON, what the tests look up: the published post with the widest code block, a tag, an author,
 and an author's draft.
 """
 
@@ -11,6 +11,17 @@ import json
 import sys
 
 import django
+
+
+def longest_code_line(markdown: str) -> int:
+    """The length of the longest line inside the text's fenced code blocks (0 without any)."""
+    longest, in_code = 0, False
+    for line in markdown.splitlines():
+        if line.startswith("```"):
+            in_code = not in_code
+        elif in_code:
+            longest = max(longest, len(line))
+    return longest
 
 
 def main(password: str) -> None:
@@ -27,7 +38,7 @@ def main(password: str) -> None:
         user.set_password(password)
         user.save(update_fields=["password"])
     published = Post.objects.published().order_by("-published_at")
-    with_code = next(post for post in published if "```" in post.body)
+    with_code = max(published, key=lambda post: longest_code_line(post.body))
     draft = Post.objects.filter(status=PostStatus.DRAFT).select_related("author").first()
     json.dump(
         {
