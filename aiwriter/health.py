@@ -33,13 +33,14 @@ async def check_engines() -> dict:
 
 
 def engines_accepting() -> bool:
-    """Whether a generation sent now would be taken: some host's breaker is closed, or its cooldown is
-    over so that the request is its probe.
+    """Whether a generation sent now would find a host that is not known to be failing.
 
-    A host that lists its models again may still be cooling down after its failures; until then the
-    gateway refuses every generation, so the panel must not call the AI writer ready.
+    A host is known to be failing from the last request sent to it (a generation or the background
+    health check) until one succeeds, and while its breaker is open. Its model list is no sign: the
+    client keeps it for a few seconds, and a host that lists its models again may still be cooling
+    down after its failures, when the gateway refuses every generation.
     """
-    return any(host.breaker.allows() for host in get_gateway().hosts)
+    return any(host.breaker.allows() and not host.last_error for host in get_gateway().hosts)
 
 
 async def _probe(host: HostState) -> dict:

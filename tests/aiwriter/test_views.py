@@ -331,6 +331,21 @@ async def test_models_stays_unavailable_while_a_returned_engine_cools_down(autho
     assert events[-1]["code"] == "unavailable"
 
 
+async def test_models_is_unavailable_after_a_generation_found_the_engine_gone(author, settings, engine):
+    """The engine's model list is kept for a few seconds, so it still answers just after the engine
+    stopped; what the last request to the engine found decides until the engine answers again."""
+    client = await client_for(author)
+    assert (await client.get(MODELS_URL)).status_code == 200
+    engine.stop()
+    _, _, events = await post_stream(client, generate_message(options={"title": "T"}))
+    assert events[-1]["code"] == "unavailable"
+    assert (await client.get(MODELS_URL)).status_code == 503
+
+    engine.start()
+    await get_gateway().registry.refresh()
+    assert (await client.get(MODELS_URL)).status_code == 200
+
+
 async def test_editors_never_read_an_engines_address_or_configuration(author, settings, engine_factory):
     guarded = engine_factory(api_key="a-secret-key")
     settings.AIWRITER_BACKENDS = [backend_of(guarded)]
