@@ -329,7 +329,9 @@ function startEditor(form) {
       // Django's CSRF refusal is an HTML page: the page's security token is no longer valid.
       showState("error", "Not saved: the page has expired. Reload it; your text is kept in this browser.");
     } else {
-      showState("error", `Not saved: ${data.error || "the server refused the text"}. Kept in this browser.`);
+      // The server's message is a sentence of its own: no second full stop after it.
+      const reason = (data.error || "the server refused the text").replace(/[.!?…]+$/, "");
+      showState("error", `Not saved: ${reason}. Kept in this browser.`);
     }
   }
 
