@@ -40,14 +40,12 @@ class ImageForModel:
     media_type: str = "image/jpeg"
 
 
-async def messages_with_image(*, user, request: GenerationRequest, model: str, messages: list[dict]) -> list[dict]:
+async def messages_with_image(*, user, request: GenerationRequest, messages: list[dict]) -> list[dict]:
     """The messages with the request's image on the last one. Raises RequestRefused when the user
-    may not use the image, the model reads text only, or the image cannot be read."""
+    may not use the image or it cannot be read."""
     image = await sync_to_async(image_for_user)(user=user, image_id=request.image_id)
     if image is None:
         raise RequestRefused("invalid", NO_SUCH_IMAGE, request_id=request.request_id)
-    if await gateway.model_sees_images(model) is False:
-        raise RequestRefused("invalid", text_only_message(model), request_id=request.request_id)
     try:
         picture = await asyncio.to_thread(image_for_model, image)
     except (OSError, UnidentifiedImageError, Picture.DecompressionBombError):
@@ -55,6 +53,17 @@ async def messages_with_image(*, user, request: GenerationRequest, model: str, m
         raise RequestRefused("invalid", UNREADABLE, request_id=request.request_id) from None
     *earlier, last = messages
     return [*earlier, {**last, "images": [image_part(picture.data, media_type=picture.media_type)]}]
+
+
+async def model_check(*, model: str, request_id: str) -> None:
+    """Refuse a model the engines say reads text only, before anything is sent.
+
+    Asked of the gateway of the loop the editor's request runs on; a batch job picks a model
+    that reads images itself (jobs/alt_text.py). Where no engine can say, the engine's own
+    answer decides.
+    """
+    if await gateway.model_sees_images(model) is False:
+        raise RequestRefused("invalid", text_only_message(model), request_id=request_id)
 
 
 def text_only_message(model: str) -> str:

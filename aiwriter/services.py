@@ -117,7 +117,7 @@ async def generation_prepare(*, user, request: GenerationRequest) -> PreparedGen
     model = request.model or settings.AIWRITER_DEFAULT_MODEL
     messages = build_messages(system=system, template=template, values=values, history=history)
     if spec.reads_image:
-        messages = await alt_text.messages_with_image(user=user, request=request, model=model, messages=messages)
+        messages = await alt_text.messages_with_image(user=user, request=request, messages=messages)
     completion = CompletionRequest(
         model=model,
         messages=messages,
@@ -182,6 +182,8 @@ async def generation_events(*, user, request: GenerationRequest) -> AsyncIterato
     run = GenerationRun()
     try:
         prepared = await generation_prepare(user=user, request=request)
+        if prepared.spec.reads_image:
+            await alt_text.model_check(model=prepared.completion.model, request_id=request.request_id)
         async with (
             limits.generation_slot(user_id=user.pk),
             aclosing(_stream(user=user, prepared=prepared, run=run)) as events,

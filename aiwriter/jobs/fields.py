@@ -11,12 +11,15 @@ TARGET_FIELDS = {
     BatchAction.META_DESCRIPTION: "meta_description",
     BatchAction.TITLES: "meta_title",
     BatchAction.TAGS: "tags",
+    # Not a post's field: an alt-text job fills the library image's (jobs/alt_text.py).
+    BatchAction.ALT_TEXT: "alt_text",
 }
 FIELD_LABELS = {
     "excerpt": "excerpt",
     "meta_description": "meta description",
     "meta_title": "search-engine title",
     "tags": "tags",
+    "alt_text": "alt text",
 }
 MAX_TAGS = 8
 
@@ -52,5 +55,7 @@ def field_value(*, action: str, text: str) -> str | list[str]:
     if action == BatchAction.TAGS:
         names = [name.strip() for line in suggestion_lines(text) for name in line.split(",")]
         return [name for name in dict.fromkeys(names) if name][:MAX_TAGS]
+    if action == BatchAction.ALT_TEXT:
+        return _QUOTES.sub("", " ".join(text.split()))[:1000].strip()
     limit = 160 if action == BatchAction.META_DESCRIPTION else 1000
     return text.strip()[:limit].strip()

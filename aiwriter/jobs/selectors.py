@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from posts.models import Post
 
-from ..models import BatchItem, BatchJob, ItemStatus, JobStatus
+from ..models import BatchAction, BatchItem, BatchJob, ItemStatus, JobStatus
 from .fields import TARGET_FIELDS
 
 ACTIVE_JOB = (JobStatus.QUEUED, JobStatus.RUNNING)
@@ -40,11 +40,12 @@ def jobs_active(*, user) -> list[BatchJob]:
 
 
 def job_covering(*, jobs: list[BatchJob], action: str, overwrite: bool, post_ids: set[int]) -> BatchJob | None:
-    """The job among `jobs` that runs `action` over exactly these posts, if there is one."""
+    """The job among `jobs` that runs `action` over exactly these posts (images, for alt text), if there is one."""
+    column = "image_id" if action == BatchAction.ALT_TEXT else "post_id"
     for job in jobs:
         if (job.action, job.overwrite, job.total) != (action, overwrite, len(post_ids)):
             continue
-        if set(job.items.values_list("post_id", flat=True)) == post_ids:
+        if set(job.items.values_list(column, flat=True)) == post_ids:
             return job
     return None
 

@@ -33,6 +33,7 @@ def item_state(item: BatchItem) -> dict:
     return {
         "id": item.pk,
         "post_id": item.post_id,
+        "image_id": item.image_id,
         "title": item.post_title,
         "status": item.status,
         "status_label": item.get_status_display(),

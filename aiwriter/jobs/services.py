@@ -49,7 +49,7 @@ from ..gateway import Priority
 from ..models import BatchAction, BatchItem, BatchJob, ItemStatus, JobStatus, Outcome
 from ..permissions import can_use_aiwriter
 from ..protocol import GenerationRequest, RequestRefused
-from . import selectors
+from . import alt_text, selectors
 from .fields import FIELD_LABELS, TARGET_FIELDS, field_filled, field_value, field_with_article
 from .metrics import items_processed_count
 from .selectors import ACTIVE_JOB, UNFINISHED_ITEM
@@ -122,7 +122,13 @@ def batch_start(
         raise JobError("Your account cannot use the AI writer. Ask an editor for the author role.")
     if not isinstance(action, str) or action not in TARGET_FIELDS:
         raise JobError(f"Unknown action {str(action)[:40]!r}. Choose one of: {', '.join(TARGET_FIELDS)}.")
-    posts = _posts_for_job(user=user, action=action, post_ids=post_ids, missing=missing)
+    if action == BatchAction.ALT_TEXT:
+        try:
+            posts = alt_text.images_for_job(user=user, missing=missing, ids=post_ids, overwrite=overwrite)
+        except alt_text.AltTextJobError as error:
+            raise JobError(error.message) from None
+    else:
+        posts = _posts_for_job(user=user, action=action, post_ids=post_ids, missing=missing)
     if not posts:
         raise JobError(f"No post is missing its {FIELD_LABELS[TARGET_FIELDS[action]]}: there is nothing to do.")
     if len(posts) > settings.AIWRITER_BATCH_MAX_POSTS:
@@ -130,9 +136,16 @@ def batch_start(
     selectors.user_lock(user=user)  # one start at a time per user, so two cannot both take the last place
     _check_limits(user=user, action=action, overwrite=overwrite, posts=posts)
     job = BatchJob.objects.create(user=user, action=action, overwrite=overwrite, total=len(posts))
-    BatchItem.objects.bulk_create([BatchItem(job=job, post=post, post_title=post.title[:200]) for post in posts])
+    BatchItem.objects.bulk_create([_item(job=job, target=target) for target in posts])
     transaction.on_commit(lambda: _dispatch_or_withdraw(job.pk))
     return job
+
+
+def _item(*, job: BatchJob, target) -> BatchItem:
+    """The item for one post, or for one library image in an alt-text job."""
+    if job.action == BatchAction.ALT_TEXT:
+        return BatchItem(job=job, image=target, post_title=str(target)[:200])
+    return BatchItem(job=job, post=target, post_title=target.title[:200])
 
 
 def _check_limits(*, user, action: str, overwrite: bool, posts: list[Post]) -> None:
@@ -287,6 +300,8 @@ def _job_mark_running(job: BatchJob) -> None:
 
 def _outcome(*, item: BatchItem, token: str) -> ItemOutcome:
     """Generate and write the item's text; every ending is recorded on the item."""
+    if item.job.action == BatchAction.ALT_TEXT:
+        return _image_outcome(item=item, token=token)
     post, job = item.post, item.job
     field = TARGET_FIELDS[job.action]
     if post is None:
@@ -312,6 +327,53 @@ def _outcome(*, item: BatchItem, token: str) -> ItemOutcome:
         outcome = ItemOutcome(ItemStatus.FAILED, error="The AI writer returned no usable text.")
         return _finish(item_id=item.pk, token=token, outcome=outcome)
     return _write(item=item, token=token, version=version, value=value)
+
+
+def _image_outcome(*, item: BatchItem, token: str) -> ItemOutcome:
+    """An alt-text item: the image described by a vision model, written only while it has no alt text."""
+    image, job = item.image, item.job
+    if image is None or image.alt_text:
+        error = "Image deleted." if image is None else "Already has alt text; left as it is."
+        return _finish(item_id=item.pk, token=token, outcome=ItemOutcome(ItemStatus.SKIPPED, error=error))
+    model = worker.run(alt_text.vision_model(), timeout=settings.AIWRITER_TIMEOUTS["first_token"])
+    if model is None:
+        outcome = ItemOutcome(ItemStatus.FAILED, error=alt_text.NO_VISION_MODEL)
+        return _finish(item_id=item.pk, token=token, outcome=outcome)
+    request = GenerationRequest(
+        request_id=f"batch-{job.pk}-image-{image.pk}", action=job.action, text="", model=model, image_id=image.pk
+    )
+    try:
+        text = _generate(user=job.user, request=request)
+    except RequestRefused as error:
+        return _finish(item_id=item.pk, token=token, outcome=ItemOutcome(ItemStatus.SKIPPED, error=error.message))
+    except EngineError as error:
+        logger.warning("Batch item %s failed on %s: %s", item.pk, error.host or "-", error.message)
+        outcome = ItemOutcome(ItemStatus.FAILED, error=error.editor_message)
+        return _finish(item_id=item.pk, token=token, outcome=outcome)
+    except TimeoutError:
+        error = "The AI writer took too long on this image."
+        return _finish(item_id=item.pk, token=token, outcome=ItemOutcome(ItemStatus.FAILED, error=error))
+    value = field_value(action=job.action, text=text)
+    if not value:
+        outcome = ItemOutcome(ItemStatus.FAILED, error="The AI writer returned no usable text.")
+        return _finish(item_id=item.pk, token=token, outcome=outcome)
+    return _write_image(item=item, token=token, value=value)
+
+
+def _write_image(*, item: BatchItem, token: str, value: str) -> ItemOutcome:
+    """Write the alt text and mark the item done together, or neither if the claim was lost meanwhile."""
+    try:
+        with transaction.atomic():
+            alt_text.alt_text_fill(image_id=item.image_id, by=item.job.user, text=value)
+            outcome = ItemOutcome(ItemStatus.DONE, result=value)
+            if not _mark(item_id=item.pk, token=token, outcome=outcome):
+                raise _ClaimLost
+    except _ClaimLost:
+        logger.warning("Batch item %s was taken over by another worker; its result was dropped", item.pk)
+        return ItemOutcome(ItemStatus.RUNNING)
+    except alt_text.AltTextJobError as error:
+        return _finish(item_id=item.pk, token=token, outcome=ItemOutcome(ItemStatus.SKIPPED, error=error.message))
+    return outcome
 
 
 def generate_for_post(*, user, post: Post, action: str, job_id: int) -> str:

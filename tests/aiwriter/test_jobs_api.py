@@ -49,6 +49,7 @@ def test_an_author_starts_a_job_and_gets_its_state_at_once(client, author):
         {
             "id": state["items"][0]["id"],
             "post_id": post.pk,
+            "image_id": None,
             "title": "A post",
             "status": "queued",
             "status_label": "Queued",
