@@ -243,3 +243,21 @@ def test_signing_out_from_the_editor_saves_what_it_can_then_keeps_no_copy_in_the
     script = (settings.BASE_DIR / "static" / "js" / "editor.js").read_text()
     assert 'document.querySelectorAll("form[data-sign-out]")' in script
     assert "if (state.signingOut) return false;" in script
+
+
+def test_the_save_state_and_the_alerts_stay_in_view_with_save_at_hand(author, draft):
+    page = client_for(author).get(reverse("editor:post_edit", args=[draft.pk])).content.decode()
+    sticky = page.split('<div class="editor-sticky">')[1].split('<div class="editor-layout">')[0]
+    for element in ('id="save-state"', 'id="local-copy-offer"', 'id="autosave-conflict"'):
+        assert element in sticky
+    assert '<button type="submit" form="post-form" name="action" value="save">Save</button>' in sticky
+    assert '<a href="#actions-heading">Publishing</a>' in sticky
+    assert '<input type="hidden" name="editing_session" id="id_editing_session">' in page
+
+
+def test_the_keyboard_shortcuts_are_listed(author):
+    page = client_for(author).get(reverse("editor:post_new")).content.decode()
+    shortcuts = page.split('<details class="side-panel shortcuts-panel">')[1].split("</details>")[0]
+    assert "<summary>Keyboard shortcuts</summary>" in shortcuts
+    for keys in ("<kbd>Ctrl</kbd> + <kbd>S</kbd>", "<kbd>Ctrl</kbd> + <kbd>Enter</kbd>", "<kbd>Escape</kbd>"):
+        assert keys in shortcuts
