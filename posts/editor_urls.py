@@ -1,6 +1,6 @@
 """The editor UI, included at /editor/ under the `editor` namespace. These URLs are a public contract."""
 
-from django.urls import path
+from django.urls import include, path
 
 from . import editor_views as views
 from . import moderation_views
@@ -15,6 +15,7 @@ urlpatterns = [
     path("posts/<int:pk>/revisions/compare/", views.revision_compare, name="revision_compare"),
     path("posts/<int:pk>/revisions/<int:version>/", views.revision_detail, name="revision"),
     path("posts/<int:pk>/revisions/<int:version>/restore/", views.revision_restore, name="revision_restore"),
+    path("media/", include("posts.images.urls")),
     path("preview/", views.preview, name="preview"),
     path("autosave/", views.autosave, name="autosave"),
     path("comments/", moderation_views.comment_queue, name="comments"),
