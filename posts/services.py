@@ -188,11 +188,14 @@ def post_update(
     """Save an edit made on top of `expected_version`; refuse it if the post moved on since.
 
     `editing_session` names the editor page (one browser tab) the edit comes from; it is kept
-    on the revision, so that page's later autosaves can build on it (post_autosave).
+    on the revision, so that page's later saves build on it: versions saved since
+    `expected_version` by the same person from the same page are no conflict (saved_since_only_by).
     """
     current = Post.objects.select_for_update().get(pk=post.pk)
     _require(permissions.can_edit_post(by, current), "You are not allowed to edit this post.")
-    if current.version != expected_version:
+    if current.version != expected_version and not saved_since_only_by(
+        current, by=by, editing_session=editing_session, version=expected_version
+    ):
         raise PostConflict(current)
     before = _state(current)
     data = _clean_text(data)

@@ -214,3 +214,19 @@ def test_an_editing_session_that_is_not_an_id_is_refused(author, draft):
     response = autosave(client_for(author), post_id=draft.pk, version=1, editing_session="<x>", body="Hi")
     assert response.status_code == 400
     assert response.json()["errors"]["editing_session"] == ["The page's editing session is not valid; reload the page."]
+
+
+def test_save_pressed_on_a_reloaded_page_builds_on_its_own_autosave(author, draft):
+    client = client_for(author)
+    autosave(client, post_id=draft.pk, version=1, editing_session=TAB, body="Autosaved as the page reloaded")
+    response = save(client, draft, version=1, body="Autosaved as the page reloaded, and more", editing_session=TAB)
+    assert response.status_code == 302
+    draft.refresh_from_db()
+    assert (draft.body, draft.version) == ("Autosaved as the page reloaded, and more", 3)
+
+
+def test_save_pressed_over_another_tabs_autosave_is_still_a_conflict(author, draft):
+    client = client_for(author)
+    autosave(client, post_id=draft.pk, version=1, editing_session=OTHER_TAB, body="From the other tab")
+    response = save(client, draft, version=1, body="From this tab", editing_session=TAB)
+    assert response.status_code == 409
