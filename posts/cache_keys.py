@@ -161,6 +161,11 @@ def normalize_search(query: str) -> str:
     return " ".join(query.split())
 
 
+def search_name(query: str) -> str:
+    """A search's name in fragment and selector keys: its results are kept under SEARCH's version."""
+    return "search:" + hashlib.sha1(normalize_search(query).encode()).hexdigest()
+
+
 def version_stamp() -> bytes:
     """A first value for a version that is missing (new, or lost with a Redis restart).
 

@@ -104,6 +104,14 @@ def post_search(*, query: str) -> QuerySet[Post]:
     return posts.filter(condition)
 
 
+def post_search_count(*, query: str) -> int:
+    """How many public posts match the query, kept until a public post changes (SEARCH's version)."""
+    name = f"post-count:{cache_keys.search_name(query)}"
+    return cache_keys.cached_list_selector(
+        name=name, deps=[cache_keys.SEARCH], compute=lambda: post_search(query=query).count()
+    )
+
+
 def _post_search_postgresql(posts: QuerySet[Post], query: str) -> QuerySet[Post]:
     from django.contrib.postgres.search import SearchHeadline, SearchQuery, SearchRank, SearchVector
 

@@ -133,6 +133,8 @@ class AuthorView(VersionedListView):
 
 
 class SearchView(PublicListView):
+    """Search results: their count and rendered list are cached per query under SEARCH's version."""
+
     template_name = "posts/search.html"
 
     def get_queryset(self) -> QuerySet[Post]:
@@ -142,10 +144,21 @@ class SearchView(PublicListView):
             return Post.objects.none()
         return selectors.post_search(query=self.query)
 
+    def get_paginator(self, queryset, per_page, **kwargs) -> Paginator:
+        if not self.query:
+            return super().get_paginator(queryset, per_page, **kwargs)
+        count = selectors.post_search_count(query=self.query)
+        return CountedPaginator(queryset, per_page, count=count, **kwargs)
+
     def get_context_data(self, **kwargs) -> dict:
         # search_query fills the search box in the site header.
         search_query = self.request.GET.get("q", "")
-        return super().get_context_data(form=self.form, query=self.query, search_query=search_query, **kwargs)
+        context = super().get_context_data(form=self.form, query=self.query, search_query=search_query, **kwargs)
+        if self.query:
+            # The results as rendered, kept until a public post changes or the next one goes public.
+            name = f"{cache_keys.search_name(self.query)}:page-{context['page_obj'].number}"
+            context["post_list_version"] = cache_keys.list_version([cache_keys.SEARCH], name=name)
+        return context
 
     def render_to_response(self, context, **response_kwargs) -> HttpResponse:
         status = 400 if self.form.errors else 200

@@ -113,6 +113,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
             "transaction_mode": "IMMEDIATE",
         }
     )
+    # Kept open between requests: Django's sync code runs on a few long-lived threads
+    # (DJANGO_SYNC_THREADS, blogsite/asgi.py), each with its connection, checked before reuse.
+    DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=600)
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # psycopg's connection pool, one per process: a request, a WebSocket's sign-in or an audit
     # record borrows a connection and gives it back instead of connecting anew (several
@@ -132,6 +136,9 @@ PROMETHEUS_DB_ENGINES = {
 _engine = DATABASES["default"]["ENGINE"]
 DATABASES["default"]["ENGINE"] = PROMETHEUS_DB_ENGINES.get(_engine, _engine)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+# Threads per process that run Django's sync middleware and views, one request at a time each
+# (blogsite/asgi.py); more requests wait for a free one. Each keeps a database connection.
+DJANGO_SYNC_THREADS = env.int("DJANGO_SYNC_THREADS", default=4)
 
 REDIS_URL = env.str("REDIS_URL", default="redis://127.0.0.1:6379/0")
 # Connections each process's own Redis clients may open at once (per event loop); a burst beyond

@@ -21,6 +21,10 @@ MEDIA_ROOT = Path(tempfile.gettempdir()) / f"blogsite-test-media-{os.getpid()}"
 # memory, so that Celery worker processes in integration tests open the same test database.
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     DATABASES["default"]["TEST"] = {"NAME": str(Path(tempfile.gettempdir()) / f"blogsite-test-{os.getpid()}.sqlite3")}
+    # Closed after each request, as pytest-django expects: a connection kept open in one of
+    # Django's request threads (blogsite/asgi.py) would outlive the test that opened it.
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = False
 else:
     DATABASES["default"]["TEST"] = {"NAME": f"test_{DATABASES['default']['NAME']}_{os.getpid()}"}
 

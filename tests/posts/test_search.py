@@ -5,7 +5,7 @@ from django.db import connection
 from django.utils import timezone
 
 from accounts.roles import Role
-from posts import selectors
+from posts import selectors, services
 from posts.forms import SEARCH_QUERY_MAX_CHARS
 from posts.models import Post, PostStatus
 from posts.templatetags.posts_search import search_snippet
@@ -168,3 +168,20 @@ def test_the_search_uses_the_full_text_index(db):
 )
 def test_snippets_are_escaped_with_only_the_matches_marked(headline, html):
     assert search_snippet(headline) == html
+
+
+def test_a_repeated_search_is_answered_from_the_cache(client, posts, django_assert_num_queries):
+    first = results(client.get("/search/", {"q": "tomatoes"}))
+    with django_assert_num_queries(0):
+        again = results(client.get("/search/", {"q": "  tomatoes "}))  # the same words, spaced apart
+    assert again == first.replace('value="tomatoes"', 'value="  tomatoes "')
+    assert "Gardening for beginners" in again and "2 posts found." in again
+
+
+def test_search_results_follow_changes_to_public_posts(client, posts, editor, django_capture_on_commit_callbacks):
+    assert "1 post found." in results(client.get("/search/", {"q": "gardening"}))
+    with django_capture_on_commit_callbacks(execute=True):
+        post = services.post_create(author=editor, data={"title": "Gardening in winter", "body": "Frost."})
+        services.post_publish(post=post, by=editor)
+    page = results(client.get("/search/", {"q": "gardening"}))
+    assert "Gardening in winter" in page and "2 posts found." in page

@@ -1,0 +1,39 @@
+"""Django's sync code under ASGI runs on a few long-lived threads (blogsite/asgi.py), not one new thread per request."""
+
+import asyncio
+import threading
+
+import pytest
+from django.core.signals import request_started
+
+from tests.posts.readers import site
+
+transactional = pytest.mark.django_db(transaction=True, serialized_rollback=True)
+
+
+@transactional
+async def test_requests_share_a_few_long_lived_threads(settings):
+    threads: list[threading.Thread] = []
+
+    def started(**kwargs) -> None:
+        threads.append(threading.current_thread())
+
+    request_started.connect(started)
+    try:
+        async with site() as client:
+            # Paths Django answers (not the page cache), many at once, then one after another.
+            responses = await asyncio.gather(*(client.get(f"/posts/missing-{n}/") for n in range(20)))
+            responses += [await client.get("/healthz") for _ in range(10)]
+    finally:
+        request_started.disconnect(started)
+    assert [r.status_code for r in responses] == [404] * 20 + [200] * 10
+    assert len(threads) == 30
+    assert 1 <= len(set(threads)) <= settings.DJANGO_SYNC_THREADS
+    assert all(thread.name.startswith("django_") for thread in threads)  # the site's own, never the loop's
+
+
+@transactional
+async def test_a_request_waits_for_a_free_thread_rather_than_failing(settings):
+    async with site() as client:
+        responses = await asyncio.gather(*(client.get("/healthz") for _ in range(4 * settings.DJANGO_SYNC_THREADS)))
+    assert {r.status_code for r in responses} == {200}
