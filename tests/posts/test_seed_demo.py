@@ -1,4 +1,5 @@
 import re
+from datetime import timedelta
 from io import StringIO
 
 import pytest
@@ -48,7 +49,7 @@ def test_writes_posts_with_revisions_comments_and_a_mix_of_statuses():
     assert all(post.revisions.count() >= 2 for post in posts)
     assert all(post.published_at < now for post in posts if post.status == PostStatus.PUBLISHED)
     assert all(post.published_at > now for post in posts if post.status == PostStatus.SCHEDULED)
-    assert any('<pre class="highlight"><code class="language-' in post.body_html for post in posts)
+    assert any('<pre class="highlight" tabindex="0"' in post.body_html for post in posts)
     assert all("<h2>" in post.body_html and post.tags.exists() for post in posts)
     comment_statuses = set(Comment.objects.values_list("status", flat=True))
     assert {CommentStatus.APPROVED, CommentStatus.PENDING} <= comment_statuses
@@ -87,3 +88,33 @@ def test_a_bad_post_count_is_refused_with_a_message(value):
     with pytest.raises(CommandError, match="argument --posts"):
         seed("--posts", value)
     assert not Post.objects.exists()
+
+
+def test_posts_were_last_changed_at_plausible_times_not_when_the_demo_was_written():
+    """A sitemap's lastmod, a feed's <updated> and a page's dateModified come from updated_at."""
+    started = timezone.now()
+    seed("--posts", "30")
+    finished = timezone.now()
+    posts = list(Post.objects.all())
+    went_out = [post for post in posts if post.status in (PostStatus.PUBLISHED, PostStatus.ARCHIVED)]
+    assert len(went_out) >= 20
+    for post in went_out:
+        assert post.published_at < post.updated_at <= finished
+        assert post.updated_at - post.published_at <= timedelta(days=14)
+    # Only a post published in the last fortnight may have been changed as late as now.
+    long_ago = [post for post in went_out if post.published_at < started - timedelta(days=14)]
+    assert long_ago and all(post.updated_at < started for post in long_ago)
+    assert len({post.updated_at for post in went_out}) == len(went_out)
+    for post in posts:
+        if post.status in (PostStatus.DRAFT, PostStatus.REVIEW):
+            assert post.updated_at == post.revisions.order_by("-version").first().created_at
+
+
+def test_the_sitemap_shows_when_each_post_was_last_changed(client):
+    started = timezone.now()
+    seed("--posts", "12")
+    lastmods = re.findall(r"<lastmod>([^<]+)</lastmod>", client.get("/sitemap.xml").content.decode())
+    published = Post.objects.published()
+    assert len(lastmods) >= published.count() > 5
+    assert {post.updated_at.date().isoformat() for post in published} <= set(lastmods)
+    assert sum(lastmod == started.date().isoformat() for lastmod in lastmods) < len(lastmods) / 2

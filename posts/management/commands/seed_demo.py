@@ -736,6 +736,9 @@ class DemoWriter:
     def __init__(self, *, users: dict[str, User], rng: random.Random, now: datetime):
         self.users = users
         self.rng = rng
+        # Edit times after publication come from a generator of their own, so that the content stays
+        # what the content seed makes it.
+        self.edit_rng = random.Random(CONTENT_SEED + 1)
         self.now = now
         self.authors = [users[a.username] for a in ACCOUNTS if a.role == Role.AUTHOR]
         self.editor = users["editor"]
@@ -795,15 +798,22 @@ class DemoWriter:
     def _backdate(self, post: Post, *, published_at: datetime | None) -> None:
         """Spread the history over the days before publication, as it would have happened.
 
-        Only timestamps readers never see change, and directly: the services stamp every save "now".
+        The services stamp every save "now", so the times are set directly: the revisions' over the
+        days before publication, and the post's last change (a sitemap's lastmod, a feed's <updated>,
+        the page's dateModified) a while after it went out, a fix or a reply to readers, never
+        later than now. A post still unpublished was last changed with its last revision.
         """
         end = min(published_at or self.now, self.now)
         start = end - timedelta(days=self.rng.randint(1, 10), hours=self.rng.randint(0, 23))
-        Post.objects.filter(pk=post.pk).update(created_at=start)
         revisions = list(post.revisions.order_by("version").values_list("pk", flat=True))
         step = (end - start) / max(len(revisions) - 1, 1)
         for n, pk in enumerate(revisions):
             Revision.objects.filter(pk=pk).update(created_at=start + step * n)
+        updated_at = start + step * (len(revisions) - 1)
+        if published_at is not None and published_at <= self.now:
+            edited = published_at + timedelta(minutes=self.edit_rng.randint(20, 14 * 24 * 60))
+            updated_at = min(edited, self.now)
+        Post.objects.filter(pk=post.pk).update(created_at=start, updated_at=updated_at)
         if post.is_public:
             for comment in post.comments.all():
                 after = timedelta(hours=self.rng.randint(1, 72))
