@@ -11,6 +11,8 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from . import permissions
+from .images import selectors as image_selectors
+from .images.models import Image
 from .models import CommentStatus, Post, PostStatus
 from .services import CHANGE_REQUEST_NOTE_MAX_CHARS, EDITABLE_FIELDS, status_changes_for
 
@@ -107,8 +109,17 @@ class PostEditorForm(forms.Form):
     excerpt = MultilineField(
         required=False, max_length=1000, help_text=_help("excerpt"), widget=forms.Textarea(attrs={"rows": 3})
     )
+    cover_image = forms.ModelChoiceField(
+        queryset=Image.objects.none(),
+        required=False,
+        widget=forms.HiddenInput,
+        error_messages={"invalid_choice": "The cover image is no longer in the library; choose another one."},
+    )
     cover_image_url = forms.URLField(
-        required=False, label="Cover image URL", assume_scheme="https", help_text=_help("cover_image_url")
+        required=False,
+        label="Or an image elsewhere",
+        assume_scheme="https",
+        help_text="The address of a picture on another site, used when no library image is chosen.",
     )
     tags = forms.CharField(
         required=False,
@@ -151,6 +162,8 @@ class PostEditorForm(forms.Form):
         self.post = post
         self.allowed_actions = actions_for(user=user, post=post)
         self.fields["version"].required = post is not None
+        self.fields["cover_image"].queryset = image_selectors.cover_image_choices(user=user, post=post)
+        self.fields["cover_image"].initial = image_selectors.post_cover_image_id(post=post)
         self.fields["publish_at"].help_text = f"Date and time in the site's time zone ({settings.TIME_ZONE})."
         if post is not None and post.has_been_published:
             self.fields["slug"].disabled = True
@@ -167,6 +180,11 @@ class PostEditorForm(forms.Form):
             "version": post.version,
             "publish_at": post.published_at if post.status == PostStatus.SCHEDULED else None,
         }
+
+    def cover_image_object(self) -> Image | None:
+        """The library cover the form shows: the one sent back, else the post's."""
+        value = str(self["cover_image"].value() or "")
+        return self.fields["cover_image"].queryset.filter(pk=value).first() if value.isdigit() else None
 
     def clean_tags(self) -> list[str]:
         names = [" ".join(name.split()) for name in self.cleaned_data["tags"].split(",")]

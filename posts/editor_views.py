@@ -32,6 +32,7 @@ from .editor_forms import (
     autosave_form_data,
 )
 from .editor_hooks import dashboard_panels, editor_panels
+from .images import services as image_services
 from .images.alt_text import images_without_alt_text
 from .markdown import MarkdownTooCostly, render_markdown
 from .models import Post, PostStatus
@@ -170,6 +171,9 @@ def _save_and_act(*, form: PostEditorForm, post: Post | None, user) -> tuple[Pos
             tag_names=tag_names,
             editing_session=session,
         )
+    if "cover_image" in form.data:  # the library cover, which the post's own fields do not hold
+        cover = form.cleaned_data["cover_image"]
+        changed = image_services.post_cover_set(post=post, image=cover, by=user) or changed
     return _take_action(form.cleaned_data["action"], post=post, by=user, at=form.cleaned_data["publish_at"]), changed
 
 

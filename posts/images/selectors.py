@@ -85,3 +85,11 @@ def post_cover_image_id(*, post: Post | None) -> int | None:
 
 def images_missing_alt_text(*, post: Post) -> QuerySet[Image]:
     return Image.objects.filter(Q(alt_text=""), uses__post=post).distinct()
+
+
+def cover_image_choices(*, user, post: Post | None) -> QuerySet[Image]:
+    """Images a person may make a post's cover: those they see, and the post's current one (kept on save)."""
+    choices = Q(pk__in=Image.objects.visible_to(user).values("pk"))
+    if post is not None:
+        choices |= Q(uses__post=post, uses__role=ImageRole.COVER)
+    return Image.objects.filter(choices).distinct()

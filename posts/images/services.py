@@ -196,18 +196,22 @@ def image_set_site_default(*, image: Image | None, by) -> None:
 
 
 @transaction.atomic
-def post_cover_set(*, post: Post, image: Image | None, by) -> None:
-    """Show `image` at the top of the post and in its link previews (None: no library cover)."""
+def post_cover_set(*, post: Post, image: Image | None, by) -> bool:
+    """Show `image` at the top of the post and in its link previews (None: no library cover).
+
+    False when it was the cover already.
+    """
     _require(can_edit_post(by, post), "You are not allowed to edit this post.")
     current = ImageUse.objects.filter(post=post, role=ImageRole.COVER).first()
     if (current.image_id if current else None) == (image.pk if image else None):
-        return
+        return False
     if image is not None:
         _require(Image.objects.visible_to(by).filter(pk=image.pk).exists(), "You cannot use this image.")
     ImageUse.objects.filter(post=post, role=ImageRole.COVER).delete()
     if image is not None:
         ImageUse.objects.create(post=post, image=image, role=ImageRole.COVER)
     events.post_cover_changed.send(sender=Post, post=post)
+    return True
 
 
 def image_keys_in(text: str) -> set[uuid.UUID]:
