@@ -36,7 +36,8 @@ def images_for_job(*, user, missing: bool, ids: list[int] | None, overwrite: boo
         raise AltTextJobError("Alt-text jobs fill only images without alt text; written alt text is never replaced.")
     if ids or not missing:
         raise AltTextJobError(
-            'An alt-text job covers every library image without alt text: send {"action": "alt_text", "missing": true}.'
+            "An alt-text job covers every image in your media library without alt text, not chosen posts: "
+            "run it on all that are missing it."
         )
     images = list(Image.objects.visible_to(user).filter(alt_text="").order_by("pk"))
     if not images:

@@ -112,7 +112,7 @@ def test_without_a_model_that_reads_images_each_item_fails_and_says_why(author, 
     ("kwargs", "message"),
     [
         ({"overwrite": True}, "written alt text is never replaced"),
-        ({"missing": False, "post_ids": [1]}, "covers every library image without alt text"),
+        ({"missing": False, "post_ids": [1]}, "covers every image in your media library without alt text"),
     ],
 )
 def test_requests_an_alt_text_job_cannot_run_are_refused_with_a_reason(author, kwargs, message):
