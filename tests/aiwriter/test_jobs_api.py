@@ -177,6 +177,30 @@ async def test_the_socket_relays_the_users_job_progress(author):
     assert message["job"]["id"] == job.pk
 
 
+@transactional
+@pytest.mark.usefixtures("shared_clients")
+async def test_the_socket_relays_every_items_final_state_when_a_job_ends(author):
+    posts = [await sync_to_async(draft)(author) for _ in range(2)]
+    job = await sync_to_async(job_services.batch_start)(
+        user=author, action="summarize", post_ids=[post.pk for post in posts]
+    )
+    job = await sync_to_async(job_services.batch_cancel)(job=job, by=author)
+    async with websocket(author) as socket:
+        message = None
+        for _ in range(20):  # the socket joins its group just after connecting
+            await sync_to_async(job_services.progress_publish)(job=job)
+            try:
+                message = await socket.receive_json_from(timeout=0.2)
+                break
+            except TimeoutError:
+                continue
+    assert message["job"]["ended"] is True
+    assert [(item["post_id"], item["status"]) for item in message["items"]] == [
+        (posts[0].pk, "cancelled"),
+        (posts[1].pk, "cancelled"),
+    ]
+
+
 # Limits on batch work, and starting a job while the job queue is down
 
 
