@@ -281,7 +281,10 @@ def test_the_event_that_ends_a_cancelled_job_carries_every_items_final_state(aut
     )
 
     job_services.batch_cancel(job=job, by=author)
-    job_services._finish(item_id=running.pk, token="live", outcome=job_services.ItemOutcome(ItemStatus.DONE))
+    # The worker that holds the running item finishes it, as it would after its generation.
+    BatchItem.objects.filter(pk=running.pk, claim_token="live").update(
+        status=ItemStatus.DONE, finished_at=timezone.now(), lease_until=None
+    )
     job_services.progress_update(job_id=job.pk, item_id=running.pk)
     on_cancel, at_end = receive_all(layer, channel, 2)
 
