@@ -32,6 +32,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "posts.delete_tag",
         "posts.view_revision",
         "posts.view_image",
+        "posts.add_image",
         "posts.change_image",
         "posts.delete_image",
         "posts.view_uploadquota",

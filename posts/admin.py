@@ -25,6 +25,7 @@ from django.utils.safestring import mark_safe
 from django.utils.text import Truncator
 
 from . import permissions, selectors, services
+from .images import admin as images_admin  # noqa: F401  (registers the media library's admin pages)
 from .models import Comment, CommentStatus, Post, PostStatus, Revision, Tag
 
 # Set on a request whose save a service refused after the form had validated, so the form is
