@@ -52,6 +52,15 @@ def editor_pages(facts: dict) -> list[SitePage]:
         SitePage("post editor, published", f"/editor/posts/{post}/edit/", user="editor"),
         SitePage("revisions", f"/editor/posts/{post}/revisions/", user="editor"),
         SitePage("revision", f"/editor/posts/{post}/revisions/1/", user="editor"),
+        SitePage("revision comparison", f"/editor/posts/{post}/revisions/compare/?old=1&new=current", user="editor"),
+        SitePage(
+            "revision comparison, word by word",
+            f"/editor/posts/{post}/revisions/compare/?old=1&new=2&mode=word",
+            user="editor",
+        ),
+        SitePage("comment moderation", "/editor/comments/", user="editor"),
+        SitePage("comment moderation, approved", "/editor/comments/?status=approved", user="editor"),
+        SitePage("media library", "/editor/media/", user=facts["draft_author"]),
     ]
 
 

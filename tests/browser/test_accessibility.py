@@ -32,6 +32,9 @@ def main_pages(facts: dict) -> list[SitePage]:
         SitePage("new post", "/editor/posts/new/", user=author),
         SitePage("revisions", f"/editor/posts/{post}/revisions/", user="editor"),
         SitePage("revision", f"/editor/posts/{post}/revisions/1/", user="editor"),
+        SitePage("revision comparison", f"/editor/posts/{post}/revisions/compare/?old=1&new=current", user="editor"),
+        SitePage("comment moderation", "/editor/comments/", user="editor"),
+        SitePage("media library", "/editor/media/", user=author),
     ]
 
 
