@@ -1,9 +1,11 @@
+from django.conf import settings
 from django.contrib import admin
 from django.templatetags.static import static
 from django.urls import include, path
 from django.views.generic import RedirectView
 
 from blogsite import health, metrics
+from posts.images.views import media_file
 
 urlpatterns = [
     path("metrics", metrics.metrics_view, name="metrics"),
@@ -17,3 +19,7 @@ urlpatterns = [
     path("aiwriter/", include("aiwriter.urls")),
     path("", include("posts.urls")),
 ]
+if settings.MEDIA_SERVED_BY_DJANGO:
+    # Uploaded images in development; in production nginx serves MEDIA_ROOT (deploy/nginx.conf),
+    # or the object storage serves them.
+    urlpatterns.insert(0, path(f"{settings.MEDIA_URL.strip('/')}/<path:path>", media_file, name="media"))

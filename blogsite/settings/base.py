@@ -242,6 +242,10 @@ elif MEDIA_STORAGE == "filesystem":
     _media_storage = {"BACKEND": "django.core.files.storage.FileSystemStorage"}
 else:
     raise ValueError(f"MEDIA_STORAGE is {MEDIA_STORAGE!r}; use filesystem or s3.")
+# The project serves MEDIA_URL itself only for local files in development.
+MEDIA_SERVED_BY_DJANGO = env.bool(
+    "MEDIA_SERVED_BY_DJANGO", default=DEBUG and MEDIA_STORAGE == "filesystem" and MEDIA_URL.startswith("/")
+)
 STORAGES = {
     "default": _media_storage,
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},

@@ -21,7 +21,9 @@ CSRF_COOKIE_SECURE = True
 SESSION_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
 
-# Uploaded images keep the storage base.py chose (MEDIA_STORAGE); static files get hashed names.
+# Uploaded images keep the storage base.py chose (MEDIA_STORAGE), served by nginx or the object storage,
+# never by Django; static files get hashed names.
+MEDIA_SERVED_BY_DJANGO = False
 STORAGES = {**STORAGES, "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"}}
 EMAIL_BACKEND = env.str("DJANGO_EMAIL_BACKEND", default="django.core.mail.backends.smtp.EmailBackend")
 

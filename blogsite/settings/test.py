@@ -16,6 +16,8 @@ STORAGES = {
 WHITENOISE_AUTOREFRESH = True
 # Uploaded images of this run, apart from the site's own and from other runs on the machine.
 MEDIA_ROOT = Path(tempfile.gettempdir()) / f"blogsite-test-media-{os.getpid()}"
+# Served as in development, so tests can fetch what a page links to.
+MEDIA_SERVED_BY_DJANGO = True
 
 # One test database per run, as several runs may share the machine. On SQLite a file rather than
 # memory, so that Celery worker processes in integration tests open the same test database.

@@ -4,13 +4,15 @@ Thin views over posts/images/services.py and selectors.py. Every one needs a per
 writes posts; which images they see and may change is decided by the queryset and the services.
 """
 
+from django.conf import settings
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.template.defaultfilters import filesizeformat
 from django.urls import reverse
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST, require_safe
+from django.views.static import serve
 
 from ..editor_views import editor_json_required, editor_required
 from . import selectors, services
@@ -161,3 +163,9 @@ def library_json(request: HttpRequest) -> JsonResponse:
             "previous": page.previous_page_number() if page.has_previous() else None,
         }
     )
+
+
+@require_safe
+def media_file(request: HttpRequest, path: str) -> HttpResponse:
+    """An uploaded file in development (settings.MEDIA_SERVED_BY_DJANGO); nginx serves them in production."""
+    return serve(request, path, document_root=settings.MEDIA_ROOT)
