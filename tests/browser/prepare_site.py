@@ -4,7 +4,7 @@ known password for each demo account. Run in the site's environment (DATABASE_UR
     python -m tests.browser.prepare_site PASSWORD
 
 Prints, as JSON, what the tests look up: the published post with the widest code block, a tag, an author,
-and an author's draft.
+an author's draft, and a post in review.
 """
 
 import json
@@ -40,6 +40,7 @@ def main(password: str) -> None:
     published = Post.objects.published().order_by("-published_at")
     with_code = max(published, key=lambda post: longest_code_line(post.body))
     draft = Post.objects.filter(status=PostStatus.DRAFT).select_related("author").first()
+    review = Post.objects.filter(status=PostStatus.REVIEW).select_related("author").first()
     json.dump(
         {
             "post_slug": with_code.slug,
@@ -48,6 +49,9 @@ def main(password: str) -> None:
             "author": with_code.author.username,
             "draft_pk": draft.pk,
             "draft_author": draft.author.username,
+            "review_pk": review.pk,
+            "review_title": review.title,
+            "review_author": review.author.username,
         },
         sys.stdout,
     )
