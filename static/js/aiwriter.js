@@ -841,6 +841,9 @@ class InlineRewrite {
     buttons.append(this.accept, this.discard, this.retry);
     box.append(compare, this.note, buttons);
     this.accept.addEventListener("click", () => this.acceptIt());
+    box.addEventListener("keydown", (event) => {
+      if (event.key === "Escape" && !this.panel.current) this.discardIt();
+    });
     this.discard.addEventListener("click", () => this.discardIt());
     this.retry.addEventListener("click", () => this.start(this.panel.again(this.message)));
 
@@ -909,7 +912,7 @@ class InlineRewrite {
     this.accept.disabled = !run.text;
     this.note.textContent =
       problem || (this.range.mode === "insert" ? "Accept adds this after the cursor." : "Accept replaces the selection with this.");
-    if (run.text) this.accept.focus();
+    // Focus stays where it is: the author may have gone on typing while the text was written.
   }
 
   // Where the passage is now: the same place if the text there is unchanged, else the one place it
@@ -1010,14 +1013,23 @@ class FieldAssist {
     this.suggest.addEventListener("click", () => this.start(this.panel.request(FIELD_ACTIONS[this.name], this.panel.editor.getBody() || "")));
     this.retry.addEventListener("click", () => this.start(this.panel.again(this.message)));
     this.accept.addEventListener("click", () => this.set(this.value));
-    this.discard.addEventListener("click", () => {
-      if (this.panel.current && this.panel.current.view === this.view) this.panel.stop();
-      else this.box.hidden = true;
+    this.discard.addEventListener("click", () => this.discardIt());
+    this.box.addEventListener("keydown", (event) => {
+      if (event.key === "Escape" && !this.panel.current) this.discardIt();
     });
   }
 
   start(message) {
     if (this.panel.run(message, this.view)) this.message = message;
+  }
+
+  discardIt() {
+    if (this.panel.current && this.panel.current.view === this.view) {
+      this.panel.stop();
+      return;
+    }
+    this.box.hidden = true;
+    this.suggest.focus();
   }
 
   begin() {
