@@ -226,15 +226,15 @@ if MEDIA_STORAGE == "s3":
         "BACKEND": "storages.backends.s3.S3Storage",
         "OPTIONS": {
             "bucket_name": env.str("MEDIA_S3_BUCKET"),
-            "endpoint_url": env.str("MEDIA_S3_ENDPOINT_URL", default=None),
-            "region_name": env.str("MEDIA_S3_REGION", default=None),
-            "access_key": env.str("MEDIA_S3_ACCESS_KEY_ID", default=None),
-            "secret_key": env.str("MEDIA_S3_SECRET_ACCESS_KEY", default=None),
+            "endpoint_url": env.str("MEDIA_S3_ENDPOINT_URL", default="") or None,
+            "region_name": env.str("MEDIA_S3_REGION", default="") or None,
+            "access_key": env.str("MEDIA_S3_ACCESS_KEY_ID", default="") or None,
+            "secret_key": env.str("MEDIA_S3_SECRET_ACCESS_KEY", default="") or None,
             # Public URLs (a public bucket or a CDN in front of it): pages are cached, signed URLs expire.
-            "custom_domain": env.str("MEDIA_S3_CUSTOM_DOMAIN", default=None),
+            "custom_domain": env.str("MEDIA_S3_CUSTOM_DOMAIN", default="") or None,
             "querystring_auth": False,
             "file_overwrite": False,
-            "default_acl": env.str("MEDIA_S3_DEFAULT_ACL", default=None),
+            "default_acl": env.str("MEDIA_S3_DEFAULT_ACL", default="") or None,
             "object_parameters": {"CacheControl": "public, max-age=31536000, immutable"},
         },
     }
