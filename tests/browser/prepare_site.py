@@ -4,13 +4,16 @@ known password for each demo account. Run in the site's environment (DATABASE_UR
     python -m tests.browser.prepare_site PASSWORD
 
 Prints, as JSON, what the tests look up: the published post with the widest code block, a tag, an author,
-an author's draft, and a post in review.
+an author's draft, a post in review, and the two posts in
+review that the staff journey publishes.
 """
 
 import json
 import sys
 
 import django
+
+STAFF_TITLES = ("Spring cleaning for a small server", "A reading list for the autumn")
 
 
 def longest_code_line(markdown: str) -> int:
@@ -29,6 +32,7 @@ def main(password: str) -> None:
     from django.core.management import call_command
 
     from accounts.models import User
+    from posts import services
     from posts.management.commands.seed_demo import ACCOUNTS
     from posts.models import Post, PostStatus
 
@@ -37,10 +41,17 @@ def main(password: str) -> None:
     for user in User.objects.filter(username__in=[account.username for account in ACCOUNTS]):
         user.set_password(password)
         user.save(update_fields=["password"])
+    # Two posts in review for the staff's bulk action, apart from those other journeys use.
+    ben = User.objects.get(username="ben")
+    for title in STAFF_TITLES:
+        post = services.post_create(author=ben, data={"title": title, "body": f"{title}: notes."}, tag_names=["Notes"])
+        services.post_submit_for_review(post=post, by=ben)
     published = Post.objects.published().order_by("-published_at")
     with_code = max(published, key=lambda post: longest_code_line(post.body))
     draft = Post.objects.filter(status=PostStatus.DRAFT).select_related("author").first()
-    review = Post.objects.filter(status=PostStatus.REVIEW).select_related("author").first()
+    review = (
+        Post.objects.filter(status=PostStatus.REVIEW).exclude(title__in=STAFF_TITLES).select_related("author").first()
+    )
     json.dump(
         {
             "post_slug": with_code.slug,
@@ -52,6 +63,7 @@ def main(password: str) -> None:
             "review_pk": review.pk,
             "review_title": review.title,
             "review_author": review.author.username,
+            "staff_titles": STAFF_TITLES,
         },
         sys.stdout,
     )
