@@ -7,6 +7,7 @@ import pytest
 from PIL import Image
 
 from aiwriter.engines import Backend, BadRequest, Chunk, Done, Timeouts, image_part
+from aiwriter.gateway.context import IMAGE_TOKENS, prompt_tokens
 from tests.aiwriter.conftest import CHAT_PATHS, DIALECTS, backend_of
 
 TEXT_MODEL = "llama3.2:1b"
@@ -101,3 +102,26 @@ async def test_openai_compatible_hosts_learn_it_from_the_configuration(engine_fa
 def test_an_image_part_needs_an_image_media_type():
     with pytest.raises(ValueError, match="image media type"):
         image_part(b"%PDF-1.7", media_type="application/pdf")
+
+
+async def test_details_the_engine_could_not_give_are_asked_again(engine_factory):
+    engine = engine_factory(dialect="ollama", models=[VISION_MODEL], vision_models=[VISION_MODEL])
+    engine.fail_with(500, paths=["/api/show"])
+    client = client_for(engine)
+    try:
+        unknown = await client.cached_details(VISION_MODEL)
+        known = await client.cached_details(VISION_MODEL)
+        again = await client.cached_details(VISION_MODEL)
+    finally:
+        await client.aclose()
+
+    assert (unknown.known, unknown.vision) == (False, False)
+    assert (known.known, known.vision) == (True, True)
+    assert again is known and len(engine.requests_to("/api/show")) == 2
+
+
+def test_an_image_counts_towards_the_context_window():
+    text_only = [{"role": "user", "content": "Describe this image."}]
+    with_image = [{**text_only[0], "images": [image_part(jpeg_bytes(), media_type="image/jpeg")]}]
+
+    assert prompt_tokens(with_image) - prompt_tokens(text_only) == IMAGE_TOKENS
