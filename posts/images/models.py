@@ -31,13 +31,19 @@ EXTENSIONS = {
 }
 
 
-def image_file_name(key: uuid.UUID, mime_type: str) -> str:
-    """The storage name of an image's file: generated, so an uploaded name never reaches the storage."""
-    return f"images/{key.hex[:2]}/{key.hex}.{EXTENSIONS[mime_type]}"
+def image_file_name(key: uuid.UUID, mime_type: str, *, revision: str = "") -> str:
+    """The storage name of an image's file: generated, so an uploaded name never reaches the storage.
+
+    A replaced picture gets a `revision` of its own: a name is never used for two pictures, so
+    its files can be cached as immutable.
+    """
+    suffix = f"-r{revision}" if revision else ""
+    return f"images/{key.hex[:2]}/{key.hex}{suffix}.{EXTENSIONS[mime_type]}"
 
 
-def rendition_file_name(key: uuid.UUID, spec: str, mime_type: str) -> str:
-    return f"images/{key.hex[:2]}/{key.hex}-{spec}.{EXTENSIONS[mime_type]}"
+def rendition_file_name(image_name: str, spec: str, mime_type: str) -> str:
+    """A rendition's name: its image's file name (which holds the key and revision) and what it is."""
+    return f"{image_name.rsplit('.', 1)[0]}-{spec}.{EXTENSIONS[mime_type]}"
 
 
 class ImageQuerySet(models.QuerySet):

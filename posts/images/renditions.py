@@ -172,7 +172,7 @@ def _card_rendition(image: Image, picture: PillowImage.Image, existing: set[str]
 def _store(image: Image, spec: str, encoded: Encoded, existing: set[str]) -> Rendition | None:
     if spec in existing:
         return None
-    name = rendition_file_name(image.key, spec, encoded.mime_type)
+    name = rendition_file_name(image.file.name, spec, encoded.mime_type)
     rendition = Rendition(
         image=image,
         spec=spec,

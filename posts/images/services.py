@@ -6,6 +6,7 @@ refreshes the pages that show the image. Files are written through the `default`
 """
 
 import re
+import secrets
 import uuid
 from collections.abc import Iterable
 from functools import partial
@@ -150,7 +151,8 @@ def image_replace_file(*, image: Image, by, file: File) -> Image:
     old_names = [image.file.name, *image.renditions.values_list("file", flat=True)]
     with transaction.atomic():
         image.renditions.all().delete()
-        image.file = default_storage.save(image_file_name(image.key, cleaned.mime_type), ContentFile(cleaned.data))
+        name = image_file_name(image.key, cleaned.mime_type, revision=secrets.token_hex(4))
+        image.file = default_storage.save(name, ContentFile(cleaned.data))
         image.mime_type, image.width, image.height = cleaned.mime_type, cleaned.width, cleaned.height
         image.file_size, image.animated = len(cleaned.data), cleaned.animated
         image.save()

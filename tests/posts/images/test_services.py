@@ -157,3 +157,17 @@ def test_deleting_an_image_in_use_needs_a_confirmation_that_names_the_posts(auth
         services.image_delete(image=image, by=author, confirmed=True)
     assert not Image.objects.filter(pk=image.pk).exists()
     assert not any(default_storage.exists(name) for name in names)
+
+
+def test_a_replaced_picture_never_reuses_a_file_name_so_caches_cannot_serve_the_old_one(
+    author, django_capture_on_commit_callbacks
+):
+    image = services.image_upload(file=upload(picture_bytes("JPEG", (900, 600))), by=author)
+    seen = {image.file.name, *image.renditions.values_list("file", flat=True)}
+    for color in ("red", "blue"):
+        with django_capture_on_commit_callbacks(execute=True):
+            services.image_replace_file(image=image, by=author, file=upload(picture_bytes("JPEG", (900, 600), color)))
+        names = {image.file.name, *image.renditions.values_list("file", flat=True)}
+        assert image.key.hex in image.file.name and not names & seen
+        assert not any(default_storage.exists(name) for name in seen)  # the old picture's files are gone
+        seen |= names
