@@ -1,19 +1,34 @@
 #!/usr/bin/env python3
 """Reader benchmark: requests per second and latency of the public pages under daphne.
 
-    .venv/bin/python benchmarks/reader.py              # about two minutes
-    .venv/bin/python benchmarks/reader.py --quick      # 64 connections only, under a minute
+    .venv/bin/python benchmarks/reader.py              # about three minutes
+    .venv/bin/python benchmarks/reader.py --quick      # 64 connections only, about a minute
     .venv/bin/python benchmarks/reader.py --workers 2  # also the site on 2 daphne processes
+    .venv/bin/python benchmarks/reader.py --wagtail http://127.0.0.1:8900   # beside a Wagtail blog
+    .venv/bin/python benchmarks/reader.py --database postgresql://user@127.0.0.1:5432/empty_db
+    .venv/bin/python benchmarks/reader.py --quick --soak 10   # then 10 minutes of mixed uncached load
 
-It builds everything it measures in a temporary folder: a migrated SQLite database with
-the demo content of `manage.py seed_demo`, its own redis-server, the site started with
-deploy/scripts/serve.py (one daphne process, as on one core) and, as the ceiling, a bare
-ASGI app (benchmarks/bare_app.py) under the same launcher. Then it drives the index and a
-post page, cached (warmed, answered by the page cache) and uncached (an anonymous reader whose
-URL carries a query parameter the page cache does not key on, so Django renders the page each
-time, as on a miss), and the post page for a signed-in reader (a session, whom the page cache
-never answers), with wrk at 64 connections and a sweep over 1 to 256, and prints requests/s,
-p50/p95/p99 latency and the server's CPU time per request.
+It builds everything it measures in a temporary folder: a migrated database (SQLite there, or
+the empty PostgreSQL database given) with the demo content of `manage.py seed_demo`, its own
+redis-server, the site started with deploy/scripts/serve.py (one daphne process, as on one
+core) and, as the ceiling, a bare ASGI app (benchmarks/bare_app.py) under the same launcher.
+Then it drives, with wrk at 64 connections (and a sweep over 1 to 256 for some rows):
+
+- the index and a post page, cached (answered by the page cache);
+- the post page for a signed-in reader (a session: the page cache answers them too) and the
+  reader fragment their page then asks for (Django, per reader);
+- uncached pages (an anonymous reader whose URL carries a query parameter the page cache does
+  not key on, so Django renders the page each time, as on a miss, with the low-level caches);
+- a cold render: the post page with the post's cache version removed, so every request reads
+  the database and renders the whole page, as the first request after a change does;
+- search, uncached (the page cache passed by; the results cache of the query applies);
+- with --wagtail, the same post, the index and the same search on a Wagtail blog with the same
+  content (benchmarks/wagtail_peer.py sets one up), which caches nothing;
+
+and prints requests/s, p50/p95/p99 latency, the server's CPU time per request, and the daphne
+process's resident memory before and after. --soak then drives a mix of uncached pages (cold
+post pages, list pages, searches, reader fragments) for that many minutes, sampling the
+process's memory.
 
 wrk is installed with apt-get when missing; without it a small asyncio driver stands in
 (slower than wrk, so its figures understate the servers). Each point runs a few seconds and
@@ -43,9 +58,12 @@ REPORT_LUA = BASE_DIR / "benchmarks" / "report.lua"
 SWEEP = (1, 4, 16, 64, 256)
 MAIN_CONNECTIONS = 64
 MAX_POINT_SECONDS = 10
-RUN_LIMIT_SECONDS = 240  # a hard stop for the whole run, whatever happens
+RUN_LIMIT_SECONDS = 420  # a hard stop for the whole run, whatever happens (plus the soak's minutes)
 # The page cache keys pages by known parameters only; a URL with another one goes to Django.
 UNCACHED = "?benchmark-uncached=1"
+SEARCH_WORDS = "python"  # in several demo posts' titles and bodies
+MIXED_LUA = BASE_DIR / "benchmarks" / "mixed.lua"
+RSS_SAMPLE_SECONDS = 15
 
 
 @dataclass
@@ -126,13 +144,13 @@ def start_redis(processes: Processes, workdir: Path) -> str:
     raise RuntimeError("redis-server did not start")
 
 
-def site_env(workdir: Path, redis_url: str) -> dict:
+def site_env(workdir: Path, redis_url: str, database: str) -> dict:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "PROMETHEUS_"))}
     env.update(
         DJANGO_SETTINGS_MODULE="blogsite.settings.base",
         DJANGO_DEBUG="false",
         DJANGO_LOG_LEVEL="WARNING",
-        DATABASE_URL=f"sqlite:///{workdir / 'bench.sqlite3'}",
+        DATABASE_URL=f"sqlite:///{workdir / 'bench.sqlite3'}" if database == "sqlite" else database,
         REDIS_URL=redis_url,
     )
     return env
@@ -165,6 +183,14 @@ class Server:
             children += [int(pid) for pid in (task / "children").read_text().split()]
         return children
 
+    def rss_mib(self) -> float | None:
+        """Resident memory of the largest daphne process, MiB (Linux /proc; None elsewhere)."""
+        try:
+            sizes = [_status_kib(pid, "VmRSS") for pid in self.pids()]
+        except OSError:
+            return None
+        return max(sizes) / 1024 if sizes else None
+
     def cpu_seconds(self) -> float | None:
         """CPU time used so far by the daphne processes (Linux /proc; None elsewhere)."""
         try:
@@ -177,6 +203,13 @@ class Server:
         return ticks / os.sysconf("SC_CLK_TCK")
 
 
+def _status_kib(pid: int, field: str) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    raise OSError(f"no {field} for process {pid}")
+
+
 def start_server(processes: Processes, *, app: str, workers: int, env: dict, workdir: Path) -> Server:
     """The app under deploy/scripts/serve.py (daphne, access log off), as production runs it."""
     port = free_port()
@@ -187,7 +220,7 @@ def start_server(processes: Processes, *, app: str, workers: int, env: dict, wor
 
 
 def sign_in_cookie(env: dict) -> str:
-    """A real session for the seeded reader: the page cache never answers signed-in readers."""
+    """A real session for the seeded reader."""
     script = (
         "from django.contrib.auth import get_user_model; from django.test import Client; c = Client();"
         "u = get_user_model().objects.filter(groups__name='Reader').order_by('pk').first()"
@@ -206,6 +239,22 @@ def first_post_path(base_url: str) -> str:
     if not match:
         raise RuntimeError("the index lists no post; was the demo content seeded?")
     return match[1].decode()
+
+
+def remove_post_version(env: dict, post: str) -> None:
+    """Every request for the post renders it from the database, as the first one after a change does.
+
+    The post's version is removed; only the page cache creates it again, when it stores the page,
+    which it never does for the benchmark's uncached URLs.
+    """
+    slug = post.strip("/").split("/")[-1]
+    script = (
+        "from django_redis import get_redis_connection; from posts import cache_keys;"
+        f"get_redis_connection(cache_keys.CACHE_ALIAS).delete(cache_keys.version_key(cache_keys.post_dep({slug!r})))"
+    )
+    result = manage("shell", "-c", script, env=env)
+    if result.returncode != 0:
+        raise RuntimeError(f"could not remove the post's version:\n{result.stderr[-2000:]}")
 
 
 def cache_state(url: str, *, headers: dict | None = None) -> str:
@@ -313,6 +362,53 @@ class Driver:
         return asyncio.run(_asyncio_driver(url, connections=connections, seconds=seconds, headers=headers))
 
 
+def soak(server: Server, env: dict, *, minutes: float, post_paths: list[str], cookie: str, wrk: str | None) -> dict:
+    """A mix of uncached pages for `minutes` at 64 connections, the process's memory sampled meanwhile."""
+    if wrk is None:
+        raise RuntimeError("--soak needs wrk")
+    for path in post_paths:
+        remove_post_version(env, path)
+    paths = [f"{path}{UNCACHED}" for path in post_paths]  # cold renders
+    paths += [f"/?page={page}&benchmark-uncached=1" for page in (1, 2, 3)]
+    words = ("python", "cache", "django", "tests", "docker", "writing", "deploy", "async")
+    paths += [f"/search/?q={word}&benchmark-uncached=1" for word in words]
+    fragments = [f"/reader/?post={path.strip('/').split('/')[-1]}" for path in post_paths[:4]]
+    env_lua = {**os.environ, "MIXED_PATHS": " ".join(paths), "MIXED_SIGNED_IN": " ".join(fragments)}
+    env_lua["MIXED_COOKIE"] = cookie
+    seconds = minutes * 60
+    command = [wrk, "-t", "2", "-c", str(MAIN_CONNECTIONS), "-d", f"{seconds:.0f}s", "--timeout", "10s"]
+    command += ["-s", str(MIXED_LUA), server.url]
+    samples = [(0.0, server.rss_mib())]
+    started = time.monotonic()
+    load = subprocess.Popen(command, env=env_lua, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    while load.poll() is None:
+        time.sleep(RSS_SAMPLE_SECONDS)
+        samples.append((time.monotonic() - started, server.rss_mib()))
+    output = load.stdout.read()
+    line = next((line for line in output.splitlines() if line.startswith("WRK_RESULT ")), None)
+    figures = json.loads(line.removeprefix("WRK_RESULT ")) if line else {}
+    sizes = [size for _, size in samples if size is not None]
+    report = {
+        "minutes": minutes,
+        "requests": figures.get("requests"),
+        "rps": figures.get("rps"),
+        "errors": figures.get("errors"),
+        "non_2xx": figures.get("non_2xx"),
+        "rss_start_mib": sizes[0] if sizes else None,
+        "rss_max_mib": max(sizes) if sizes else None,
+        "rss_end_mib": sizes[-1] if sizes else None,
+        "samples": samples,
+    }
+    print(
+        f"Soak: {minutes:g} min of mixed uncached pages, {report['rps'] or 0:.0f} req/s, "
+        f"errors {report['errors']}, non-2xx {report['non_2xx']}; daphne RSS "
+        f"{report['rss_start_mib']:.0f} MiB at the start, {report['rss_max_mib']:.0f} at most, "
+        f"{report['rss_end_mib']:.0f} at the end (sampled every {RSS_SAMPLE_SECONDS} s)",
+        flush=True,
+    )
+    return report
+
+
 def format_row(result: Result) -> str:
     problems = f"  errors={result.errors} non-2xx={result.non_2xx}" if result.errors or result.non_2xx else ""
     return (
@@ -330,14 +426,32 @@ HEADER = (
 def verdicts(results: list[Result]) -> list[str]:
     """The targets for one daphne process, checked against what was measured."""
     at = {(r.target, r.connections): r for r in results}
-    bare, cached, uncached = (at.get((t, MAIN_CONNECTIONS)) for t in ("bare ASGI", "post, cached", "post, uncached"))
+
+    def row(target: str) -> Result | None:
+        return at.get((target, MAIN_CONNECTIONS))
+
+    names = ("bare ASGI", "post, cached", "post, uncached", "post, signed in")
+    bare, cached, uncached, signed_in = (row(name) for name in names)
     lines = []
     if bare and cached:
         share, p99 = cached.rps / bare.rps, cached.p99_ms / bare.p99_ms
         lines.append(f"cached post: {share:.0%} of the bare app's req/s (target 50%): {_met(share >= 0.5)}")
         lines.append(f"cached post: p99 {p99:.1f}x the bare app's (target 2x or less): {_met(p99 <= 2)}")
+    if bare and signed_in:
+        share = signed_in.rps / bare.rps
+        lines.append(f"signed-in post: {share:.0%} of the bare app's req/s (target 50%): {_met(share >= 0.5)}")
     if uncached:
         lines.append(f"uncached post: {uncached.rps:.0f} req/s (target 100): {_met(uncached.rps >= 100)}")
+    for ours, theirs, name in (
+        ("post, cold render", "wagtail post, uncached", "cold render"),
+        ("search, uncached", "wagtail search, uncached", "search"),
+        ("post, cached", "wagtail post, uncached", "cached post"),
+    ):
+        if row(ours) and row(theirs):
+            times = row(ours).rps / row(theirs).rps
+            target = " (target 3x or more)" if name != "cached post" else ""
+            verdict = f": {_met(times >= 3)}" if target else ""
+            lines.append(f"{name}: {times:.1f}x Wagtail uncached{target}{verdict}")
     return lines
 
 
@@ -345,43 +459,65 @@ def _met(ok: bool) -> str:
     return "met" if ok else "MISSED"
 
 
-def run(args: argparse.Namespace, processes: Processes, workdir: Path) -> list[Result]:
+def run(args: argparse.Namespace, processes: Processes, workdir: Path) -> dict:
     driver = Driver(None if args.asyncio_driver else ensure_wrk(), args.seconds)
-    env = site_env(workdir, start_redis(processes, workdir))
+    env = site_env(workdir, start_redis(processes, workdir), args.database)
     print("Migrating and seeding the demo content…", flush=True)
     prepare_database(env)
     site = start_server(processes, app="blogsite.asgi:application", workers=1, env=env, workdir=workdir)
     wait_for(site.url + "/healthz", timeout=60)
     post = first_post_path(site.url)
-    signed_in = {"Cookie": sign_in_cookie(env)}
+    slug = post.strip("/").split("/")[-1]
+    cookie = sign_in_cookie(env)
+    signed_in = {"Cookie": cookie}
     _, page = fetch(site.url + post)
     bare_env = {**env, "BARE_BODY_BYTES": str(len(page))}
     bare = start_server(processes, app="benchmarks.bare_app:application", workers=1, env=bare_env, workdir=workdir)
     wait_for(bare.url + "/", timeout=60)
+    search = f"/search/?q={SEARCH_WORDS}&{UNCACHED[1:]}"
+    fragment = f"/reader/?post={slug}"
+    rss_before = site.rss_mib()
 
     states = {}
     for path in ("/", post):
         url = site.url + path
         states[path] = (cache_state(url), cache_state(url + UNCACHED), cache_state(url, headers=signed_in))
     print(f"Cores: {os.cpu_count()}   driver: {driver.name}   {args.seconds:g} s per point after a 1 s warm-up")
+    print(f"Database: {'SQLite' if args.database == 'sqlite' else 'PostgreSQL'}   load average: {os.getloadavg()}")
     print(f"Post page: {post} ({len(page):,} bytes)")
     print(f"X-Cache (cached / uncached / signed in): {states}")
-    if any(state != ("HIT", "MISS", "MISS") for state in states.values()):
+    if any(state != ("HIT", "MISS", "HIT") for state in states.values()):
         print("Note: not every row is served the way its name says; read the X-Cache states above.")
+    peer = None
+    if args.wagtail:
+        peer = Server(args.wagtail.rstrip("/"), launcher_pid=args.wagtail_pid or 0)
+        peer_post = f"/{slug}/"
+        fetch(peer.url + peer_post)  # the peer has the same content, so the same slugs
     print()
     print(HEADER)
     targets = [
         ("bare ASGI", bare, "/", None),
         ("index, cached", site, "/", None),
         ("post, cached", site, post, None),
+        ("post, signed in", site, post, signed_in),
+        ("reader fragment, signed in", site, fragment, signed_in),
         ("index, uncached", site, "/" + UNCACHED, None),
         ("post, uncached", site, post + UNCACHED, None),
-        ("post, signed in", site, post, signed_in),
+        ("search, uncached", site, search, None),
     ]
     results = [driver.measure(*target[:3], connections=MAIN_CONNECTIONS, headers=target[3]) for target in targets]
+    remove_post_version(env, post)
+    results.append(driver.measure("post, cold render", site, post + UNCACHED, connections=MAIN_CONNECTIONS))
+    if peer is not None:
+        for name, path in (
+            ("wagtail post, uncached", peer_post),
+            ("wagtail index, uncached", "/"),
+            ("wagtail search, uncached", f"/search/?q={SEARCH_WORDS}"),
+        ):
+            results.append(driver.measure(name, peer, path, connections=MAIN_CONNECTIONS))
     if not args.quick:
         print()
-        for name, server, path, headers in (targets[0], targets[2], targets[4]):  # bare, post cached, uncached
+        for name, server, path, headers in (targets[0], targets[2], targets[6]):  # bare, post cached, uncached
             for connections in (c for c in SWEEP if c != MAIN_CONNECTIONS):
                 results.append(driver.measure(name, server, path, connections=connections, headers=headers))
     if args.workers > 1:
@@ -391,10 +527,29 @@ def run(args: argparse.Namespace, processes: Processes, workdir: Path) -> list[R
         for name, path in (("post, cached", post), ("post, uncached", post + UNCACHED)):
             name = f"{name}, {args.workers} procs"
             results.append(driver.measure(name, many, path, connections=MAIN_CONNECTIONS))
+    rss_after = site.rss_mib()
     print()
+    if rss_before is not None and rss_after is not None:
+        print(f"daphne RSS: {rss_before:.0f} MiB before the rows, {rss_after:.0f} MiB after them")
     for line in verdicts(results):
         print(line)
-    return results
+    soaked = None
+    if args.soak:
+        print()
+        posts = post_paths(site.url)
+        soaked = soak(site, env, minutes=args.soak, post_paths=posts, cookie=cookie, wrk=driver.wrk)
+        print(f"RSS under 250 MiB through the soak (target): {_met(soaked['rss_max_mib'] < 250)}")
+    return {"results": results, "rss_before_mib": rss_before, "rss_after_mib": rss_after, "soak": soaked}
+
+
+def post_paths(base_url: str) -> list[str]:
+    """The post pages linked from the first pages of the index."""
+    paths: list[str] = []
+    for page in (1, 2, 3):
+        _, body = fetch(f"{base_url}/?page={page}")
+        found = [match.decode() for match in re.findall(rb'href="(/posts/[^"/]+/)"', body)]
+        paths += [path for path in found if path not in paths]
+    return paths
 
 
 def _run_limit_reached(signum, frame) -> None:
@@ -407,21 +562,31 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="64 connections only, no sweep")
     parser.add_argument("--workers", type=int, default=1, help="also measure the site on this many processes")
     parser.add_argument("--asyncio-driver", action="store_true", help="use the asyncio driver even if wrk is there")
+    parser.add_argument(
+        "--database",
+        default="sqlite",
+        help="sqlite (a new file, the default) or the URL of an empty PostgreSQL database to migrate and seed",
+    )
+    parser.add_argument("--wagtail", help="base URL of the Wagtail peer (benchmarks/wagtail_peer.py serve)")
+    parser.add_argument("--wagtail-pid", type=int, help="the peer's gunicorn master, for its CPU time per request")
+    parser.add_argument("--soak", type=float, default=0, help="minutes of mixed uncached load after the rows")
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     args = parser.parse_args()
+    if args.database != "sqlite" and not args.database.startswith(("postgres://", "postgresql://")):
+        parser.error("--database is sqlite or a postgresql:// URL")
 
     signal.signal(signal.SIGALRM, _run_limit_reached)
-    signal.alarm(RUN_LIMIT_SECONDS)
+    signal.alarm(RUN_LIMIT_SECONDS + int(args.soak * 60))
     workdir = Path(tempfile.mkdtemp(prefix="blogsite-bench-"))
     processes = Processes(workdir)
     try:
-        results = run(args, processes, workdir)
+        figures = run(args, processes, workdir)
     finally:
         signal.alarm(0)
         processes.stop_all()
         shutil.rmtree(workdir, ignore_errors=True)
     if args.json:
-        figures = {"cores": os.cpu_count(), "results": [vars(result) for result in results]}
+        figures = {**figures, "cores": os.cpu_count(), "results": [vars(result) for result in figures["results"]]}
         args.json.write_text(json.dumps(figures, indent=2))
     return 0
 
