@@ -39,8 +39,9 @@ const FIELDS = [
   "title", "slug", "body", "excerpt", "cover_image_url", "tags", "meta_title", "meta_description", "canonical_url",
 ];
 const encoder = new TextEncoder();
-// The editing session names this browser tab's editor page; it outlives a reload of the tab
-// (sessionStorage), so the reloaded page's saves build on the ones it sent before.
+// The editing session names one editor page: the server never takes that page's own saves for
+// someone else's. Each page starts a new one; the tab remembers it (sessionStorage), so a page
+// reloaded before its text was saved takes that text and its session back.
 const EDITING_SESSION_KEY = "blogsite:editor:editing-session";
 
 const form = document.getElementById("post-form");
@@ -60,12 +61,14 @@ function startEditor(form) {
     submitting: false,
     signingOut: false,
     inFlight: null,
+    inFlightText: null,
     retryMs: 5000,
     timers: {},
     previewRequest: null,
-    session: tabEditingSession(),
+    session: null,
   };
-  form.elements.editing_session.value = state.session;
+  const previousSession = tabEditingSession();
+  adoptSession(newSessionId());
 
   // --- save state ----------------------------------------------------------------------
 
@@ -168,7 +171,7 @@ function startEditor(form) {
       removeLocal();
       return;
     }
-    if (stored.session === state.session) {
+    if (validSession(stored.session) && stored.session === previousSession) {
       // Typed in this tab before it reloaded, perhaps while its last save was on its way: the
       // text goes back in place, and its saves build on that page's own (the server checks).
       restoreLocal(stored);
@@ -285,6 +288,15 @@ function startEditor(form) {
     return true;
   }
 
+  // As the page goes away (keepalive) the text is sent even while a save is on its way, since
+  // the browser may drop that one; both come from this page's session, so neither conflicts with
+  // the other. Not when that save already holds this text, nor while a new post is being
+  // created: a second request would create a second post (the local copy keeps the text).
+  function mustWait(sent, keepalive) {
+    if (!state.inFlight) return false;
+    return state.postId === null || sameText(sent, state.inFlightText);
+  }
+
   async function autosave({ keepalive = false } = {}) {
     if (state.inFlight && !keepalive) {
       scheduleAutosave(AUTOSAVE_DELAY_MS); // one request at a time; try again after this one
@@ -292,6 +304,7 @@ function startEditor(form) {
     }
     if (!canAutosave()) return;
     const sent = snapshot();
+    if (mustWait(sent, keepalive)) return;
     const payload = JSON.stringify({
       post_id: state.postId,
       version: Number(form.elements.version.value),
@@ -299,14 +312,16 @@ function startEditor(form) {
       ...sent,
     });
     showState("saving", "Saving…");
-    // As the page goes away the text is sent even when a save is on its way: the browser may
-    // drop that one, and both come from this page's session, so neither conflicts with the other.
     const request = sendAutosave(payload, sent, keepalive && encoder.encode(payload).length < KEEPALIVE_MAX_BYTES);
     state.inFlight = request;
+    state.inFlightText = sent;
     try {
       await request;
     } finally {
-      if (state.inFlight === request) state.inFlight = null;
+      if (state.inFlight === request) {
+        state.inFlight = null;
+        state.inFlightText = null;
+      }
     }
   }
 
@@ -571,21 +586,19 @@ function validSession(value) {
   return typeof value === "string" && /^[A-Za-z0-9_-]{8,64}$/.test(value);
 }
 
+// The session of the editor page this tab showed before this one, if any.
 function tabEditingSession() {
   try {
     const kept = sessionStorage.getItem(EDITING_SESSION_KEY);
-    if (validSession(kept)) return kept;
+    return validSession(kept) ? kept : null;
   } catch {
-    // Storage blocked: a session for this page alone.
+    return null; // storage blocked: every page has a session of its own
   }
+}
+
+function newSessionId() {
   const bytes = crypto.getRandomValues(new Uint8Array(16));
-  const session = [...bytes].map((byte) => byte.toString(16).padStart(2, "0")).join("");
-  try {
-    sessionStorage.setItem(EDITING_SESSION_KEY, session);
-  } catch {
-    // Storage blocked: the session lasts as long as this page.
-  }
-  return session;
+  return [...bytes].map((byte) => byte.toString(16).padStart(2, "0")).join("");
 }
 
 function findElements() {
