@@ -16,6 +16,7 @@ from asgiref.sync import sync_to_async
 from PIL import Image as Picture
 from PIL import ImageOps, UnidentifiedImageError
 
+from posts.images.alt_text import body_image_keys_without_alt
 from posts.images.models import Image
 
 from . import gateway
@@ -77,6 +78,13 @@ def image_for_user(*, user, image_id: int) -> Image | None:
     """The image if the user may use it (their own upload, or any for editors); None otherwise,
     so that no answer tells whether someone else's image exists."""
     return Image.objects.visible_to(user).filter(pk=image_id).first()
+
+
+def body_images_without_alt(*, user, body: str) -> list[Image]:
+    """The library images the Markdown shows without alt text of its own whose library entry has
+    none either, among those the user may use: what readers of the post would get no description of."""
+    keys = body_image_keys_without_alt(body)
+    return list(Image.objects.visible_to(user).filter(key__in=keys, alt_text="").order_by("pk"))
 
 
 def image_for_model(image: Image) -> ImageForModel:

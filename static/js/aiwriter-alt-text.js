@@ -1,87 +1,19 @@
-// Alt text from the AI writer on a media library image's page: asks a model that reads images
-// (POST /aiwriter/stream/, the alt_text action with the image's id), shows the suggestion as it
-// streams, and puts it into the alt text field only when the editor clicks Accept. The field is
-// saved with the image's own Save button, so nothing written is replaced without the editor.
+// Alt text from the AI writer, in two places:
+// - a media library image's page: a suggestion for that image, put into its alt text field only
+//   when the editor clicks Accept (the image's own Save keeps it);
+// - the post editor's sidebar: the images the body shows with no alt text, each with a
+//   suggestion that Accept keeps in the media library (the page shows it wherever the Markdown
+//   gives none).
+// Suggestions stream over Server-Sent Events (POST /aiwriter/stream/, the alt_text action with the
+// image's id); written alt text is never replaced without a click.
 "use strict";
 
 (() => {
-  const panel = document.querySelector("[data-ai-alt-text]");
-  if (!panel) return;
-
-  const form = panel.querySelector("[data-alt-form]");
-  const modelSelect = panel.querySelector("[data-alt-model]");
-  const notes = panel.querySelector("[data-alt-notes]");
-  const suggestButton = panel.querySelector("[data-alt-suggest]");
-  const stopButton = panel.querySelector("[data-alt-stop]");
-  const status = panel.querySelector("[data-alt-status]");
-  const errorBox = panel.querySelector("[data-alt-error]");
-  const result = panel.querySelector("[data-alt-result]");
-  const output = panel.querySelector("[data-alt-output]");
-  const acceptButton = panel.querySelector("[data-alt-accept]");
-  const discardButton = panel.querySelector("[data-alt-discard]");
-  const field = document.getElementById(panel.dataset.fieldId);
-  const imageId = Number(panel.dataset.imageId);
-  let abort = null;
-  let requestCount = 0;
-
-  const csrfToken = () => form.querySelector("input[name=csrfmiddlewaretoken]").value;
-
-  function say(text) {
-    status.textContent = text;
-  }
-
-  function showError(text) {
-    errorBox.textContent = text;
-    errorBox.hidden = !text;
-  }
-
-  function setBusy(busy) {
-    suggestButton.disabled = busy || !modelSelect.value;
-    stopButton.hidden = !busy;
-    output.setAttribute("aria-busy", String(busy));
-  }
-
-  // The picker lists the models that read images first; text-only ones are shown but cannot be picked.
-  async function loadModels() {
-    let data;
-    try {
-      const response = await fetch(panel.dataset.modelsUrl, { credentials: "same-origin" });
-      data = await response.json();
-      if (!response.ok) throw new Error(data.message || "The AI writer is unavailable right now.");
-    } catch (error) {
-      modelSelect.replaceChildren(new Option("No models available", ""));
-      showError(error.message || "The AI writer is unavailable right now. Reload the page to try again.");
-      setBusy(false);
-      return;
-    }
-    const models = data.models || [];
-    const seeing = models.filter((model) => model.vision);
-    const textOnly = models.filter((model) => !model.vision);
-    modelSelect.replaceChildren(
-      ...seeing.map((model) => new Option(`${model.name} (reads images)`, model.name)),
-      ...textOnly.map((model) => {
-        const option = new Option(`${model.name} (text only)`, model.name);
-        option.disabled = true;
-        return option;
-      }),
-    );
-    const preferred = seeing.find((model) => model.name === panel.dataset.defaultModel) || seeing[0];
-    if (preferred) {
-      modelSelect.value = preferred.name;
-      say("");
-    } else {
-      modelSelect.prepend(new Option("No model reads images", ""));
-      modelSelect.value = "";
-      say("None of the AI models can read images, so none can suggest alt text. An administrator can add one.");
-    }
-    setBusy(false);
-  }
-
   // Server-Sent Events over fetch (EventSource cannot POST); aborting the fetch stops the generation.
-  async function stream(message, onEvent, signal) {
-    const response = await fetch(panel.dataset.streamUrl, {
+  async function stream(url, token, message, onEvent, signal) {
+    const response = await fetch(url, {
       method: "POST",
-      headers: { "Content-Type": "application/json", "X-CSRFToken": csrfToken(), Accept: "text/event-stream" },
+      headers: { "Content-Type": "application/json", "X-CSRFToken": token, Accept: "text/event-stream" },
       body: JSON.stringify(message),
       credentials: "same-origin",
       signal,
@@ -106,69 +38,248 @@
     }
   }
 
-  function handle(event) {
-    if (event.type === "start") say(`Asking ${event.model}…`);
-    else if (event.type === "chunk") output.textContent += event.text;
-    else if (event.type === "done") {
-      const text = output.textContent.trim();
-      acceptButton.disabled = !text;
-      say(text ? "Read the suggestion, then Accept it into the alt text field or Discard it." : "The model gave no text.");
-    } else if (event.type === "error") {
-      showError(event.message);
-      say("");
-    }
-  }
-
-  async function suggest() {
-    if (abort) return;
-    showError("");
-    output.textContent = "";
-    acceptButton.disabled = true;
-    result.hidden = false;
-    abort = new AbortController();
-    setBusy(true);
-    requestCount += 1;
-    const message = {
-      type: "generate",
-      request_id: `alt-${imageId}-${Date.now()}-${requestCount}`,
-      action: "alt_text",
-      image_id: imageId,
-      post_id: null,
-      model: modelSelect.value,
-      text: notes.value.trim(),
-    };
+  async function postJson(url, token, payload) {
+    let response;
     try {
-      await stream(message, handle, abort.signal);
-    } catch (error) {
-      if (error.name === "AbortError") say("Stopped. The text so far is kept here.");
-      else showError(error.message || "The AI writer is unavailable right now. Try again in a minute.");
-    } finally {
-      abort = null;
-      setBusy(false);
-      acceptButton.disabled = !output.textContent.trim();
+      response = await fetch(url, {
+        method: "POST",
+        headers: { "Content-Type": "application/json", "X-CSRFToken": token, Accept: "application/json" },
+        body: JSON.stringify(payload),
+        credentials: "same-origin",
+      });
+    } catch {
+      throw new Error(navigator.onLine ? "The server could not be reached. Try again." : "You are offline.");
     }
+    const answer = await response.json().catch(() => ({}));
+    if (!response.ok) throw new Error(answer.message || "The server refused the request. Reload the page.");
+    return answer;
   }
 
-  form.addEventListener("submit", (event) => {
-    event.preventDefault();
-    suggest();
-  });
-  modelSelect.addEventListener("change", () => setBusy(Boolean(abort)));
-  stopButton.addEventListener("click", () => abort && abort.abort());
-  acceptButton.addEventListener("click", () => {
-    if (!field) return;
-    field.value = output.textContent.trim();
-    field.dispatchEvent(new Event("input", { bubbles: true }));
-    field.focus();
-    result.hidden = true;
-    say("The suggestion is in the alt text field. Edit it if you like, then Save the image.");
-  });
-  discardButton.addEventListener("click", () => {
-    output.textContent = "";
-    result.hidden = true;
-    say("Suggestion discarded. The alt text field is as it was.");
-  });
+  // The picker lists the models that read images first; text-only ones are shown but cannot be
+  // picked. Returns a message for the panel when no model reads images.
+  async function loadModels(panel, select) {
+    let data;
+    try {
+      const response = await fetch(panel.dataset.modelsUrl, { credentials: "same-origin" });
+      data = await response.json();
+      if (!response.ok) throw new Error(data.message || "The AI writer is unavailable right now.");
+    } catch (error) {
+      select.replaceChildren(new Option("No models available", ""));
+      throw error;
+    }
+    const models = data.models || [];
+    const seeing = models.filter((model) => model.vision);
+    select.replaceChildren(
+      ...seeing.map((model) => new Option(`${model.name} (reads images)`, model.name)),
+      ...models
+        .filter((model) => !model.vision)
+        .map((model) => {
+          const option = new Option(`${model.name} (text only)`, model.name);
+          option.disabled = true;
+          return option;
+        }),
+    );
+    const preferred = seeing.find((model) => model.name === panel.dataset.defaultModel) || seeing[0];
+    if (preferred) {
+      select.value = preferred.name;
+      return "";
+    }
+    select.prepend(new Option("No model reads images", ""));
+    select.value = "";
+    return "None of the AI models can read images, so none can suggest alt text. An administrator can add one.";
+  }
 
-  setBusy(false);
-  loadModels();
+  // One suggestion at a time per image: `view` has the output box and the buttons to show or hide.
+  function suggestion(panel, view, { message, onDone }) {
+    let abort = null;
+    let count = 0;
+    const token = () => panel.querySelector("input[name=csrfmiddlewaretoken]").value;
+
+    function busy(on) {
+      view.suggest.disabled = on;
+      view.stop.hidden = !on;
+      view.output.setAttribute("aria-busy", String(on));
+    }
+
+    async function run() {
+      if (abort) return;
+      view.error("");
+      view.output.textContent = "";
+      view.output.hidden = false;
+      view.choices.hidden = true;
+      abort = new AbortController();
+      busy(true);
+      count += 1;
+      const request = { type: "generate", request_id: `alt-${Date.now()}-${count}`, action: "alt_text", ...message() };
+      try {
+        await stream(panel.dataset.streamUrl, token(), request, handle, abort.signal);
+      } catch (error) {
+        if (error.name === "AbortError") view.say("Stopped. The text so far is kept here.");
+        else view.error(error.message || "The AI writer is unavailable right now. Try again in a minute.");
+      } finally {
+        abort = null;
+        busy(false);
+        view.choices.hidden = !view.output.textContent.trim();
+      }
+    }
+
+    function handle(event) {
+      if (event.type === "start") view.say(`Asking ${event.model}…`);
+      else if (event.type === "chunk") view.output.textContent += event.text;
+      else if (event.type === "done") onDone(view.output.textContent.trim());
+      else if (event.type === "error") {
+        view.error(event.message);
+        view.say("");
+      }
+    }
+
+    view.suggest.addEventListener("click", run);
+    view.stop.addEventListener("click", () => abort && abort.abort());
+    return { run, text: () => view.output.textContent.trim(), token };
+  }
+
+  // A media library image's page.
+  function imagePage(panel) {
+    const form = panel.querySelector("[data-alt-form]");
+    const modelSelect = panel.querySelector("[data-alt-model]");
+    const notes = panel.querySelector("[data-alt-notes]");
+    const status = panel.querySelector("[data-alt-status]");
+    const errorBox = panel.querySelector("[data-alt-error]");
+    const result = panel.querySelector("[data-alt-result]");
+    const acceptButton = panel.querySelector("[data-alt-accept]");
+    const field = document.getElementById(panel.dataset.fieldId);
+    const view = {
+      suggest: panel.querySelector("[data-alt-suggest]"),
+      stop: panel.querySelector("[data-alt-stop]"),
+      output: panel.querySelector("[data-alt-output]"),
+      choices: acceptButton.parentElement,
+      say: (text) => (status.textContent = text),
+      error: (text) => {
+        errorBox.textContent = text;
+        errorBox.hidden = !text;
+      },
+    };
+    const current = suggestion(panel, view, {
+      message: () => ({ image_id: Number(panel.dataset.imageId), post_id: null, model: modelSelect.value, text: notes.value.trim() }),
+      onDone: (text) => {
+        acceptButton.disabled = !text;
+        view.say(text ? "Read the suggestion, then Accept it into the alt text field or Discard it." : "The model gave no text.");
+      },
+    });
+    // The suggest button submits the form, so Enter in the notes asks too.
+    view.suggest.removeEventListener("click", current.run);
+    form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      result.hidden = false;
+      acceptButton.disabled = true;
+      current.run();
+    });
+    acceptButton.addEventListener("click", () => {
+      field.value = current.text();
+      field.dispatchEvent(new Event("input", { bubbles: true }));
+      field.focus();
+      result.hidden = true;
+      view.say("The suggestion is in the alt text field. Edit it if you like, then Save the image.");
+    });
+    panel.querySelector("[data-alt-discard]").addEventListener("click", () => {
+      view.output.textContent = "";
+      result.hidden = true;
+      view.say("Suggestion discarded. The alt text field is as it was.");
+    });
+    view.suggest.disabled = true;
+    loadModels(panel, modelSelect)
+      .then((note) => {
+        view.say(note);
+        view.suggest.disabled = !modelSelect.value;
+      })
+      .catch((error) => view.error(error.message));
+  }
+
+  // The post editor's sidebar.
+  function postEditor(panel, editor) {
+    const form = panel.querySelector("[data-alt-form]");
+    const modelSelect = panel.querySelector("[data-alt-model]");
+    const status = panel.querySelector("[data-alt-status]");
+    const errorBox = panel.querySelector("[data-alt-error]");
+    const list = panel.querySelector("[data-alt-list]");
+    const itemTemplate = panel.querySelector("[data-alt-item]");
+    const token = () => form.querySelector("input[name=csrfmiddlewaretoken]").value;
+    const say = (text) => (status.textContent = text);
+    const showError = (text) => {
+      errorBox.textContent = text;
+      errorBox.hidden = !text;
+    };
+
+    function item(image) {
+      const element = itemTemplate.content.firstElementChild.cloneNode(true);
+      element.querySelector("[data-alt-title]").textContent = image.title;
+      const view = {
+        suggest: element.querySelector("[data-alt-suggest]"),
+        stop: element.querySelector("[data-alt-stop]"),
+        output: element.querySelector("[data-alt-output]"),
+        choices: element.querySelector("[data-alt-choices]"),
+        say,
+        error: showError,
+      };
+      view.output.setAttribute("aria-label", `Suggested alt text for ${image.title}`);
+      view.suggest.disabled = !modelSelect.value;
+      const current = suggestion(panel, view, {
+        message: () => ({ image_id: image.id, post_id: editor.postId(), model: modelSelect.value, text: "" }),
+        onDone: (text) =>
+          say(text ? `Read the suggestion for “${image.title}”, then Accept or Discard it.` : "The model gave no text."),
+      });
+      element.querySelector("[data-alt-accept]").addEventListener("click", async () => {
+        const url = panel.dataset.saveUrl.replace(/\/0\/$/, `/${image.id}/`);
+        try {
+          await postJson(url, token(), { alt_text: current.text() });
+        } catch (error) {
+          showError(error.message);
+          return;
+        }
+        element.replaceChildren(Object.assign(document.createElement("p"), {
+          textContent: `“${image.title}”: “${current.text()}” is its alt text in the media library now.`,
+        }));
+        say("Saved. Readers get this alt text wherever the post's Markdown gives none.");
+      });
+      element.querySelector("[data-alt-discard]").addEventListener("click", () => {
+        view.output.textContent = "";
+        view.output.hidden = true;
+        view.choices.hidden = true;
+        say("Suggestion discarded. Nothing was changed.");
+      });
+      return element;
+    }
+
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      showError("");
+      say("Looking at the images in the post…");
+      let answer;
+      try {
+        answer = await postJson(panel.dataset.imagesUrl, token(), { body: editor.getBody() });
+      } catch (error) {
+        say("");
+        showError(error.message);
+        return;
+      }
+      list.replaceChildren(...answer.images.map(item));
+      say(
+        answer.images.length
+          ? `${answer.images.length} image${answer.images.length === 1 ? " has" : "s have"} no alt text.`
+          : "Every library image in the post has alt text.",
+      );
+    });
+    loadModels(panel, modelSelect)
+      .then(say)
+      .catch((error) => showError(error.message));
+  }
+
+  const imagePanel = document.querySelector("[data-ai-alt-text]");
+  if (imagePanel) imagePage(imagePanel);
+  const editorPanel = document.querySelector("[data-ai-alt-text-editor]");
+  if (editorPanel) {
+    const start = (editor) => postEditor(editorPanel, editor);
+    if (window.blogsiteEditor) start(window.blogsiteEditor);
+    else document.addEventListener("blogsite:editor-ready", (event) => start(event.detail), { once: true });
+  }
 })();

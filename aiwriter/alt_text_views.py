@@ -1,0 +1,82 @@
+"""JSON for the post editor's alt-text panel: the body's images that have no alt text, and the
+alt text an editor accepted, written to the media library (the page shows it wherever the
+Markdown gives none)."""
+
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, JsonResponse
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_POST
+
+from blogsite.json_input import JsonInputError, json_parse
+from posts.images.models import Image
+from posts.images.services import image_update
+
+from . import alt_text
+from .permissions import can_use_aiwriter
+
+MAX_ALT_TEXT_CHARS = Image._meta.get_field("alt_text").max_length
+
+
+def _refusal(code: str, message: str, status: int) -> JsonResponse:
+    return JsonResponse({"code": code, "message": message}, status=status)
+
+
+def _user_refusal(user) -> JsonResponse | None:
+    if not user.is_authenticated:
+        return _refusal("unauthorized", "Sign in to use the AI writer.", 401)
+    if not can_use_aiwriter(user):
+        return _refusal("forbidden", "Your account cannot use the AI writer.", 403)
+    return None
+
+
+def _text_field(body: bytes, name: str) -> str:
+    """The named text of a JSON object body; raises ValueError with what to send."""
+    try:
+        data = json_parse(body or b"null")
+    except JsonInputError as error:
+        raise ValueError(str(error)) from None
+    if not isinstance(data, dict) or not isinstance(data.get(name), str):
+        raise ValueError(f'Send a JSON object with the {name.replace("_", " ")} as text: {{"{name}": "…"}}.')
+    return data[name]
+
+
+def image_json(image: Image) -> dict:
+    return {"id": image.pk, "title": str(image), "url": image.url, "alt_text": image.alt_text}
+
+
+@never_cache
+@require_POST
+def body_images(request: HttpRequest) -> JsonResponse:
+    """The images the posted body shows that readers would get no alt text for."""
+    refusal = _user_refusal(request.user)
+    if refusal:
+        return refusal
+    try:
+        body = _text_field(request.body, "body")
+    except ValueError as error:
+        return _refusal("invalid", str(error), 400)
+    images = alt_text.body_images_without_alt(user=request.user, body=body)
+    return JsonResponse({"images": [image_json(image) for image in images]})
+
+
+@never_cache
+@require_POST
+def image_alt_text_save(request: HttpRequest, image_id: int) -> JsonResponse:
+    """Keep the alt text the editor accepted in the media library."""
+    refusal = _user_refusal(request.user)
+    if refusal:
+        return refusal
+    image = alt_text.image_for_user(user=request.user, image_id=image_id)
+    if image is None:
+        return _refusal("not_found", alt_text.NO_SUCH_IMAGE, 404)
+    try:
+        text = " ".join(_text_field(request.body, "alt_text").split())
+    except ValueError as error:
+        return _refusal("invalid", str(error), 400)
+    if not text or len(text) > MAX_ALT_TEXT_CHARS:
+        return _refusal("invalid", f"Alt text is 1 to {MAX_ALT_TEXT_CHARS:,} characters; this is {len(text):,}.", 400)
+    try:
+        image = image_update(image=image, by=request.user, title=image.title, alt_text=text)
+    except PermissionDenied as denied:
+        return _refusal("forbidden", str(denied), 403)
+    return JsonResponse({"image": image_json(image)})
