@@ -19,6 +19,7 @@ from urllib.parse import quote
 
 import httpx
 import pytest
+import redis
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.conf import settings
@@ -127,14 +128,33 @@ def posts(author, engine) -> list[Post]:
     ]
 
 
-def wait_for(condition: Callable[[], bool], *, seconds: float, what: str, log: Path | None = None) -> None:
+def wait_for(
+    condition: Callable[[], bool],
+    *,
+    seconds: float,
+    what: str,
+    log: Path | None = None,
+    state: Callable[[], str] | None = None,
+) -> None:
+    """Polls `condition`; on a timeout, says what it waited for, `state()` and the worker log's end."""
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if condition():
             return
         time.sleep(0.1)
     tail = log.read_text()[-3000:] if log and log.exists() else ""
-    raise AssertionError(f"Timed out waiting until {what}.\n{tail}")
+    raise AssertionError(f"Timed out waiting until {what}.\n{state() if state else ''}\n{tail}")
+
+
+def work_left(job: BatchJob) -> str:
+    """The job's unfinished items and the messages the broker holds, to tell a lost message from a slow worker."""
+    items = job.items.filter(status__in=[ItemStatus.QUEUED, ItemStatus.RUNNING]).order_by("pk")
+    rows = [f"  item {i.pk}: {i.status}, attempts {i.attempts}, lease until {i.lease_until}" for i in items]
+    broker = redis.Redis.from_url(settings.CELERY_BROKER_URL)
+    waiting = {queue: broker.llen(queue) for queue in ("ai", "default")}
+    return "\n".join(
+        [f"Unfinished items: {len(rows)}", *rows, f"Messages waiting {waiting}, taken {broker.hlen('unacked')}"]
+    )
 
 
 def job_now(job: BatchJob) -> BatchJob:
@@ -197,7 +217,13 @@ def test_a_worker_killed_mid_job_is_replaced_and_every_post_is_written_once(post
     assert job_now(job).done_count < 20
     time.sleep(VISIBILITY_SECONDS + 0.5)  # until the broker may hand the dead worker's messages out again
     worker = start_worker()
-    wait_for(lambda: job_now(job).status == JobStatus.DONE, seconds=90, what="the job is done", log=worker.log)
+    wait_for(
+        lambda: job_now(job).status == JobStatus.DONE,
+        seconds=90,
+        what="the job is done",
+        log=worker.log,
+        state=lambda: work_left(job),
+    )
 
     assert (job.done_count, job.failed_count, job.skipped_count) == (20, 0, 0)
     for post in Post.objects.all():
