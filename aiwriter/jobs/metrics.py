@@ -15,8 +15,9 @@ says which one failed, and its failure is logged once, when it starts.
 """
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from functools import cache
+from typing import Any
 
 import redis
 from django.conf import settings
@@ -97,7 +98,7 @@ class BatchJobsCollector(Collector):
             yield from self._broker_families(*broker)
         yield up
 
-    def _read(self, source: str, read):
+    def _read(self, source: str, read: Callable[[], Any]) -> Any | None:
         """What `read` returns, or None when its source failed (logged when it starts failing)."""
         try:
             figures = read()
