@@ -1,5 +1,6 @@
 """Reads of the media library: the library's pages, a post's cover, the images a body shows."""
 
+import logging
 import uuid
 from collections.abc import Iterable
 
@@ -8,6 +9,8 @@ from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from ..models import Post
 from . import renditions
 from .models import Image, ImageRole, ImageUse
+
+logger = logging.getLogger(__name__)
 
 
 def library_images(*, user, query: str = "", uploader: str = "", used_in: str = "") -> QuerySet[Image]:
@@ -62,7 +65,10 @@ def with_renditions(images: QuerySet[Image]) -> list[Image]:
     if not lacking:
         return found
     for image in lacking:
-        renditions.renditions_create(image)
+        try:
+            renditions.renditions_create(image)
+        except Exception:  # a missing or unreadable file: the page shows the image as it is
+            logger.exception("Renditions of image %s could not be made.", image.pk)
     fresh = {image.pk: image for image in images.filter(pk__in=[i.pk for i in lacking]).prefetch_related("renditions")}
     return [fresh.get(image.pk, image) for image in found]
 
@@ -81,10 +87,6 @@ def post_cover_image_id(*, post: Post | None) -> int | None:
     if post is None:
         return None
     return Image.objects.filter(uses__post=post, uses__role=ImageRole.COVER).values_list("pk", flat=True).first()
-
-
-def images_missing_alt_text(*, post: Post) -> QuerySet[Image]:
-    return Image.objects.filter(Q(alt_text=""), uses__post=post).distinct()
 
 
 def cover_image_choices(*, user, post: Post | None) -> QuerySet[Image]:

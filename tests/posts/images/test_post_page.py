@@ -85,3 +85,30 @@ def test_posts_without_a_cover_show_the_default_image_staff_chose(client, editor
 
     assert meta(client.get(post.get_absolute_url()).content.decode(), "og:image").endswith(card.file.url)
     assert meta(client.get(outside.get_absolute_url()).content.decode(), "og:image") == "https://img.example/cover.jpg"
+
+
+def test_an_image_without_renditions_gets_them_when_a_page_first_shows_it(client, editor, photo):
+    photo.renditions.all().delete()
+    post = published_with(editor, f"![]({photo.url})")
+    content = client.get(post.get_absolute_url()).content.decode()
+    assert photo.renditions.filter(spec="w800").exists()
+    assert f"{photo.renditions.get(spec='w800').file.url} 800w" in content
+
+
+def test_an_image_whose_file_is_missing_still_leaves_the_page_readable(client, editor, photo):
+    from django.core.files.storage import default_storage
+
+    photo.renditions.all().delete()
+    default_storage.delete(photo.file.name)
+    post = published_with(editor, f"Words around it.\n\n![]({photo.url})")
+    response = client.get(post.get_absolute_url())
+    assert response.status_code == 200 and "Words around it." in response.content.decode()
+
+
+def test_an_avif_upload_is_offered_as_jpeg_and_webp(client, editor):
+    avif = services.image_upload(file=upload(picture_bytes("AVIF", (1000, 600)), name="a.avif"), by=editor)
+    post = published_with(editor, f"![]({avif.url})")
+    content = client.get(post.get_absolute_url()).content.decode()
+    jpeg = avif.renditions.get(spec="w1000")
+    assert avif.mime_type == "image/avif" and jpeg.mime_type == "image/jpeg"
+    assert f'src="{jpeg.file.url}"' in content and avif.url not in content
