@@ -174,3 +174,16 @@ async def test_the_model_list_marks_the_models_that_read_images(author, vision_e
 
     vision = {model["name"]: model["vision"] for model in response.json()["models"]}
     assert vision == {TEXT_MODEL: False, VISION_MODEL: True}
+
+
+async def test_the_image_is_read_through_the_sites_storage_whichever_it_is(author, vision_engine, settings):
+    settings.STORAGES = {**settings.STORAGES, "default": {"BACKEND": "django.core.files.storage.InMemoryStorage"}}
+    image = await sync_to_async(library_image)(uploaded_by=author, size=(800, 1200))
+    assert not (settings.MEDIA_ROOT / image.file.name).exists(), "the file is in memory, not on disk"
+
+    async with websocket(author) as socket:
+        await socket.send_json_to(alt_text_message(image.pk))
+        events = await collect(socket)
+
+    assert events[-1]["type"] == "done"
+    assert sent_picture(vision_engine).size == (683, 1024)
