@@ -2,6 +2,7 @@ from django.conf import settings
 from django.contrib import admin
 from django.templatetags.static import static
 from django.urls import include, path
+from django.utils.functional import lazy
 from django.views.generic import RedirectView
 
 from blogsite import health, metrics
@@ -11,8 +12,9 @@ urlpatterns = [
     path("metrics", metrics.metrics_view, name="metrics"),
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
-    # Browsers and crawlers ask for /favicon.ico whatever the page links to.
-    path("favicon.ico", RedirectView.as_view(url=static("favicon.ico"), permanent=True), name="favicon"),
+    # Browsers and crawlers ask for /favicon.ico whatever the page links to. The static file's address
+    # is worked out at the first request: under the manifest storage it names the collected file.
+    path("favicon.ico", RedirectView.as_view(url=lazy(static, str)("favicon.ico"), permanent=True), name="favicon"),
     path("admin/", admin.site.urls),
     path("accounts/", include("accounts.urls")),
     path("editor/", include("posts.editor_urls")),
