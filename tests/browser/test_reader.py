@@ -20,7 +20,10 @@ def test_a_reader_opens_a_post_from_the_index_and_comments_on_it(browsing, live_
     body = f"A reader's note from the browser, about {title[:40]}."
     page.get_by_label("Your comment").fill(body)
     page.get_by_role("button", name="Post comment").click()
-    expect(page.get_by_text("An editor will review it")).to_be_visible()
+    # The confirmation is where the reader is, beside their comment marked as waiting.
+    expect(page.get_by_text("An editor will review it")).to_be_in_viewport()
+    mine = page.locator("article.comment", has_text=body)
+    expect(mine).to_contain_text("Waiting for approval")
     # The comment is not public yet: a reader who is not signed in does not see it.
     anonymous = browsing.page()
     anonymous.goto(page.url.split("#")[0])
