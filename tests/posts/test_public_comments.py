@@ -58,7 +58,7 @@ def test_reader_comment_goes_to_moderation_and_says_so_at_the_comments(client, r
     confirmation = "An editor will review it, and it will appear here once approved."
     assert confirmation in comments and confirmation not in content[: content.index("<main")]
     # Their comment shows to them, marked as waiting, above the form to write another.
-    assert 'aria-label="Your comment, waiting for approval"' in comments
+    assert 'aria-label="Comment by Reader, waiting for approval"' in comments
     assert "Nice <em>post</em>" in comments and "Waiting for approval" in comments
     assert comments.index("Nice <em>post</em>") < comments.index('class="comment-form"')
 
