@@ -329,7 +329,9 @@ class AiPanel {
     while (select.options.length > 1) select.remove(1);
     for (const model of models) {
       if (model.name === this.config.defaultModel) continue;
-      const details = [model.parameter_size, model.quantization_level].filter(Boolean).join(", ");
+      const details = [model.parameter_size, model.quantization_level, model.vision && "reads images"]
+        .filter(Boolean)
+        .join(", ");
       select.add(new Option(details ? `${model.name} (${details})` : model.name, model.name));
     }
     select.value = chosen;
