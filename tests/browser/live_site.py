@@ -45,6 +45,7 @@ class LiveSite:
             "AIWRITER_BACKENDS": "",
             "AIWRITER_LOCAL_ENGINE_URL": "",
             "DJANGO_LOG_LEVEL": "WARNING",
+            "MEDIA_ROOT": str(self.folder / "media"),
         }
         for name in ("PROMETHEUS_MULTIPROC_DIR", "TEST_REDIS_URL", "CELERY_BROKER_URL", "CELERY_RESULT_BACKEND"):
             self.env.pop(name, None)

@@ -20,6 +20,7 @@ def reader_pages(facts: dict) -> list[SitePage]:
         SitePage("post", post),
         SitePage("post, signed in", post, user="reader"),
         SitePage("post, as its editor", post, user="editor"),
+        SitePage("post with a library image", f"/posts/{facts['image_post_slug']}/"),
         SitePage("tag", tag),
         SitePage("author", author),
         SitePage("search", "/search/?q=python"),
@@ -61,6 +62,8 @@ def editor_pages(facts: dict) -> list[SitePage]:
         SitePage("comment moderation", "/editor/comments/", user="editor"),
         SitePage("comment moderation, approved", "/editor/comments/?status=approved", user="editor"),
         SitePage("media library", "/editor/media/", user=facts["draft_author"]),
+        SitePage("media library, an image", f"/editor/media/{facts['image_pk']}/", user="alice"),
+        SitePage("media library, deleting an image", f"/editor/media/{facts['image_pk']}/delete/", user="alice"),
     ]
 
 

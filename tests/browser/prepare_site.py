@@ -5,9 +5,11 @@ known password for each demo account. Run in the site's environment (DATABASE_UR
 
 Prints, as JSON, what the tests look up: the published post with the widest code block, a tag, an author,
 an author's draft, a post in review, and the two posts in
-review that the staff journey publishes.
+review that the staff journey publishes, and a
+published post showing a library image.
 """
 
+import io
 import json
 import sys
 
@@ -25,6 +27,32 @@ def longest_code_line(markdown: str) -> int:
         elif in_code:
             longest = max(longest, len(line))
     return longest
+
+
+def post_with_an_image(*, author, editor):
+    """A published post that shows a library image, uploaded as a person would (a PNG made here)."""
+    from django.core.files.base import ContentFile
+    from PIL import Image
+
+    from posts import services
+    from posts.images import services as image_services
+    from posts.images.views import markdown_for
+
+    picture, data = Image.new("RGB", (1200, 800)), io.BytesIO()
+    picture.putdata([(x % 256, y % 256, 160) for y in range(800) for x in range(1200)])
+    picture.save(data, format="PNG")
+    image = image_services.image_upload(
+        file=ContentFile(data.getvalue(), name="harbour.png"),
+        by=author,
+        title="The harbour at dawn",
+        alt_text="Fishing boats moored in a calm harbour at dawn",
+    )
+    body = f"A morning by the water.\n\n{markdown_for(image)}\n\nThe boats go out at six."
+    post = services.post_create(author=author, data={"title": "A photo from the harbour", "body": body})
+    post = services.post_submit_for_review(post=post, by=author)
+    post = services.post_publish(post=post, by=editor)
+    post.body_image_pk = image.pk
+    return post
 
 
 def main(password: str) -> None:
@@ -46,6 +74,9 @@ def main(password: str) -> None:
     for title in STAFF_TITLES:
         post = services.post_create(author=ben, data={"title": title, "body": f"{title}: notes."}, tag_names=["Notes"])
         services.post_submit_for_review(post=post, by=ben)
+    image_post = post_with_an_image(
+        author=User.objects.get(username="alice"), editor=User.objects.get(username="editor")
+    )
     published = Post.objects.published().order_by("-published_at")
     with_code = max(published, key=lambda post: longest_code_line(post.body))
     draft = Post.objects.filter(status=PostStatus.DRAFT).select_related("author").first()
@@ -64,6 +95,8 @@ def main(password: str) -> None:
             "review_title": review.title,
             "review_author": review.author.username,
             "staff_titles": STAFF_TITLES,
+            "image_pk": image_post.body_image_pk,
+            "image_post_slug": image_post.slug,
         },
         sys.stdout,
     )

@@ -12,7 +12,16 @@ AXE = BROWSER_DIR / "node_modules" / "axe-core" / "axe.min.js"
 BLOCKING = ("serious", "critical")
 
 
-PHONE_PAGES = ("index", "post", "post, signed in", "tag", "search", "author", "post editor")
+PHONE_PAGES = (
+    "index",
+    "post",
+    "post, signed in",
+    "post with a library image",
+    "tag",
+    "search",
+    "author",
+    "post editor",
+)
 
 
 def main_pages(facts: dict) -> list[SitePage]:
@@ -21,6 +30,7 @@ def main_pages(facts: dict) -> list[SitePage]:
         SitePage("index", "/"),
         SitePage("post", f"/posts/{facts['post_slug']}/"),
         SitePage("post, signed in", f"/posts/{facts['post_slug']}/", user="reader"),
+        SitePage("post with a library image", f"/posts/{facts['image_post_slug']}/"),
         SitePage("tag", f"/tags/{facts['tag_slug']}/"),
         SitePage("search", "/search/?q=python"),
         SitePage("author", f"/authors/{facts['author']}/"),
@@ -35,6 +45,7 @@ def main_pages(facts: dict) -> list[SitePage]:
         SitePage("revision comparison", f"/editor/posts/{post}/revisions/compare/?old=1&new=current", user="editor"),
         SitePage("comment moderation", "/editor/comments/", user="editor"),
         SitePage("media library", "/editor/media/", user=author),
+        SitePage("media library, an image", f"/editor/media/{facts['image_pk']}/", user="alice"),
     ]
 
 
