@@ -68,11 +68,15 @@ function replacePlaceholder(placeholder, text) {
   body.dispatchEvent(new Event("input", { bubbles: true }));
 }
 
+/** Put `text` at the cursor as a paragraph of its own: after a blank line, unless at the start. */
 function insertAtCursor(text) {
   const start = body.selectionStart;
-  const before = start > 0 && body.value[start - 1] !== "\n" ? "\n\n" : "";
-  body.setRangeText(`${before}${text}\n`, start, body.selectionEnd, "end");
+  const preceding = body.value.slice(Math.max(0, start - 2), start);
+  const before = start === 0 || preceding === "\n\n" ? "" : preceding.endsWith("\n") ? "\n" : "\n\n";
+  const inserted = `${before}${text}\n`;
+  body.setRangeText(inserted, start, body.selectionEnd, "end");
   body.dispatchEvent(new Event("input", { bubbles: true }));
+  return inserted;
 }
 
 async function uploadIntoBody(files) {
@@ -83,7 +87,7 @@ async function uploadIntoBody(files) {
   }
   for (const [index, file] of images.entries()) {
     const placeholder = `![Uploading ${(file.name || "image").replace(/[[\]]/g, "")} (${index + 1})…]()`;
-    insertAtCursor(placeholder);
+    const inserted = insertAtCursor(placeholder);
     showStatus(bodyStatus, `Uploading ${file.name || "the pasted image"}…`);
     try {
       const image = await uploadImage(file);
@@ -91,7 +95,9 @@ async function uploadIntoBody(files) {
       const describe = image.alt_text ? "" : " It has no alt text yet: describe it in the media library.";
       showStatus(bodyStatus, `“${image.title || file.name}” added.${describe}`);
     } catch (error) {
-      replacePlaceholder(placeholder, "");
+      // Take back what was put in for the upload, the blank lines too, unless the writer edited around it.
+      if (body.value.includes(inserted)) replacePlaceholder(inserted, "");
+      else replacePlaceholder(placeholder, "");
       showStatus(bodyStatus, `${file.name || "The image"}: ${error.message}`, { error: true });
     }
   }
