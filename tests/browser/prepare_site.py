@@ -6,7 +6,7 @@ known password for each demo account. Run in the site's environment (DATABASE_UR
 Prints, as JSON, what the tests look up: the published post with the widest code block, a tag, an author,
 an author's draft, a post in review, and the two posts in
 review that the staff journey publishes, and a
-published post showing a library image.
+published post showing a library image, and a password reset link.
 """
 
 import io
@@ -57,7 +57,10 @@ def post_with_an_image(*, author, editor):
 
 def main(password: str) -> None:
     django.setup()
+    from django.contrib.auth.tokens import default_token_generator
     from django.core.management import call_command
+    from django.utils.encoding import force_bytes
+    from django.utils.http import urlsafe_base64_encode
 
     from accounts.models import User
     from posts import services
@@ -83,6 +86,8 @@ def main(password: str) -> None:
     review = (
         Post.objects.filter(status=PostStatus.REVIEW).exclude(title__in=STAFF_TITLES).select_related("author").first()
     )
+    sam = User.objects.get(username="sam")
+    reset = f"/accounts/reset/{urlsafe_base64_encode(force_bytes(sam.pk))}/{default_token_generator.make_token(sam)}/"
     json.dump(
         {
             "post_slug": with_code.slug,
@@ -97,6 +102,7 @@ def main(password: str) -> None:
             "staff_titles": STAFF_TITLES,
             "image_pk": image_post.body_image_pk,
             "image_post_slug": image_post.slug,
+            "password_reset_path": reset,
         },
         sys.stdout,
     )
