@@ -4,6 +4,7 @@ import logging
 import uuid
 from collections.abc import Iterable
 
+from django.contrib.auth import get_user_model
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 
 from ..models import Post
@@ -19,27 +20,36 @@ def library_images(*, user, query: str = "", uploader: str = "", used_in: str = 
     `uploader` is a username; `used_in` a post's id, "unused" or "" (any).
     """
     images = Image.objects.visible_to(user).search(query).select_related("uploaded_by")
+    # Counted before filtering on a post, which would count only that post's uses.
+    images = images.annotate(use_count=Count("uses__post", distinct=True))
     if uploader:
         images = images.filter(uploaded_by__username=uploader)
     if used_in == "unused":
         images = images.unused()
     elif used_in.isdigit():
         images = images.filter(uses__post_id=int(used_in))
-    return images.annotate(use_count=Count("uses__post", distinct=True)).order_by("-created_at", "-pk")
+    return images.distinct().order_by("-created_at", "-pk")
 
 
 def library_uploaders(*, user) -> QuerySet:
     """People whose images this person sees, for the library's filter."""
-    from django.contrib.auth import get_user_model
-
     visible = Image.objects.visible_to(user).values("uploaded_by")
     return get_user_model().objects.filter(pk__in=visible).order_by("username")
 
 
 def library_posts(*, user) -> QuerySet[Post]:
-    """Posts that show images this person sees, for the "used in" filter."""
+    """Posts this person may open that show images they see, for the "used in" filter."""
     visible = Image.objects.visible_to(user).values("pk")
-    return Post.objects.filter(image_uses__image__in=visible).distinct().order_by("title")
+    return Post.objects.editable_by(user).filter(image_uses__image__in=visible).distinct().order_by("title")
+
+
+def image_posts_for(*, user, image: Image) -> tuple[list[Post], int]:
+    """The posts an image is used in that this person may open, and how many others use it."""
+    posts = list(Post.objects.filter(image_uses__image=image).distinct().order_by("title"))
+    openable = set(
+        Post.objects.editable_by(user).filter(pk__in=[post.pk for post in posts]).values_list("pk", flat=True)
+    )
+    return [post for post in posts if post.pk in openable], len(posts) - len(openable)
 
 
 def image_get_visible(*, user, pk: int) -> Image | None:

@@ -105,10 +105,12 @@ def image_edit(request: HttpRequest, pk: int) -> HttpResponse:
         else:
             messages.success(request, "The image is saved.")
             return redirect("editor:media_edit", pk=image.pk)
+    posts, other_posts = selectors.image_posts_for(user=request.user, image=image)
     context = {
         "image": image,
         "form": form,
-        "posts": services.posts_using(image),
+        "posts": posts,
+        "other_posts": other_posts,
         "markdown": markdown_for(image),
         "renditions": image.renditions.all(),
     }
@@ -125,12 +127,13 @@ def image_delete(request: HttpRequest, pk: int) -> HttpResponse:
     if posted and form.is_valid():
         try:
             services.image_delete(image=image, by=request.user, confirmed=form.cleaned_data["confirm_in_use"])
-        except ImageInUse as in_use:
-            form.add_error("confirm_in_use", str(in_use))
+        except ImageInUse:
+            form.add_error("confirm_in_use", "The image is in use: tick the box to delete it all the same.")
         else:
             messages.success(request, f"“{image}” is deleted.")
             return redirect("editor:media_library")
-    context = {"image": image, "form": form, "posts": services.posts_using(image)}
+    posts, other_posts = selectors.image_posts_for(user=request.user, image=image)
+    context = {"image": image, "form": form, "posts": posts, "other_posts": other_posts}
     return render(request, "editor/media/image_delete.html", context, status=400 if form.errors else 200)
 
 

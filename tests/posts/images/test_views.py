@@ -161,3 +161,18 @@ def test_readers_cannot_open_the_library(client, reader):
     client.force_login(reader)
     assert client.get(LIBRARY).status_code == 403
     assert UserFactory(role=Role.AUTHOR)  # authors can: see the tests above
+
+
+def test_an_author_sees_the_titles_only_of_posts_they_may_open(client, author, other_author, library):
+    private = PostFactory(author=other_author, title="Private draft")
+    ImageUse.objects.create(image=library["harbour"], post=private, role=ImageRole.BODY)
+    client.force_login(author)
+    for url in (
+        reverse("editor:media_edit", args=[library["harbour"].pk]),
+        reverse("editor:media_delete", args=[library["harbour"].pk]),
+    ):
+        page = client.get(url).content.decode()
+        assert "Sailing" in page and "1 post by other authors" in page and "Private draft" not in page
+    assert titles(client.get(LIBRARY, {"used_in": str(library["post"].pk)})) == {"Harbour"}
+    filters = client.get(LIBRARY).context["filters"]
+    assert [label for _, label in filters.fields["used_in"].choices][2:] == ["Sailing"]
