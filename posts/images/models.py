@@ -46,6 +46,10 @@ def rendition_file_name(image_name: str, spec: str, mime_type: str) -> str:
     return f"{image_name.rsplit('.', 1)[0]}-{spec}.{EXTENSIONS[mime_type]}"
 
 
+# Pixels across of the copies shown in lists of images (the library, the editor's picker).
+THUMBNAIL_WIDTH = 320
+
+
 class ImageQuerySet(models.QuerySet):
     def visible_to(self, user):
         """Images a person may see in the library and use: all for editors, their own uploads for authors."""
@@ -119,6 +123,15 @@ class Image(models.Model):
     @property
     def url(self) -> str:
         return self.file.url
+
+    @property
+    def thumbnail_url(self) -> str:
+        """For lists of images: the narrowest copy at least THUMBNAIL_WIDTH wide, else the image itself.
+
+        Reads `renditions`, so lists prefetch them.
+        """
+        copies = [r for r in self.renditions.all() if r.spec.startswith("w") and r.width >= THUMBNAIL_WIDTH]
+        return min(copies, key=lambda r: (r.width, r.file_size)).file.url if copies else self.url
 
 
 class Rendition(models.Model):

@@ -19,7 +19,7 @@ def library_images(*, user, query: str = "", uploader: str = "", used_in: str = 
 
     `uploader` is a username; `used_in` a post's id, "unused" or "" (any).
     """
-    images = Image.objects.visible_to(user).search(query).select_related("uploaded_by")
+    images = Image.objects.visible_to(user).search(query).select_related("uploaded_by").prefetch_related("renditions")
     # Counted before filtering on a post, which would count only that post's uses.
     images = images.annotate(use_count=Count("uses__post", distinct=True))
     if uploader:

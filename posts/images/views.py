@@ -35,6 +35,7 @@ def image_json(image: Image) -> dict:
     return {
         "id": image.pk,
         "url": image.url,
+        "thumbnail_url": image.thumbnail_url,
         "title": image.title,
         "alt_text": image.alt_text,
         "width": image.width,

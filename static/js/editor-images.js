@@ -228,7 +228,7 @@ function pickerItem(image) {
   const button = document.createElement("button");
   button.type = "button";
   const thumbnail = document.createElement("img");
-  thumbnail.src = image.url;
+  thumbnail.src = image.thumbnail_url;
   thumbnail.alt = "";
   thumbnail.loading = "lazy";
   const label = document.createElement("span");

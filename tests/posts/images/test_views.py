@@ -70,7 +70,7 @@ def test_the_library_form_uploads_and_shows_the_image(client, author):
     assert response.status_code == 302 and response["Location"] == reverse("editor:media_edit", args=[image.pk])
     assert (image.title, image.alt_text) == ("Harbour", "Boats")
     page = client.get(LIBRARY).content.decode()
-    assert "Harbour" in page and image.url in page
+    assert "Harbour" in page and image.thumbnail_url in page
 
 
 def test_the_library_form_shows_why_a_file_is_refused(client, author):
@@ -176,3 +176,14 @@ def test_an_author_sees_the_titles_only_of_posts_they_may_open(client, author, o
     assert titles(client.get(LIBRARY, {"used_in": str(library["post"].pk)})) == {"Harbour"}
     filters = client.get(LIBRARY).context["filters"]
     assert [label for _, label in filters.fields["used_in"].choices][2:] == ["Sailing"]
+
+
+def test_lists_of_images_show_a_small_copy(client, editor, author, django_assert_max_num_queries):
+    big = services.image_upload(file=upload(picture_bytes("JPEG", (2000, 1200))), by=author, title="Big")
+    small = {r.file.url for r in big.renditions.filter(width=480)}  # JPEG or WebP, whichever is smaller
+    client.force_login(editor)
+    with django_assert_max_num_queries(12):  # renditions are read for the whole page at once
+        page = client.get(LIBRARY).content.decode()
+    assert f'src="{big.thumbnail_url}"' in page and big.thumbnail_url in small
+    assert f'src="{big.url}"' not in page
+    assert client.get("/editor/media/images.json").json()["images"][0]["thumbnail_url"] in small
