@@ -116,12 +116,15 @@ def test_post_page_shows_the_post(client):
     assert response.status_code == 200
     assert '<h1 id="post-title">Decorators explained</h1>' in content
     assert "<strong>bold</strong>" in content
-    assert '<pre class="highlight"><code class="language-python">' in content
+    assert (
+        '<pre class="highlight" tabindex="0" role="group" aria-label="Python code"><code class="language-python">'
+        in content
+    )
     assert 'href="/static/css/code.css"' in content
     assert '<img class="cover" src="https://img.example.com/cover.png" alt="">' in content
     assert f'href="/authors/{post.author.username}/" rel="author">{post.author.public_name}</a>' in content
     assert 'href="/tags/python/" rel="tag">Python</a>' in content
-    assert f'datetime="{post.published_at.isoformat()}"' in content
+    assert f'datetime="{post.published_at.replace(microsecond=0).isoformat()}"' in content
 
 
 def test_post_page_with_a_unicode_slug(client):
