@@ -41,6 +41,18 @@ def pytest_collection_modifyitems(config, items) -> None:
     if deselected:
         config.hook.pytest_deselected(items=deselected)
         items[:] = [item for item in items if not item.get_closest_marker("browser")]
+        config.stash[_deselected_browser_tests] = len(deselected)
+
+
+_deselected_browser_tests = pytest.StashKey[int]()
+
+
+def pytest_terminal_summary(terminalreporter, config) -> None:
+    if count := config.stash.get(_deselected_browser_tests, 0):
+        terminalreporter.write_line(
+            f"{count} browser tests were deselected: the site they drive has its own SQLite database,"
+            " so deploy/scripts/test.sh runs them in the SQLite pass."
+        )
 
 
 @pytest.fixture(scope="session")
