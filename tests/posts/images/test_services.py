@@ -171,3 +171,32 @@ def test_a_replaced_picture_never_reuses_a_file_name_so_caches_cannot_serve_the_
         assert image.key.hex in image.file.name and not names & seen
         assert not any(default_storage.exists(name) for name in seen)  # the old picture's files are gone
         seen |= names
+
+
+def png_with_text_and_exif() -> bytes:
+    from PIL import PngImagePlugin
+
+    text = PngImagePlugin.PngInfo()
+    text.add_text("Author", "Jane Private")
+    text.add_text("Location", "48.85, 2.35")
+    exif = PillowImage.Exif()
+    exif.get_ifd(GPS_IFD).update({1: "N", 2: (48.0, 51.0, 24.0)})
+    return picture_bytes("PNG", (200, 100), pnginfo=text, exif=exif.tobytes())
+
+
+def webp_with_exif_and_xmp() -> bytes:
+    exif = PillowImage.Exif()
+    exif.get_ifd(GPS_IFD).update({1: "N", 2: (48.0, 51.0, 24.0)})
+    return picture_bytes("WEBP", (200, 100), exif=exif.tobytes(), xmp=b"<x:xmpmeta>private</x:xmpmeta>")
+
+
+@pytest.mark.parametrize("data", [png_with_text_and_exif(), webp_with_exif_and_xmp()], ids=["png", "webp"])
+def test_text_chunks_exif_and_xmp_are_left_out_of_every_format(author, data):
+    assert PillowImage.open(io.BytesIO(data)).getexif()  # the upload carries them
+    image = services.image_upload(file=upload(data, name="private"), by=author)
+    for name in [image.file.name, *image.renditions.values_list("file", flat=True)]:
+        with default_storage.open(name) as file:
+            raw = file.read()
+        picture = PillowImage.open(io.BytesIO(raw))
+        assert not picture.getexif() and not {"Author", "Location", "xmp", "XML:com.adobe.xmp"} & set(picture.info)
+        assert b"Jane Private" not in raw and b"private</x:xmpmeta>" not in raw
