@@ -112,3 +112,12 @@ def test_an_avif_upload_is_offered_as_jpeg_and_webp(client, editor):
     jpeg = avif.renditions.get(spec="w1000")
     assert avif.mime_type == "image/avif" and jpeg.mime_type == "image/jpeg"
     assert f'src="{jpeg.file.url}"' in content and avif.url not in content
+
+
+def test_a_picture_wider_than_every_copy_is_offered_whole_and_no_full_size_copy_is_made(client, editor, settings):
+    settings.IMAGE_RENDITION_WIDTHS = [400, 800]
+    wide = services.image_upload(file=upload(picture_bytes("JPEG", (1800, 900))), by=editor)
+    assert set(wide.renditions.values_list("width", flat=True)) <= {400, 800, 1200}  # 1200: the card
+    post = published_with(editor, f"![]({wide.url})")
+    content = client.get(post.get_absolute_url()).content.decode()
+    assert f"{wide.url} 1800w" in content  # the JPEG original, as it is
