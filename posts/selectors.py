@@ -104,11 +104,19 @@ def post_search(*, query: str) -> QuerySet[Post]:
     return posts.filter(condition)
 
 
-def post_search_count(*, query: str) -> int:
-    """How many public posts match the query, kept until a public post changes (SEARCH's version)."""
-    name = f"post-count:{cache_keys.search_name(query)}"
-    return cache_keys.cached_list_selector(
-        name=name, deps=[cache_keys.SEARCH], compute=lambda: post_search(query=query).count()
+def post_search_count(*, query: str, version: cache_keys.ListVersion | None) -> int:
+    """How many public posts match the query, kept under the search's `version` (None: counted afresh).
+
+    `version` is cache_keys.list_version([SEARCH], name=cache_keys.search_name(query)): a public
+    post's change or the next release ends it.
+    """
+    if version is None:
+        return post_search(query=query).count()
+    return cache_keys.cached_under_version(
+        name="post-count",
+        version=version.version,
+        compute=lambda: post_search(query=query).count(),
+        seconds=version.seconds,
     )
 
 

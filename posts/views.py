@@ -147,7 +147,9 @@ class SearchView(PublicListView):
     def get_paginator(self, queryset, per_page, **kwargs) -> Paginator:
         if not self.query:
             return super().get_paginator(queryset, per_page, **kwargs)
-        count = selectors.post_search_count(query=self.query)
+        # One read of the versions for the count and the rendered results (search.html adds the page number).
+        self.results_version = cache_keys.list_version([cache_keys.SEARCH], name=cache_keys.search_name(self.query))
+        count = selectors.post_search_count(query=self.query, version=self.results_version)
         return CountedPaginator(queryset, per_page, count=count, **kwargs)
 
     def get_context_data(self, **kwargs) -> dict:
@@ -156,8 +158,7 @@ class SearchView(PublicListView):
         context = super().get_context_data(form=self.form, query=self.query, search_query=search_query, **kwargs)
         if self.query:
             # The results as rendered, kept until a public post changes or the next one goes public.
-            name = f"{cache_keys.search_name(self.query)}:page-{context['page_obj'].number}"
-            context["post_list_version"] = cache_keys.list_version([cache_keys.SEARCH], name=name)
+            context["post_list_version"] = self.results_version
         return context
 
     def render_to_response(self, context, **response_kwargs) -> HttpResponse:
