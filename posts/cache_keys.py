@@ -301,14 +301,44 @@ def list_version(deps: Iterable[str], *, name: str = "") -> ListVersion | None:
     return ListVersion(version=f"{name}:{version}" if name else version, seconds=int(seconds))
 
 
+def list_versions(lists: Iterable[Iterable[str]]) -> list[ListVersion | None]:
+    """list_version() of several lists (their deps each), the same values, read in one round trip."""
+    lists = [list(deps) for deps in lists]
+    since = time.time()
+    every = list(dict.fromkeys(dep for deps in lists for dep in deps))
+    values = _versions_read([*every, SCHEDULE], create_only=SHARED_DEPS)
+    if values is None:  # Redis unreachable, or a tag's or an author's version missing: each list on its own
+        return [list_version(deps) for deps in lists]
+    read = dict(zip([*every, SCHEDULE], values, strict=True))
+    seconds = int(releases.lifetime(seconds=page_seconds(), schedule_version=read[SCHEDULE], since=since))
+    return [
+        ListVersion(version=".".join([*(read[dep] for dep in deps), read[SCHEDULE]]), seconds=seconds) for deps in lists
+    ]
+
+
+def named(version: ListVersion | None, name: str) -> ListVersion | None:
+    """A list's version under a name of its own (a page of it), as list_version(..., name=name) gives."""
+    return ListVersion(version=f"{name}:{version.version}", seconds=version.seconds) if version else None
+
+
 class TemplateVersions:
-    """`cache_versions.sidebar` for the sidebar's `{% cache %}` tags, read from Redis only when a template asks."""
+    """`cache_versions.sidebar` for the sidebar's `{% cache %}` tags, read from Redis only when a template asks.
+
+    A view that reads the sidebar's version with its own (list_versions) hands it over instead.
+    """
+
+    def __init__(self, *, sidebar: ListVersion | None = None) -> None:
+        self._sidebar = sidebar
 
     @cached_property
     def sidebar(self) -> ListVersion:
         # While Redis is unreachable the fragment cache is too; a one-off value keeps a copy
         # stored in that moment from ever being read back.
-        return list_version([SIDEBAR]) or ListVersion(version=f"unavailable-{uuid.uuid4().hex}", seconds=0)
+        return (
+            self._sidebar
+            or list_version([SIDEBAR])
+            or ListVersion(version=f"unavailable-{uuid.uuid4().hex}", seconds=0)
+        )
 
 
 def template_versions(request) -> dict:
@@ -335,14 +365,6 @@ def versions_get_existing(deps: Iterable[str]) -> str | None:
     if None in values:
         return None
     return ".".join(value.decode() for value in values)
-
-
-def cached_list_selector(*, name: str, deps: Iterable[str], compute: Callable[[], T]) -> T:
-    """A list selector's result (a count), kept until one of `deps` changes or the next release."""
-    version = list_version(deps)
-    if version is None:
-        return compute()
-    return cached_under_version(name=name, version=version.version, compute=compute, seconds=version.seconds)
 
 
 def cached_under_version(*, name: str, version: str | None, compute: Callable[[], T], seconds: int | None = None) -> T:

@@ -107,8 +107,8 @@ def post_search(*, query: str) -> QuerySet[Post]:
 def post_search_count(*, query: str, version: cache_keys.ListVersion | None) -> int:
     """How many public posts match the query, kept under the search's `version` (None: counted afresh).
 
-    `version` is cache_keys.list_version([SEARCH], name=cache_keys.search_name(query)): a public
-    post's change or the next release ends it.
+    `version` is the search results' (cache_keys.list_versions([[SEARCH], ...])): a public post's
+    change or the next release ends it.
     """
     if version is None:
         return post_search(query=query).count()
@@ -242,12 +242,28 @@ def revision_get(*, post: Post, version: int) -> Revision:
 
 def post_count_published(*, tag: Tag | None = None, author=None) -> int:
     """How many public posts a list shows in all (for its pagination), kept until that list changes."""
-    if tag is not None:
-        name, dep = f"post-count:tag:{tag.slug}", cache_keys.tag_dep(tag.slug)
-    elif author is not None:
-        name, dep = f"post-count:author:{author.username}", cache_keys.author_dep(author.username)
-    else:
-        name, dep = "post-count:index", cache_keys.INDEX
-    return cache_keys.cached_list_selector(
-        name=name, deps=[dep], compute=lambda: post_list_published(tag=tag, author=author).count()
+    dep = (
+        cache_keys.tag_dep(tag.slug) if tag else cache_keys.author_dep(author.username) if author else cache_keys.INDEX
     )
+    return post_count_published_under(tag=tag, author=author, version=cache_keys.list_version([dep]))
+
+
+def post_count_published_under(*, tag: Tag | None = None, author=None, version: cache_keys.ListVersion | None) -> int:
+    """post_count_published, kept under the list's `version` read beforehand (None: counted afresh).
+
+    `version` is the list's from cache_keys.list_version(s), of its tag's, author's or the index's
+    dependency: the list's changes and the next release end it.
+    """
+    if tag is not None:
+        name = f"post-count:tag:{tag.slug}"
+    elif author is not None:
+        name = f"post-count:author:{author.username}"
+    else:
+        name = "post-count:index"
+
+    def count() -> int:
+        return post_list_published(tag=tag, author=author).count()
+
+    if version is None:
+        return count()
+    return cache_keys.cached_under_version(name=name, version=version.version, compute=count, seconds=version.seconds)

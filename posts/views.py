@@ -83,14 +83,18 @@ class VersionedListView(PublicListView):
     author = None
 
     def get_paginator(self, queryset, per_page, **kwargs) -> Paginator:
-        count = selectors.post_count_published(tag=self.tag, author=self.author)
+        # The list's versions and the sidebar's, for the count and both fragments, in one round trip.
+        _, dep = self.list_identity()
+        self.list_version, self.sidebar_version = cache_keys.list_versions([[dep], [cache_keys.SIDEBAR]])
+        count = selectors.post_count_published_under(tag=self.tag, author=self.author, version=self.list_version)
         return CountedPaginator(queryset, per_page, count=count, **kwargs)
 
     def get_context_data(self, **kwargs) -> dict:
         context = super().get_context_data(**kwargs)
-        name, dep = self.list_identity()
+        name, _ = self.list_identity()
         name = f"{name}:page-{context['page_obj'].number}"
-        context["post_list_version"] = cache_keys.list_version([dep], name=name)
+        context["post_list_version"] = cache_keys.named(self.list_version, name)
+        context["cache_versions"] = cache_keys.TemplateVersions(sidebar=self.sidebar_version)
         return context
 
     def list_identity(self) -> tuple[str, str]:
@@ -147,8 +151,11 @@ class SearchView(PublicListView):
     def get_paginator(self, queryset, per_page, **kwargs) -> Paginator:
         if not self.query:
             return super().get_paginator(queryset, per_page, **kwargs)
-        # One read of the versions for the count and the rendered results (search.html adds the page number).
-        self.results_version = cache_keys.list_version([cache_keys.SEARCH], name=cache_keys.search_name(self.query))
+        # One read of the versions for the count, the rendered results (search.html adds the page
+        # number) and the sidebar.
+        versions = cache_keys.list_versions([[cache_keys.SEARCH], [cache_keys.SIDEBAR]])
+        self.results_version = cache_keys.named(versions[0], cache_keys.search_name(self.query))
+        self.sidebar_version = versions[1]
         count = selectors.post_search_count(query=self.query, version=self.results_version)
         return CountedPaginator(queryset, per_page, count=count, **kwargs)
 
@@ -159,6 +166,7 @@ class SearchView(PublicListView):
         if self.query:
             # The results as rendered, kept until a public post changes or the next one goes public.
             context["post_list_version"] = self.results_version
+            context["cache_versions"] = cache_keys.TemplateVersions(sidebar=self.sidebar_version)
         return context
 
     def render_to_response(self, context, **response_kwargs) -> HttpResponse:
