@@ -15,6 +15,7 @@ import sys
 
 import django
 
+OWN_READERS = {"noor": "Noor Haddad", "quinn": "Quinn Adler", "pat": "Pat Lindqvist"}
 STAFF_TITLES = ("Spring cleaning for a small server", "A reading list for the autumn")
 
 
@@ -63,6 +64,7 @@ def main(password: str) -> None:
     from django.utils.http import urlsafe_base64_encode
 
     from accounts.models import User
+    from accounts.services import user_create
     from posts import services
     from posts.management.commands.seed_demo import ACCOUNTS
     from posts.models import Post, PostStatus
@@ -86,8 +88,13 @@ def main(password: str) -> None:
     review = (
         Post.objects.filter(status=PostStatus.REVIEW).exclude(title__in=STAFF_TITLES).select_related("author").first()
     )
-    sam = User.objects.get(username="sam")
-    reset = f"/accounts/reset/{urlsafe_base64_encode(force_bytes(sam.pk))}/{default_token_generator.make_token(sam)}/"
+    # Readers of the tests' own, so that no journey sees another's pending comments, and one who
+    # never signs in, whose password reset link stays valid (signing in changes the token).
+    for username, name in OWN_READERS.items():
+        user_create(username=username, email=f"{username}@example.com", password=password, display_name=name)
+    forgetful = User.objects.get(username="pat")
+    token = default_token_generator.make_token(forgetful)
+    reset = f"/accounts/reset/{urlsafe_base64_encode(force_bytes(forgetful.pk))}/{token}/"
     json.dump(
         {
             "post_slug": with_code.slug,

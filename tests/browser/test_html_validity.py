@@ -64,7 +64,7 @@ def test_every_page_is_valid_html(browsing, live_site, tmp_path):
     pages.add("server error (500)", server_error(RequestFactory().get("/")).content)
 
     # The reader's own comment waiting for approval, filled in by script on the shared post page.
-    reader = contexts["reader"].new_page()
+    reader = browsing.page("noor")
     reader.goto(f"/posts/{facts['post_slug']}/")
     reader.get_by_label("Your comment").fill("A comment that waits for an editor.")
     reader.get_by_role("button", name="Post comment").click()

@@ -9,7 +9,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.browser]
 
 
 def test_a_reader_opens_a_post_from_the_index_and_comments_on_it(browsing, live_site):
-    page = browsing.page("reader")
+    page = browsing.page("quinn")
     page.goto("/")
     first = page.locator("main article h2 a").first
     title = first.inner_text()
