@@ -1,6 +1,7 @@
-"""Fixtures of the browser tests: one live site for the session (tests/browser/live_site.py) and
-Debian's Chromium, driven by Playwright. Playwright's own browser builds are not used: the
-chromium package (deploy/scripts/bootstrap.sh installs it) is launched by its path."""
+"""Fixtures of the browser tests: one live site (tests/browser/live_site.py) and Debian's Chromium,
+driven by Playwright, for all of them, stopped once the last one has run. Playwright's own browser
+builds are not used: the chromium package (deploy/scripts/bootstrap.sh installs it) is launched by
+its path."""
 
 import os
 from collections.abc import Callable, Iterator
@@ -55,7 +56,7 @@ def pytest_terminal_summary(terminalreporter, config) -> None:
         )
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def live_site(tmp_path_factory) -> Iterator[LiveSite]:
     # Paced, so that a reply arrives over a second or so, as a model streams it.
     engine = EngineSimulator(tokens_per_second=60).start()
@@ -67,7 +68,7 @@ def live_site(tmp_path_factory) -> Iterator[LiveSite]:
         engine.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Browser]:
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
@@ -75,7 +76,7 @@ def browser() -> Iterator[Browser]:
         chromium.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def signed_in_states(browser, live_site, tmp_path_factory) -> Callable[[str], Path]:
     """The cookies of a demo account signed in through the sign-in form, made once per account."""
     states: dict[str, Path] = {}
