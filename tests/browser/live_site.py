@@ -9,6 +9,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -69,6 +70,8 @@ class LiveSite:
         banner = server.stdout.readline()  # "Serving on http://127.0.0.1:PORT/ with 1 daphne processes"
         assert banner.startswith("Serving on http://"), banner + self.log("server.log")
         self.url = banner.split()[2].rstrip("/")
+        # Whatever else it prints goes to the log, so that a full pipe never stops the server.
+        threading.Thread(target=_copy_lines, args=(server.stdout, self.folder / "server.log"), daemon=True).start()
         self._wait(lambda: self._answers("/healthz"), what="the site's first answer", process=server)
         return self
 
@@ -116,3 +119,10 @@ class LiveSite:
             assert process.poll() is None, f"{what}: the process exited with {process.returncode}"
             assert time.monotonic() < deadline, f"timed out waiting for {what}"
             time.sleep(0.1)
+
+
+def _copy_lines(source, path: Path) -> None:
+    with path.open("a") as log:
+        for line in source:
+            log.write(line)
+            log.flush()
