@@ -179,7 +179,6 @@ function startEditor(form) {
       return;
     }
     ui.offerTime.textContent = new Date(stored.savedAt).toLocaleString();
-    ui.offerTime.dateTime = new Date(stored.savedAt).toISOString();
     ui.offer.hidden = false;
     ui.offer.querySelector("[data-local=restore]").addEventListener("click", () => restoreLocal(stored), { once: true });
     ui.offer.querySelector("[data-local=discard]").addEventListener("click", () => {
