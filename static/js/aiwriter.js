@@ -14,10 +14,13 @@
 // A reasoning model's thinking arrives as "thinking" events, apart from the answer's "chunk"
 // events. It is shown in a collapsed "Thinking" section and is never inserted.
 
+import { streamOverSse } from "./aiwriter-sse.js";
+
 const RECONNECT_DELAYS_MS = [1000, 2000, 4000, 8000, 15000, 30000];
 const CLOSE_UNAUTHENTICATED = 4401;
 const SIGNED_OUT = "Your session has ended. Sign in again to use the AI writer.";
 const UNAVAILABLE = "The AI writer is unavailable right now; your text is safe.";
+const STREAM_REFUSED = "The AI writer could not take the request; your text is safe. Reload the page and try again.";
 const OFFLINE = "The AI writer cannot be reached. Check your connection; your text is safe.";
 // How often the model list is asked for again: a local model that is loading is ready within
 // seconds; engines that are down come back on an operator's time; a list missing an engine is
@@ -193,35 +196,6 @@ class AiSocket {
     if (!this.isOpen) return false;
     this.socket.send(JSON.stringify(message));
     return true;
-  }
-}
-
-// The same request over Server-Sent Events; aborting the fetch stops the generation.
-async function streamOverSse(url, token, message, onEvent, signal) {
-  const response = await fetch(url, {
-    method: "POST",
-    headers: { "Content-Type": "application/json", "X-CSRFToken": token, Accept: "text/event-stream" },
-    body: JSON.stringify(message),
-    credentials: "same-origin",
-    signal,
-  });
-  if (!(response.headers.get("Content-Type") || "").startsWith("text/event-stream")) {
-    throw new Error("The AI writer could not take the request; your text is safe. Reload the page and try again.");
-  }
-  const reader = response.body.getReader();
-  const decoder = new TextDecoder();
-  let buffer = "";
-  for (;;) {
-    const { value, done } = await reader.read();
-    if (done) break;
-    buffer += decoder.decode(value, { stream: true });
-    let end;
-    while ((end = buffer.indexOf("\n\n")) !== -1) {
-      const block = buffer.slice(0, end);
-      buffer = buffer.slice(end + 2);
-      const data = block.split("\n").find((line) => line.startsWith("data: "));
-      if (data) onEvent(JSON.parse(data.slice(6)));
-    }
   }
 }
 
@@ -441,7 +415,14 @@ class AiPanel {
     const abort = new AbortController();
     this.current.transport = "sse";
     this.current.abort = abort;
-    streamOverSse(this.config.streamUrl, csrfToken(this.form), message, (event) => this.handle(event), abort.signal)
+    streamOverSse(
+      this.config.streamUrl,
+      csrfToken(this.form),
+      message,
+      (event) => this.handle(event),
+      abort.signal,
+      STREAM_REFUSED,
+    )
       .then(() => {
         if (this.current && this.current.id === message.request_id) this.stopped("The stream ended early; the text so far is kept.");
       })
