@@ -28,6 +28,7 @@ worker process; it is not what keeps editors first.
 import logging
 import math
 import uuid
+from collections.abc import Callable
 from contextlib import aclosing
 from dataclasses import dataclass, replace
 from datetime import timedelta
@@ -310,22 +311,14 @@ def _outcome(*, item: BatchItem, token: str) -> ItemOutcome:
         outcome = ItemOutcome(ItemStatus.SKIPPED, error=f"Already has {field_with_article(field)}; left as it is.")
         return _finish(item_id=item.pk, token=token, outcome=outcome)
     version = post.version
-    try:
-        text = generate_for_post(user=job.user, post=post, action=job.action, job_id=job.pk)
-    except RequestRefused as error:
-        return _finish(item_id=item.pk, token=token, outcome=ItemOutcome(ItemStatus.SKIPPED, error=error.message))
-    except EngineError as error:
-        # Operators get the details; the item shows its owner plain words.
-        logger.warning("Batch item %s failed on %s: %s", item.pk, error.host or "-", error.message)
-        outcome = ItemOutcome(ItemStatus.FAILED, error=error.editor_message)
-        return _finish(item_id=item.pk, token=token, outcome=outcome)
-    except TimeoutError:
-        error = "The AI writer took too long on this post."
-        return _finish(item_id=item.pk, token=token, outcome=ItemOutcome(ItemStatus.FAILED, error=error))
-    value = field_value(action=job.action, text=text)
-    if not value:
-        outcome = ItemOutcome(ItemStatus.FAILED, error="The AI writer returned no usable text.")
-        return _finish(item_id=item.pk, token=token, outcome=outcome)
+    value = _generated_value(
+        item=item,
+        token=token,
+        generate=lambda: generate_for_post(user=job.user, post=post, action=job.action, job_id=job.pk),
+        subject="post",
+    )
+    if isinstance(value, ItemOutcome):
+        return value
     return _write(item=item, token=token, version=version, value=value)
 
 
@@ -342,22 +335,35 @@ def _image_outcome(*, item: BatchItem, token: str) -> ItemOutcome:
     request = GenerationRequest(
         request_id=f"batch-{job.pk}-image-{image.pk}", action=job.action, text="", model=model, image_id=image.pk
     )
+    value = _generated_value(
+        item=item, token=token, generate=lambda: _generate(user=job.user, request=request), subject="image"
+    )
+    if isinstance(value, ItemOutcome):
+        return value
+    return _write_image(item=item, token=token, value=value)
+
+
+def _generated_value(*, item: BatchItem, token: str, generate: Callable[[], str], subject: str) -> str | ItemOutcome:
+    """The text `generate` gives, ready to write; or, when the AI writer refused, failed, ran out of
+    time or gave nothing usable, the outcome recorded on the item. `subject` names what the item is
+    about ("post", "image") in the message its owner reads."""
     try:
-        text = _generate(user=job.user, request=request)
+        text = generate()
     except RequestRefused as error:
         return _finish(item_id=item.pk, token=token, outcome=ItemOutcome(ItemStatus.SKIPPED, error=error.message))
     except EngineError as error:
+        # Operators get the details; the item shows its owner plain words.
         logger.warning("Batch item %s failed on %s: %s", item.pk, error.host or "-", error.message)
         outcome = ItemOutcome(ItemStatus.FAILED, error=error.editor_message)
         return _finish(item_id=item.pk, token=token, outcome=outcome)
     except TimeoutError:
-        error = "The AI writer took too long on this image."
+        error = f"The AI writer took too long on this {subject}."
         return _finish(item_id=item.pk, token=token, outcome=ItemOutcome(ItemStatus.FAILED, error=error))
-    value = field_value(action=job.action, text=text)
+    value = field_value(action=item.job.action, text=text)
     if not value:
         outcome = ItemOutcome(ItemStatus.FAILED, error="The AI writer returned no usable text.")
         return _finish(item_id=item.pk, token=token, outcome=outcome)
-    return _write_image(item=item, token=token, value=value)
+    return value
 
 
 def _write_image(*, item: BatchItem, token: str, value: str) -> ItemOutcome:
