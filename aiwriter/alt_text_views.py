@@ -12,21 +12,9 @@ from posts.images.models import Image
 from posts.images.services import image_update
 
 from . import alt_text
-from .permissions import can_use_aiwriter
+from .refusals import json_refusal, user_refusal
 
 MAX_ALT_TEXT_CHARS = Image._meta.get_field("alt_text").max_length
-
-
-def _refusal(code: str, message: str, status: int) -> JsonResponse:
-    return JsonResponse({"code": code, "message": message}, status=status)
-
-
-def _user_refusal(user) -> JsonResponse | None:
-    if not user.is_authenticated:
-        return _refusal("unauthorized", "Sign in to use the AI writer.", 401)
-    if not can_use_aiwriter(user):
-        return _refusal("forbidden", "Your account cannot use the AI writer.", 403)
-    return None
 
 
 def _text_field(body: bytes, name: str) -> str:
@@ -48,13 +36,13 @@ def image_json(image: Image) -> dict:
 @require_POST
 def body_images(request: HttpRequest) -> JsonResponse:
     """The images the posted body shows that readers would get no alt text for."""
-    refusal = _user_refusal(request.user)
+    refusal = user_refusal(request.user)
     if refusal:
         return refusal
     try:
         body = _text_field(request.body, "body")
     except ValueError as error:
-        return _refusal("invalid", str(error), 400)
+        return json_refusal("invalid", str(error), 400)
     images = alt_text.body_images_without_alt(user=request.user, body=body)
     return JsonResponse({"images": [image_json(image) for image in images]})
 
@@ -63,20 +51,22 @@ def body_images(request: HttpRequest) -> JsonResponse:
 @require_POST
 def image_alt_text_save(request: HttpRequest, image_id: int) -> JsonResponse:
     """Keep the alt text the editor accepted in the media library."""
-    refusal = _user_refusal(request.user)
+    refusal = user_refusal(request.user)
     if refusal:
         return refusal
     image = alt_text.image_for_user(user=request.user, image_id=image_id)
     if image is None:
-        return _refusal("not_found", alt_text.NO_SUCH_IMAGE, 404)
+        return json_refusal("not_found", alt_text.NO_SUCH_IMAGE, 404)
     try:
         text = " ".join(_text_field(request.body, "alt_text").split())
     except ValueError as error:
-        return _refusal("invalid", str(error), 400)
+        return json_refusal("invalid", str(error), 400)
     if not text or len(text) > MAX_ALT_TEXT_CHARS:
-        return _refusal("invalid", f"Alt text is 1 to {MAX_ALT_TEXT_CHARS:,} characters; this is {len(text):,}.", 400)
+        return json_refusal(
+            "invalid", f"Alt text is 1 to {MAX_ALT_TEXT_CHARS:,} characters; this is {len(text):,}.", 400
+        )
     try:
         image = image_update(image=image, by=request.user, title=image.title, alt_text=text)
     except PermissionDenied as denied:
-        return _refusal("forbidden", str(denied), 403)
+        return json_refusal("forbidden", str(denied), 403)
     return JsonResponse({"image": image_json(image)})

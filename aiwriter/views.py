@@ -23,7 +23,7 @@ from .jobs import selectors as job_selectors
 from .jobs import serializers as job_serializers
 from .jobs import services as job_services
 from .models import BatchJob
-from .permissions import acan_use_aiwriter, can_use_aiwriter
+from .refusals import SIGN_IN, auser_refusal, json_refusal, user_refusal
 
 logger = logging.getLogger(__name__)
 
@@ -73,7 +73,7 @@ async def generation_stream(request: HttpRequest) -> HttpResponse:
     """
     user = await request.auser()
     if not user.is_authenticated:
-        return _sse_error(protocol.error_event(None, code="unauthorized", message="Sign in to use the AI writer."))
+        return _sse_error(protocol.error_event(None, code="unauthorized", message=SIGN_IN))
     try:
         generation_request = _read_request(request)
     except protocol.RequestRefused as error:
@@ -102,10 +102,9 @@ async def models_list(request: HttpRequest) -> JsonResponse:
     model that the run command started is still loading, the answer says it is starting.
     """
     user = await request.auser()
-    if not user.is_authenticated:
-        return JsonResponse({"code": "unauthorized", "message": "Sign in to use the AI writer."}, status=401)
-    if not await sync_to_async(can_use_aiwriter)(user):
-        return JsonResponse({"code": "forbidden", "message": "Your account cannot use the AI writer."}, status=403)
+    refusal = await auser_refusal(user)
+    if refusal:
+        return refusal
     hosts = await gateway.models_list()
     models: dict[str, dict] = {}
     for host in hosts:
@@ -149,24 +148,16 @@ def _model_json(model) -> dict:
 # The chat's conversation: shown in the panel, and forgotten on request. Django's CSRF check covers the POST.
 
 
-async def _chat_refusal(user) -> JsonResponse | None:
-    if not user.is_authenticated:
-        return _refusal("unauthorized", "Sign in to use the AI writer.", 401)
-    if not await acan_use_aiwriter(user):
-        return _refusal("forbidden", "Your account cannot use the AI writer.", 403)
-    return None
-
-
 async def _chat_post(user, raw_id) -> tuple[Post | None, JsonResponse | None]:
     """The post a conversation is about (None: a post not saved yet), or the refusal to send instead."""
     if raw_id in (None, ""):
         return None, None
     post_id = int(raw_id) if isinstance(raw_id, str) and raw_id.isdigit() else raw_id
     if isinstance(post_id, bool) or not isinstance(post_id, int) or post_id < 1:
-        return None, _refusal("invalid", "post_id must be the number of a saved post, or empty.", 400)
+        return None, json_refusal("invalid", "post_id must be the number of a saved post, or empty.", 400)
     post = await selectors.post_for_ai(user=user, post_id=post_id)
     if post is None:
-        return None, _refusal("not_found", services.NO_SUCH_POST, 404)
+        return None, json_refusal("not_found", services.NO_SUCH_POST, 404)
     return post, None
 
 
@@ -175,7 +166,7 @@ async def _chat_post(user, raw_id) -> tuple[Post | None, JsonResponse | None]:
 async def chat_history(request: HttpRequest) -> JsonResponse:
     """The editor's remembered conversation about a post (`?post_id=`), oldest message first."""
     user = await request.auser()
-    refusal = await _chat_refusal(user)
+    refusal = await auser_refusal(user)
     if refusal:
         return refusal
     post, refusal = await _chat_post(user, request.GET.get("post_id"))
@@ -189,15 +180,15 @@ async def chat_history(request: HttpRequest) -> JsonResponse:
 async def chat_clear(request: HttpRequest) -> JsonResponse:
     """Forget the editor's conversation about a post: `{"post_id": <id or null>}`."""
     user = await request.auser()
-    refusal = await _chat_refusal(user)
+    refusal = await auser_refusal(user)
     if refusal:
         return refusal
     try:
         data = json_parse(request.body or b"{}")
     except JsonInputError as error:
-        return _refusal("invalid", str(error), 400)
+        return json_refusal("invalid", str(error), 400)
     if not isinstance(data, dict):
-        return _refusal("invalid", 'Send a JSON object such as {"post_id": 12}.', 400)
+        return json_refusal("invalid", 'Send a JSON object such as {"post_id": 12}.', 400)
     post, refusal = await _chat_post(user, data.get("post_id"))
     if refusal:
         return refusal
@@ -206,18 +197,6 @@ async def chat_clear(request: HttpRequest) -> JsonResponse:
 
 
 # Batch jobs (aiwriter/jobs/): JSON in and out; Django's CSRF check covers the POSTs.
-
-
-def _refusal(code: str, message: str, status: int) -> JsonResponse:
-    return JsonResponse({"code": code, "message": message}, status=status)
-
-
-def _job_user_refusal(user) -> JsonResponse | None:
-    if not user.is_authenticated:
-        return _refusal("unauthorized", "Sign in to use the AI writer.", 401)
-    if not can_use_aiwriter(user):
-        return _refusal("forbidden", "Your account cannot use the AI writer.", 403)
-    return None
 
 
 def _job_request(body: bytes) -> dict:
@@ -245,7 +224,7 @@ def _job_request(body: bytes) -> dict:
 @require_POST
 def job_start(request: HttpRequest) -> JsonResponse:
     """Start a batch job; it runs on the workers, and this answers at once with its state."""
-    refusal = _job_user_refusal(request.user)
+    refusal = user_refusal(request.user)
     if refusal:
         return refusal
     try:
@@ -254,22 +233,22 @@ def job_start(request: HttpRequest) -> JsonResponse:
         body = {"code": "conflict", "message": duplicate.message, "job": job_serializers.job_summary(duplicate.job)}
         return JsonResponse(body, status=409)
     except job_services.JobLimitReached as error:
-        return _refusal("rate_limited", error.message, 429)
+        return json_refusal("rate_limited", error.message, 429)
     except job_services.JobsUnavailable as error:
-        return _refusal("unavailable", error.message, 503)
+        return json_refusal("unavailable", error.message, 503)
     except job_services.JobError as error:
-        return _refusal("invalid", error.message, 400)
+        return json_refusal("invalid", error.message, 400)
     return JsonResponse({"job": job_serializers.job_summary(job)}, status=202)
 
 
 def _owned_job(request: HttpRequest, job_id: int) -> tuple[BatchJob | None, JsonResponse | None]:
     """The signed-in user's job with this id, or the refusal to send instead."""
-    refusal = _job_user_refusal(request.user)
+    refusal = user_refusal(request.user)
     if refusal:
         return None, refusal
     job = job_selectors.job_for_user(user=request.user, job_id=job_id)
     if job is None:
-        return None, _refusal("not_found", "There is no such job among yours.", 404)
+        return None, json_refusal("not_found", "There is no such job among yours.", 404)
     return job, None
 
 
@@ -291,5 +270,5 @@ def job_cancel(request: HttpRequest, job_id: int) -> JsonResponse:
     try:
         job = job_services.batch_cancel(job=job, by=request.user)
     except job_services.JobError as error:
-        return _refusal("conflict", error.message, 409)
+        return json_refusal("conflict", error.message, 409)
     return JsonResponse({"job": job_serializers.job_summary(job)})
