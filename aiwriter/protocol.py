@@ -146,12 +146,17 @@ def _preset(name: str, value: Any) -> str:
     return value
 
 
-def _image_id(value: Any) -> int | None:
+def _optional_id(value: Any, refusal: str) -> int | None:
+    """A positive integer id or None; anything else is refused with `refusal`."""
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise RequestRefused("invalid", "image_id must be the number of an image in the media library, or null.")
+        raise RequestRefused("invalid", refusal)
     return value
+
+
+def _image_id(value: Any) -> int | None:
+    return _optional_id(value, "image_id must be the number of an image in the media library, or null.")
 
 
 def _check_image(request: GenerationRequest) -> None:
@@ -177,11 +182,7 @@ def _text(message: Mapping[str, Any]) -> str:
 
 
 def _post_id(value: Any) -> int | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise RequestRefused("invalid", "post_id must be the number of a saved post, or null.")
-    return value
+    return _optional_id(value, "post_id must be the number of a saved post, or null.")
 
 
 def _model(value: Any) -> str:
