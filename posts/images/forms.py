@@ -9,41 +9,41 @@ from django import forms
 from .models import Image
 
 ALT_TEXT_HELP = "What the image shows, for people who cannot see it. Leave it empty for a purely decorative image."
+# What the file pickers offer; the service decides from the content.
+IMAGE_TYPES = "image/jpeg,image/png,image/webp,image/gif,image/avif"
+
+
+def _alt_text_field(*, rows: int) -> forms.CharField:
+    return forms.CharField(
+        label="Alt text",
+        max_length=1000,
+        required=False,
+        help_text=ALT_TEXT_HELP,
+        widget=forms.Textarea(attrs={"rows": rows}),
+    )
 
 
 class ImageUploadForm(forms.Form):
     file = forms.FileField(
         label="Image",
         help_text="JPEG, PNG, WebP, GIF or AVIF.",
-        widget=forms.ClearableFileInput(attrs={"accept": "image/jpeg,image/png,image/webp,image/gif,image/avif"}),
+        widget=forms.ClearableFileInput(attrs={"accept": IMAGE_TYPES}),
         error_messages={"required": "Choose an image to upload.", "empty": "The file is empty."},
     )
     title = forms.CharField(
         max_length=200, required=False, help_text="For finding it in the library; the file name if empty."
     )
-    alt_text = forms.CharField(
-        label="Alt text",
-        max_length=1000,
-        required=False,
-        help_text=ALT_TEXT_HELP,
-        widget=forms.Textarea(attrs={"rows": 2}),
-    )
+    alt_text = _alt_text_field(rows=2)
 
 
 class ImageEditForm(forms.Form):
     title = forms.CharField(max_length=200, required=False, help_text="For finding it in the library.")
-    alt_text = forms.CharField(
-        label="Alt text",
-        max_length=1000,
-        required=False,
-        help_text=ALT_TEXT_HELP,
-        widget=forms.Textarea(attrs={"rows": 3}),
-    )
+    alt_text = _alt_text_field(rows=3)
     file = forms.FileField(
         label="Replace the picture",
         required=False,
         help_text="Optional. Posts that show this image show the new picture.",
-        widget=forms.ClearableFileInput(attrs={"accept": "image/jpeg,image/png,image/webp,image/gif,image/avif"}),
+        widget=forms.ClearableFileInput(attrs={"accept": IMAGE_TYPES}),
     )
 
     @staticmethod
