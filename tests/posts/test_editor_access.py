@@ -13,12 +13,6 @@ def draft(author):
     return services.post_create(author=author, data={"title": "Mine", "body": "text"})
 
 
-def client_for(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
-
-
 @pytest.mark.parametrize(
     "url",
     ["/editor/", "/editor/posts/new/", "/editor/posts/1/edit/", "/editor/posts/1/revisions/"],
@@ -30,11 +24,11 @@ def test_anonymous_visitors_are_sent_to_the_login_page(client, db, url):
 
 
 @pytest.mark.parametrize("url", ["/editor/", "/editor/posts/new/"])
-def test_readers_are_refused(reader, url):
+def test_readers_are_refused(reader, url, client_for):
     assert client_for(reader).get(url).status_code == 403
 
 
-def test_readers_cannot_autosave_or_preview(reader):
+def test_readers_cannot_autosave_or_preview(reader, client_for):
     client = client_for(reader)
     for url in (reverse("editor:autosave"), reverse("editor:preview")):
         response = client.post(url, data={"body": "x"}, content_type="application/json")
@@ -48,13 +42,13 @@ def test_signed_out_autosave_answers_in_json_so_the_page_can_keep_the_text(clien
     assert "kept in this browser" in response.json()["error"]
 
 
-def test_author_opens_own_post(author, draft):
+def test_author_opens_own_post(author, draft, client_for):
     response = client_for(author).get(reverse("editor:post_edit", args=[draft.pk]))
     assert response.status_code == 200
     assert 'value="Mine"' in response.content.decode()
 
 
-def test_author_gets_404_for_another_authors_post(other_author, draft):
+def test_author_gets_404_for_another_authors_post(other_author, draft, client_for):
     client = client_for(other_author)
     assert client.get(reverse("editor:post_edit", args=[draft.pk])).status_code == 404
     assert client.get(reverse("editor:revisions", args=[draft.pk])).status_code == 404
@@ -68,7 +62,7 @@ def test_author_gets_404_for_another_authors_post(other_author, draft):
     assert draft.title == "Mine"
 
 
-def test_author_sees_only_own_posts_on_the_dashboard(author, other_author):
+def test_author_sees_only_own_posts_on_the_dashboard(author, other_author, client_for):
     PostFactory(author=author, title="Author's post")
     PostFactory(author=other_author, title="Someone else's post")
     page = client_for(author).get("/editor/").content.decode()
@@ -77,7 +71,7 @@ def test_author_sees_only_own_posts_on_the_dashboard(author, other_author):
     assert "Review queue" not in page
 
 
-def test_editor_sees_every_post_and_the_review_queue(editor, author, other_author):
+def test_editor_sees_every_post_and_the_review_queue(editor, author, other_author, client_for):
     PostFactory(author=author, title="First")
     waiting = services.post_create(author=other_author, data={"title": "Waiting"})
     services.post_submit_for_review(post=waiting, by=other_author)
@@ -86,7 +80,7 @@ def test_editor_sees_every_post_and_the_review_queue(editor, author, other_autho
     assert 'Review queue <span class="count">1</span>' in page
 
 
-def test_editor_filters_posts_by_status(editor, author):
+def test_editor_filters_posts_by_status(editor, author, client_for):
     PostFactory(author=author, title="Live one")
     services.post_create(author=author, data={"title": "Unfinished"})
     page = client_for(editor).get("/editor/", {"status": "draft"}).content.decode()
@@ -95,7 +89,7 @@ def test_editor_filters_posts_by_status(editor, author):
     assert "Live one" not in table
 
 
-def test_editor_opens_any_post(editor, draft):
+def test_editor_opens_any_post(editor, draft, client_for):
     assert client_for(editor).get(reverse("editor:post_edit", args=[draft.pk])).status_code == 200
 
 
@@ -130,7 +124,7 @@ def test_json_endpoints_accept_the_csrf_header(author, draft):
     assert response.json()["version"] == 2
 
 
-def test_a_signed_in_reader_gets_a_page_that_explains_the_refusal(reader):
+def test_a_signed_in_reader_gets_a_page_that_explains_the_refusal(reader, client_for):
     response = client_for(reader).get("/editor/")
     page = response.content.decode()
     assert response.status_code == 403
@@ -142,7 +136,7 @@ def test_a_signed_in_reader_gets_a_page_that_explains_the_refusal(reader):
     assert f'href="{reverse("accounts:login")}?next=/editor/"' in page
 
 
-def test_a_refusal_with_a_reason_says_it(author, draft):
+def test_a_refusal_with_a_reason_says_it(author, draft, client_for):
     response = client_for(author).get("/editor/comments/")
     assert response.status_code == 403
     assert "You cannot open this page" in response.content.decode()

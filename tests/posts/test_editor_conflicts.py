@@ -8,12 +8,6 @@ from posts import services
 from posts.models import Post
 
 
-def client_for(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
-
-
 @pytest.fixture
 def draft(author):
     return services.post_create(author=author, data={"title": "Shared", "body": "Original"})
@@ -24,7 +18,7 @@ def save(client: Client, post: Post, *, version: int, **fields):
     return client.post(reverse("editor:post_edit", args=[post.pk]), data)
 
 
-def test_saving_over_a_newer_version_is_refused_and_shows_both(author, editor, draft):
+def test_saving_over_a_newer_version_is_refused_and_shows_both(author, editor, draft, client_for):
     services.post_update(post=draft, by=editor, data={"body": "Editor's newer text"}, expected_version=1)
     response = save(client_for(author), draft, version=1, body="My stale but precious text")
     page = response.content.decode()
@@ -41,7 +35,7 @@ def test_saving_over_a_newer_version_is_refused_and_shows_both(author, editor, d
     assert (draft.body, draft.version) == ("Editor's newer text", 2)
 
 
-def test_keep_mine_saves_on_top_of_the_newer_version(author, editor, draft):
+def test_keep_mine_saves_on_top_of_the_newer_version(author, editor, draft, client_for):
     services.post_update(post=draft, by=editor, data={"body": "Theirs"}, expected_version=1)
     response = save(client_for(author), draft, version=1, body="Mine", keep_mine_over=2)
     assert response.status_code == 302
@@ -50,7 +44,7 @@ def test_keep_mine_saves_on_top_of_the_newer_version(author, editor, draft):
     assert list(draft.revisions.values_list("body", flat=True)) == ["Mine", "Theirs", "Original"]
 
 
-def test_keep_mine_is_refused_again_when_a_third_save_came_in_between(author, editor, draft):
+def test_keep_mine_is_refused_again_when_a_third_save_came_in_between(author, editor, draft, client_for):
     services.post_update(post=draft, by=editor, data={"body": "Theirs"}, expected_version=1)
     services.post_update(post=draft, by=editor, data={"body": "Theirs again"}, expected_version=2)
     response = save(client_for(author), draft, version=1, body="Mine", keep_mine_over=2)
@@ -58,13 +52,13 @@ def test_keep_mine_is_refused_again_when_a_third_save_came_in_between(author, ed
     assert 'name="keep_mine_over" value="3"' in response.content.decode()
 
 
-def test_unchanged_form_on_an_old_version_is_not_a_conflict(author, editor, draft):
+def test_unchanged_form_on_an_old_version_is_not_a_conflict(author, editor, draft, client_for):
     services.post_update(post=draft, by=editor, data={"title": "Shared"}, expected_version=1)
     response = save(client_for(author), draft, version=1)
     assert response.status_code == 302
 
 
-def test_edit_page_lists_recent_revisions(author, draft):
+def test_edit_page_lists_recent_revisions(author, draft, client_for):
     services.post_update(post=draft, by=author, data={"body": "Two"}, expected_version=1)
     page = client_for(author).get(reverse("editor:post_edit", args=[draft.pk])).content.decode()
     assert f'href="/editor/posts/{draft.pk}/revisions/2/">v2</a>' in page
@@ -72,7 +66,7 @@ def test_edit_page_lists_recent_revisions(author, draft):
     assert "created" in page and "saved" in page
 
 
-def test_revision_list_and_detail(author, draft):
+def test_revision_list_and_detail(author, draft, client_for):
     services.post_update(post=draft, by=author, data={"body": "Two <script>alert(1)</script>"}, expected_version=1)
     client = client_for(author)
     listing = client.get(reverse("editor:revisions", args=[draft.pk])).content.decode()
@@ -85,7 +79,7 @@ def test_revision_list_and_detail(author, draft):
     assert client.get(reverse("editor:revision", args=[draft.pk, 9])).status_code == 404
 
 
-def test_restore_makes_a_new_version_and_loses_nothing(author, draft):
+def test_restore_makes_a_new_version_and_loses_nothing(author, draft, client_for):
     services.post_update(post=draft, by=author, data={"body": "Two"}, expected_version=1)
     client = client_for(author)
     response = client.post(reverse("editor:revision_restore", args=[draft.pk, 1]), {"version": 2})
@@ -96,7 +90,7 @@ def test_restore_makes_a_new_version_and_loses_nothing(author, draft):
     assert "Restored version 1 as the new version 3." in client.get(response.url).content.decode()
 
 
-def test_restore_from_a_stale_page_is_refused(author, editor, draft):
+def test_restore_from_a_stale_page_is_refused(author, editor, draft, client_for):
     services.post_update(post=draft, by=editor, data={"body": "Two"}, expected_version=1)
     client = client_for(author)
     response = client.post(reverse("editor:revision_restore", args=[draft.pk, 1]), {"version": 1}, follow=True)
@@ -105,7 +99,7 @@ def test_restore_from_a_stale_page_is_refused(author, editor, draft):
     assert (draft.body, draft.version) == ("Two", 2)
 
 
-def test_restore_needs_post(author, draft):
+def test_restore_needs_post(author, draft, client_for):
     response = client_for(author).get(reverse("editor:revision_restore", args=[draft.pk, 1]))
     assert response.status_code == 405
 
@@ -121,7 +115,7 @@ def autosave(client: Client, **payload):
     return client.post(reverse("editor:autosave"), data=payload, content_type="application/json")
 
 
-def test_a_reloaded_page_never_conflicts_with_its_own_autosave(author, draft):
+def test_a_reloaded_page_never_conflicts_with_its_own_autosave(author, draft, client_for):
     client = client_for(author)
     # The autosave sent as the page reloaded lands after the reloaded page was read at version 1.
     autosave(client, post_id=draft.pk, version=1, editing_session=TAB, body="Original, typed on")
@@ -139,7 +133,7 @@ def test_a_reloaded_page_never_conflicts_with_its_own_autosave(author, draft):
     ]
 
 
-def test_text_already_saved_is_not_a_conflict_and_answers_the_current_version(author, editor, draft):
+def test_text_already_saved_is_not_a_conflict_and_answers_the_current_version(author, editor, draft, client_for):
     services.post_update(post=draft, by=editor, data={"body": "Same words"}, expected_version=1)
     response = autosave(client_for(author), post_id=draft.pk, version=1, editing_session=TAB, body="Same words")
     assert response.status_code == 200
@@ -147,7 +141,7 @@ def test_text_already_saved_is_not_a_conflict_and_answers_the_current_version(au
     assert draft.revisions.count() == 2
 
 
-def test_the_same_author_in_another_tab_still_conflicts(author, draft):
+def test_the_same_author_in_another_tab_still_conflicts(author, draft, client_for):
     client = client_for(author)
     autosave(client, post_id=draft.pk, version=1, editing_session=OTHER_TAB, body="Typed in the other tab")
     response = autosave(client, post_id=draft.pk, version=1, editing_session=TAB, body="Typed in this tab")
@@ -157,7 +151,7 @@ def test_the_same_author_in_another_tab_still_conflicts(author, draft):
     assert draft.body == "Typed in the other tab"
 
 
-def test_a_save_by_someone_else_after_the_pages_own_is_a_conflict(author, editor, draft):
+def test_a_save_by_someone_else_after_the_pages_own_is_a_conflict(author, editor, draft, client_for):
     client = client_for(author)
     autosave(client, post_id=draft.pk, version=1, editing_session=TAB, body="Mine")
     services.post_update(post=draft, by=editor, data={"body": "The editor's"}, expected_version=2)
@@ -168,19 +162,19 @@ def test_a_save_by_someone_else_after_the_pages_own_is_a_conflict(author, editor
     assert draft.body == "The editor's"
 
 
-def test_an_editing_session_someone_else_used_gives_no_way_around_a_conflict(author, editor, draft):
+def test_an_editing_session_someone_else_used_gives_no_way_around_a_conflict(author, editor, draft, client_for):
     autosave(client_for(editor), post_id=draft.pk, version=1, editing_session=TAB, body="The editor's")
     response = autosave(client_for(author), post_id=draft.pk, version=1, editing_session=TAB, body="Mine")
     assert response.status_code == 409
 
 
-def test_autosaves_without_an_editing_session_keep_the_version_check(author, draft):
+def test_autosaves_without_an_editing_session_keep_the_version_check(author, draft, client_for):
     client = client_for(author)
     autosave(client, post_id=draft.pk, version=1, body="First")
     assert autosave(client, post_id=draft.pk, version=1, body="Second").status_code == 409
 
 
-def test_autosaves_from_two_tabs_keep_separate_revisions(author, draft):
+def test_autosaves_from_two_tabs_keep_separate_revisions(author, draft, client_for):
     client = client_for(author)
     autosave(client, post_id=draft.pk, version=1, editing_session=OTHER_TAB, body="Other tab")
     autosave(client, post_id=draft.pk, version=2, editing_session=TAB, body="This tab")
@@ -191,7 +185,7 @@ def test_autosaves_from_two_tabs_keep_separate_revisions(author, draft):
     ]
 
 
-def test_a_new_posts_page_reloaded_before_its_first_autosave_answered_makes_one_post(author):
+def test_a_new_posts_page_reloaded_before_its_first_autosave_answered_makes_one_post(author, client_for):
     client = client_for(author)
     first = autosave(client, post_id=None, version=0, editing_session=TAB, title="Fresh", body="Typed")
     again = autosave(client, post_id=None, version=0, editing_session=TAB, title="Fresh", body="Typed on")
@@ -204,19 +198,19 @@ def test_a_new_posts_page_reloaded_before_its_first_autosave_answered_makes_one_
     assert Post.objects.count() == 2
 
 
-def test_a_save_from_the_form_records_its_editing_session(author, draft):
+def test_a_save_from_the_form_records_its_editing_session(author, draft, client_for):
     response = save(client_for(author), draft, version=1, body="Saved by hand", editing_session=TAB)
     assert response.status_code == 302
     assert draft.revisions.first().editing_session == TAB
 
 
-def test_an_editing_session_that_is_not_an_id_is_refused(author, draft):
+def test_an_editing_session_that_is_not_an_id_is_refused(author, draft, client_for):
     response = autosave(client_for(author), post_id=draft.pk, version=1, editing_session="<x>", body="Hi")
     assert response.status_code == 400
     assert response.json()["errors"]["editing_session"] == ["The page's editing session is not valid; reload the page."]
 
 
-def test_save_pressed_on_a_reloaded_page_builds_on_its_own_autosave(author, draft):
+def test_save_pressed_on_a_reloaded_page_builds_on_its_own_autosave(author, draft, client_for):
     client = client_for(author)
     autosave(client, post_id=draft.pk, version=1, editing_session=TAB, body="Autosaved as the page reloaded")
     response = save(client, draft, version=1, body="Autosaved as the page reloaded, and more", editing_session=TAB)
@@ -225,7 +219,7 @@ def test_save_pressed_on_a_reloaded_page_builds_on_its_own_autosave(author, draf
     assert (draft.body, draft.version) == ("Autosaved as the page reloaded, and more", 3)
 
 
-def test_save_pressed_over_another_tabs_autosave_is_still_a_conflict(author, draft):
+def test_save_pressed_over_another_tabs_autosave_is_still_a_conflict(author, draft, client_for):
     client = client_for(author)
     autosave(client, post_id=draft.pk, version=1, editing_session=OTHER_TAB, body="From the other tab")
     response = save(client, draft, version=1, body="From this tab", editing_session=TAB)

@@ -11,12 +11,6 @@ QUEUE = "/editor/comments/"
 MODERATE = "/editor/comments/moderate/"
 
 
-def client_for(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
-
-
 @pytest.fixture
 def post(author):
     return PostFactory(title="Gardening in winter", slug="gardening-in-winter", author=author)
@@ -35,7 +29,7 @@ def test_the_urls_are_the_editors(db):
     assert reverse("editor:comments_moderate") == MODERATE
 
 
-def test_the_queue_lists_pending_comments_oldest_first_with_counts(editor, pending):
+def test_the_queue_lists_pending_comments_oldest_first_with_counts(editor, pending, client_for):
     CommentFactory(post=pending[0].post, body="Already approved words", status=CommentStatus.APPROVED)
     page = client_for(editor).get(QUEUE).content.decode()
     positions = [page.index(comment.body) for comment in pending]
@@ -47,7 +41,7 @@ def test_the_queue_lists_pending_comments_oldest_first_with_counts(editor, pendi
     assert 'name="csrfmiddlewaretoken"' in page
 
 
-def test_the_queue_filters_by_status_and_searches(editor, pending):
+def test_the_queue_filters_by_status_and_searches(editor, pending, client_for):
     spam = CommentFactory(post=pending[0].post, body="Cheap pills here", status=CommentStatus.SPAM)
     client = client_for(editor)
     spam_page = client.get(QUEUE, {"status": "spam"}).content.decode()
@@ -61,13 +55,13 @@ def test_the_queue_filters_by_status_and_searches(editor, pending):
     assert "No pending comments match “zebra”." in nothing
 
 
-def test_an_unknown_status_shows_the_pending_queue(editor, pending):
+def test_an_unknown_status_shows_the_pending_queue(editor, pending, client_for):
     response = client_for(editor).get(QUEUE, {"status": "deleted"})
     assert response.status_code == 200
     assert pending[0].body in response.content.decode()
 
 
-def test_the_queue_is_paginated_and_pages_keep_the_filter(editor, post, reader):
+def test_the_queue_is_paginated_and_pages_keep_the_filter(editor, post, reader, client_for):
     for number in range(27):
         CommentFactory(post=post, author=reader, body=f"Comment number {number:02}", status=CommentStatus.REJECTED)
     client = client_for(editor)
@@ -78,7 +72,7 @@ def test_the_queue_is_paginated_and_pages_keep_the_filter(editor, post, reader):
     assert "Comment number 00" in second and "Comment number 26" not in second
 
 
-def test_approving_one_comment_publishes_it_and_records_who(editor, pending):
+def test_approving_one_comment_publishes_it_and_records_who(editor, pending, client_for):
     client = client_for(editor)
     target = pending[0]
     response = client.post(
@@ -93,7 +87,7 @@ def test_approving_one_comment_publishes_it_and_records_who(editor, pending):
     assert "First thoughts on frost" in client.get(target.post.get_absolute_url()).content.decode()
 
 
-def test_bulk_actions_change_every_ticked_comment_only(editor, pending):
+def test_bulk_actions_change_every_ticked_comment_only(editor, pending, client_for):
     first, second, third = pending
     response = client_for(editor).post(MODERATE, {"comments": [first.pk, second.pk], "action": "spam"}, follow=True)
     statuses = [c.status for c in type(first).objects.filter(pk__in=[first.pk, second.pk, third.pk]).order_by("pk")]
@@ -101,7 +95,7 @@ def test_bulk_actions_change_every_ticked_comment_only(editor, pending):
     assert "Marked as spam 2 comments." in response.content.decode()
 
 
-def test_bulk_reject_says_what_was_already_so_and_what_is_gone(editor, pending):
+def test_bulk_reject_says_what_was_already_so_and_what_is_gone(editor, pending, client_for):
     first, second, _ = pending
     client = client_for(editor)
     client.post(MODERATE, {"row_action": f"reject:{first.pk}"})
@@ -123,20 +117,20 @@ def test_bulk_reject_says_what_was_already_so_and_what_is_gone(editor, pending):
         ({"row_action": "approve:abc"}, "Nothing was changed: Enter a valid value."),
     ],
 )
-def test_a_moderation_form_that_makes_no_sense_changes_nothing_and_says_why(editor, pending, data, message):
+def test_a_moderation_form_that_makes_no_sense_changes_nothing_and_says_why(editor, pending, data, message, client_for):
     page = client_for(editor).post(MODERATE, data, follow=True).content.decode()
     assert message in page
     assert all(c.status == CommentStatus.PENDING for c in type(pending[0]).objects.all())
 
 
-def test_return_to_never_leaves_the_queue(editor, pending):
+def test_return_to_never_leaves_the_queue(editor, pending, client_for):
     client = client_for(editor)
     for elsewhere in ("https://evil.example/", "//evil.example/editor/comments/", "/admin/"):
         response = client.post(MODERATE, {"row_action": f"approve:{pending[0].pk}", "return_to": elsewhere})
         assert response.url == QUEUE
 
 
-def test_authors_and_readers_may_not_moderate(author, reader, pending):
+def test_authors_and_readers_may_not_moderate(author, reader, pending, client_for):
     for user in (author, reader):
         client = client_for(user)
         assert client.get(QUEUE).status_code == 403
@@ -150,7 +144,7 @@ def test_anonymous_visitors_are_sent_to_sign_in(client, pending):
     assert response.status_code == 302 and "/accounts/login/" in response.url
 
 
-def test_staff_may_moderate(staff, pending):
+def test_staff_may_moderate(staff, pending, client_for):
     response = client_for(staff).post(MODERATE, {"row_action": f"spam:{pending[1].pk}"})
     assert response.status_code == 302
     pending[1].refresh_from_db()
@@ -165,7 +159,7 @@ def test_moderation_needs_a_csrf_token(editor, pending):
     assert pending[0].status == CommentStatus.PENDING
 
 
-def test_the_dashboard_shows_the_pending_count_to_moderators_only(editor, author, pending):
+def test_the_dashboard_shows_the_pending_count_to_moderators_only(editor, author, pending, client_for):
     page = client_for(editor).get(reverse("editor:dashboard")).content.decode()
     assert '<span class="dashboard-count" id="pending-comment-count">3</span>' in page
     assert "3 comments waiting for moderation." in page
@@ -173,7 +167,7 @@ def test_the_dashboard_shows_the_pending_count_to_moderators_only(editor, author
     assert "pending-comment-count" not in client_for(author).get(reverse("editor:dashboard")).content.decode()
 
 
-def test_comment_text_is_shown_sanitized(editor, post):
+def test_comment_text_is_shown_sanitized(editor, post, client_for):
     reader = UserFactory(username="sneaky")
     CommentFactory(post=post, author=reader, body="<script>alert(1)</script> **bold**", status=CommentStatus.PENDING)
     page = client_for(editor).get(QUEUE).content.decode()
@@ -181,7 +175,7 @@ def test_comment_text_is_shown_sanitized(editor, post):
     assert "<strong>bold</strong>" in page
 
 
-def test_the_admin_marks_comments_as_spam_and_records_who(staff, pending):
+def test_the_admin_marks_comments_as_spam_and_records_who(staff, pending, client_for):
     client = client_for(staff)
     response = client.post(
         "/admin/posts/comment/",

@@ -9,32 +9,25 @@ from posts import services
 from posts.models import ChangeRequest, PostStatus
 
 
-def client_for(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
-
-
 @pytest.fixture
 def in_review(author):
     post = services.post_create(author=author, data={"title": "Ready for a look", "body": "Draft text"})
     return services.post_submit_for_review(post=post, by=author)
 
 
-def request_changes(user, post, note: str, *, client: Client | None = None):
-    client = client or client_for(user)
+def request_changes(client: Client, post, note: str):
     return client.post(reverse("editor:request_changes", args=[post.pk]), {"note": note})
 
 
-def test_the_editor_page_offers_request_changes_to_editors_on_posts_in_review(editor, author, in_review):
+def test_the_editor_page_offers_request_changes_to_editors_on_posts_in_review(editor, author, in_review, client_for):
     url = reverse("editor:post_edit", args=[in_review.pk])
     assert f'action="/editor/posts/{in_review.pk}/request-changes/"' in client_for(editor).get(url).content.decode()
     assert "request-changes" not in client_for(author).get(url).content.decode()
 
 
-def test_an_editor_sends_a_post_back_with_a_note(editor, in_review):
+def test_an_editor_sends_a_post_back_with_a_note(editor, in_review, client_for):
     client = client_for(editor)
-    response = request_changes(editor, in_review, "Please cite your sources.\nAnd shorten the intro.", client=client)
+    response = request_changes(client, in_review, "Please cite your sources.\nAnd shorten the intro.")
     assert response.status_code == 302
     in_review.refresh_from_db()
     assert in_review.status == PostStatus.DRAFT
@@ -47,8 +40,8 @@ def test_an_editor_sends_a_post_back_with_a_note(editor, in_review):
     assert "Sent back to Author as a draft, with your note." in page
 
 
-def test_the_author_sees_the_note_on_the_dashboard_and_in_the_editor(editor, author, in_review):
-    request_changes(editor, in_review, "Cite <b>sources</b>.\nShorten the intro.")
+def test_the_author_sees_the_note_on_the_dashboard_and_in_the_editor(editor, author, in_review, client_for):
+    request_changes(client_for(editor), in_review, "Cite <b>sources</b>.\nShorten the intro.")
     client = client_for(author)
     dashboard = client.get(reverse("editor:dashboard")).content.decode()
     assert "Changes requested" in dashboard
@@ -60,8 +53,8 @@ def test_the_author_sees_the_note_on_the_dashboard_and_in_the_editor(editor, aut
     assert "Cite &lt;b&gt;sources&lt;/b&gt;.<br>Shorten the intro." in editor_page
 
 
-def test_submitting_again_settles_the_note(editor, author, in_review):
-    request_changes(editor, in_review, "Shorten the intro.")
+def test_submitting_again_settles_the_note(editor, author, in_review, client_for):
+    request_changes(client_for(editor), in_review, "Shorten the intro.")
     client = client_for(author)
     in_review.refresh_from_db()
     client.post(
@@ -75,13 +68,13 @@ def test_submitting_again_settles_the_note(editor, author, in_review):
     assert 'id="change-request"' not in client.get(reverse("editor:post_edit", args=[in_review.pk])).content.decode()
 
 
-def test_other_authors_do_not_see_the_note(editor, other_author, in_review):
-    request_changes(editor, in_review, "Private advice.")
+def test_other_authors_do_not_see_the_note(editor, other_author, in_review, client_for):
+    request_changes(client_for(editor), in_review, "Private advice.")
     assert "Private advice." not in client_for(other_author).get(reverse("editor:dashboard")).content.decode()
 
 
-def test_authors_cannot_request_changes(author, in_review):
-    assert request_changes(author, in_review, "Looks fine to me").status_code == 403
+def test_authors_cannot_request_changes(author, in_review, client_for):
+    assert request_changes(client_for(author), in_review, "Looks fine to me").status_code == 403
     in_review.refresh_from_db()
     assert in_review.status == PostStatus.REVIEW
     with pytest.raises(PermissionDenied):
@@ -89,16 +82,16 @@ def test_authors_cannot_request_changes(author, in_review):
     assert not ChangeRequest.objects.exists()
 
 
-def test_an_empty_note_is_refused_and_the_post_stays_in_review(editor, in_review):
-    response = request_changes(editor, in_review, "   ")
+def test_an_empty_note_is_refused_and_the_post_stays_in_review(editor, in_review, client_for):
+    response = request_changes(client_for(editor), in_review, "   ")
     assert response.status_code == 400
     assert "Write what the author should change; the note cannot be empty." in response.content.decode()
     in_review.refresh_from_db()
     assert in_review.status == PostStatus.REVIEW
 
 
-def test_a_note_that_is_too_long_is_shown_again_with_the_reason(editor, in_review):
-    response = request_changes(editor, in_review, "x" * 2001)
+def test_a_note_that_is_too_long_is_shown_again_with_the_reason(editor, in_review, client_for):
+    response = request_changes(client_for(editor), in_review, "x" * 2001)
     page = response.content.decode()
     assert response.status_code == 400
     assert "Ensure this value has at most 2000 characters (it has 2001)." in page
@@ -106,10 +99,10 @@ def test_a_note_that_is_too_long_is_shown_again_with_the_reason(editor, in_revie
     assert not ChangeRequest.objects.exists()
 
 
-def test_only_posts_in_review_can_be_sent_back(editor, author):
+def test_only_posts_in_review_can_be_sent_back(editor, author, client_for):
     draft = services.post_create(author=author, data={"title": "Still a draft"})
     client = client_for(editor)
-    response = request_changes(editor, draft, "Too early", client=client)
+    response = request_changes(client, draft, "Too early")
     assert response.status_code == 302
     page = client.get(response.url).content.decode()
     assert "Only a post in review can be sent back to its author" in page
@@ -117,8 +110,8 @@ def test_only_posts_in_review_can_be_sent_back(editor, author):
     assert not ChangeRequest.objects.exists()
 
 
-def test_a_note_on_a_post_published_meanwhile_is_no_longer_shown(editor, author, in_review):
-    request_changes(editor, in_review, "Fix the typo.")
+def test_a_note_on_a_post_published_meanwhile_is_no_longer_shown(editor, author, in_review, client_for):
+    request_changes(client_for(editor), in_review, "Fix the typo.")
     in_review.refresh_from_db()
     services.post_publish(post=in_review, by=editor)
     assert "Fix the typo." not in client_for(author).get(reverse("editor:dashboard")).content.decode()

@@ -8,12 +8,6 @@ from posts import revision_diff, services
 from posts.revision_diff import Segment
 
 
-def client_for(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
-
-
 @pytest.fixture
 def post(author):
     post = services.post_create(
@@ -31,8 +25,8 @@ def post(author):
     return post
 
 
-def compare_page(user, post, **params) -> str:
-    response = client_for(user).get(reverse("editor:revision_compare", args=[post.pk]), params)
+def compare_page(client: Client, post, **params) -> str:
+    response = client.get(reverse("editor:revision_compare", args=[post.pk]), params)
     assert response.status_code == 200
     return response.content.decode()
 
@@ -58,8 +52,8 @@ def test_line_rows_number_lines_and_fold_long_unchanged_stretches():
     assert [row.text for row in rows if row.kind == "equal" and not row.folded][:3] == ["line 7", "line 8", "line 9"]
 
 
-def test_two_revisions_compared_line_by_line(author, post):
-    page = compare_page(author, post, old=1, new=2)
+def test_two_revisions_compared_line_by_line(author, post, client_for):
+    page = compare_page(client_for(author), post, old=1, new=2)
     assert '<del><span class="visually-hidden">Removed: </span>Wrens hide.</del>' in page
     assert '<ins><span class="visually-hidden">Added: </span>Wrens hide in hedges.</ins>' in page
     assert "Winter birds<ins> of Europe</ins>" in page  # the title, word by word
@@ -67,33 +61,33 @@ def test_two_revisions_compared_line_by_line(author, post):
     assert "Cover image URL" in page.split('id="diff-unchanged-heading"')[1]
 
 
-def test_word_mode_shows_the_body_word_by_word(author, post):
-    page = compare_page(author, post, old=1, new=2, mode="word")
+def test_word_mode_shows_the_body_word_by_word(author, post, client_for):
+    page = compare_page(client_for(author), post, old=1, new=2, mode="word")
     assert "Wrens hide<ins> in hedges</ins>." in page
 
 
-def test_a_revision_against_the_current_text(author, post):
+def test_a_revision_against_the_current_text(author, post, client_for):
     services.post_update(post=post, by=author, data={"body": "Robins sing.\nWrens hide in hedges."}, expected_version=3)
-    page = compare_page(author, post, old=2, new="current")
+    page = compare_page(client_for(author), post, old=2, new="current")
     assert "the current text (version 4)" in page
     assert "A short guide." in page  # the excerpt was added since version 2
     assert '<del><span class="visually-hidden">Removed: </span>Tits feed.</del>' in page
 
 
-def test_the_text_is_escaped(author):
+def test_the_text_is_escaped(author, client_for):
     post = services.post_create(author=author, data={"title": "T", "body": "safe"})
     services.post_update(post=post, by=author, data={"body": "<script>alert(1)</script>"}, expected_version=1)
-    page = compare_page(author, post, old=1, new=2)
+    page = compare_page(client_for(author), post, old=1, new=2)
     assert "<script>alert(1)" not in page
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
 
 
-def test_defaults_compare_the_version_before_with_the_current_text(author, post):
-    page = compare_page(author, post)
+def test_defaults_compare_the_version_before_with_the_current_text(author, post, client_for):
+    page = compare_page(client_for(author), post)
     assert 'value="2" selected' in page and 'value="current" selected' in page
 
 
-def test_revision_list_and_detail_link_to_comparisons(author, post):
+def test_revision_list_and_detail_link_to_comparisons(author, post, client_for):
     client = client_for(author)
     listing = client.get(reverse("editor:revisions", args=[post.pk])).content.decode()
     compare = reverse("editor:revision_compare", args=[post.pk])
@@ -103,7 +97,7 @@ def test_revision_list_and_detail_link_to_comparisons(author, post):
     assert f'href="{compare}?old=1&amp;new=current">Compare with the current text</a>' in detail
 
 
-def test_unknown_versions_are_404_and_bad_input_goes_back_to_the_list(author, post):
+def test_unknown_versions_are_404_and_bad_input_goes_back_to_the_list(author, post, client_for):
     client = client_for(author)
     url = reverse("editor:revision_compare", args=[post.pk])
     assert client.get(url, {"old": 99, "new": "current"}).status_code == 404
@@ -111,6 +105,6 @@ def test_unknown_versions_are_404_and_bad_input_goes_back_to_the_list(author, po
     assert response.status_code == 302 and response.url == reverse("editor:revisions", args=[post.pk])
 
 
-def test_other_authors_cannot_compare_someone_elses_post(other_author, post):
+def test_other_authors_cannot_compare_someone_elses_post(other_author, post, client_for):
     response = client_for(other_author).get(reverse("editor:revision_compare", args=[post.pk]))
     assert response.status_code == 404
