@@ -159,20 +159,24 @@ def test_the_dashboard_offers_batch_ai_to_writers(client, author):
     assert "js/aiwriter-jobs.js" in page
 
 
+async def first_progress(user, job) -> dict | None:
+    """The first job_progress message the user's socket receives while the job's progress is published."""
+    async with websocket(user) as socket:
+        for _ in range(20):  # the socket joins its group just after connecting
+            await sync_to_async(job_services.progress_publish)(job=job)
+            try:
+                return await socket.receive_json_from(timeout=0.2)
+            except TimeoutError:
+                continue
+    return None
+
+
 @transactional
 @pytest.mark.usefixtures("shared_clients")
 async def test_the_socket_relays_the_users_job_progress(author):
     post = await sync_to_async(draft)(author)
     job = await sync_to_async(job_services.batch_start)(user=author, action="summarize", post_ids=[post.pk])
-    async with websocket(author) as socket:
-        message = None
-        for _ in range(20):  # the socket joins its group just after connecting
-            await sync_to_async(job_services.progress_publish)(job=job)
-            try:
-                message = await socket.receive_json_from(timeout=0.2)
-                break
-            except TimeoutError:
-                continue
+    message = await first_progress(author, job)
     assert message["type"] == "job_progress"
     assert message["job"]["id"] == job.pk
 
@@ -185,15 +189,7 @@ async def test_the_socket_relays_every_items_final_state_when_a_job_ends(author)
         user=author, action="summarize", post_ids=[post.pk for post in posts]
     )
     job = await sync_to_async(job_services.batch_cancel)(job=job, by=author)
-    async with websocket(author) as socket:
-        message = None
-        for _ in range(20):  # the socket joins its group just after connecting
-            await sync_to_async(job_services.progress_publish)(job=job)
-            try:
-                message = await socket.receive_json_from(timeout=0.2)
-                break
-            except TimeoutError:
-                continue
+    message = await first_progress(author, job)
     assert message["job"]["ended"] is True
     assert [(item["post_id"], item["status"]) for item in message["items"]] == [
         (posts[0].pk, "cancelled"),
