@@ -1,7 +1,8 @@
 """Fixtures for the AI writer: simulated inference engines on loopback (see tests/engine_simulator.py).
 
 `dialect` picks the API the simulated engines speak; it is "ollama" unless a test module asks
-for both (the gateway's and the consumer's tests do, with `both_dialects`).
+for both by importing `both_dialects` from tests/aiwriter/fixtures.py (the gateway's, the
+engine clients', the consumer's and the alt-text tests do).
 """
 
 from collections.abc import Callable, Iterator

@@ -19,12 +19,20 @@ from aiwriter import limits
 from aiwriter.gateway import close_gateway
 from aiwriter.models import Generation
 from blogsite.asgi import application
+from tests.aiwriter.conftest import DIALECTS
 
 # Tests that reach the consumer or an async view touch the database from another thread, so
 # they need real transactions; the rollback restores the roles and prompts the migrations made.
 transactional = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 
 RECEIVE_TIMEOUT = 3
+
+
+@pytest.fixture(params=DIALECTS, name="dialect")
+def both_dialects(request) -> str:
+    """Imported by a module (or a folder's conftest), it runs each test there against an engine
+    of each dialect, in place of the Ollama-only `dialect` of tests/aiwriter/conftest.py."""
+    return request.param
 
 
 @pytest.fixture

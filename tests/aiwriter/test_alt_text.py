@@ -13,9 +13,10 @@ from PIL import Image as Picture
 
 from aiwriter.models import Generation, Outcome
 from posts.images.models import Image
-from tests.aiwriter.conftest import DIALECTS, backend_of, chat_requests
+from tests.aiwriter.conftest import backend_of, chat_requests
 from tests.aiwriter.fixtures import (  # noqa: F401 (fixtures)
     aiwriter_settings,
+    both_dialects,
     collect,
     generate_message,
     parse_sse,
@@ -31,11 +32,6 @@ TEXT_MODEL = "llama3.2:1b"
 VISION_MODEL = "llava:7b"
 SUGGESTION = "A red bicycle leans against a brick wall in the late afternoon sun."
 NO_SUCH_IMAGE = "That image is not in your media library, or you cannot use it."
-
-
-@pytest.fixture(params=DIALECTS)
-def dialect(request) -> str:
-    return request.param
 
 
 @pytest.fixture

@@ -12,9 +12,10 @@ from accounts.roles import Role
 from aiwriter import auth
 from aiwriter.models import Generation, Outcome
 from blogsite.asgi import application
-from tests.aiwriter.conftest import DIALECTS, backend_of, chat_requests
+from tests.aiwriter.conftest import backend_of, chat_requests
 from tests.aiwriter.fixtures import (  # noqa: F401 (fixtures)
     aiwriter_settings,
+    both_dialects,
     collect,
     generate_message,
     receive,
@@ -32,12 +33,6 @@ from tests.factories import PostFactory
 NO_SUCH_POST = "That post does not exist or you cannot use the AI writer on it."
 
 pytestmark = [transactional, pytest.mark.usefixtures("aiwriter_settings", "shared_clients")]
-
-
-@pytest.fixture(params=DIALECTS)
-def dialect(request) -> str:
-    """Every socket test runs against an engine of each dialect."""
-    return request.param
 
 
 async def test_anonymous_socket_is_closed_with_policy_code():

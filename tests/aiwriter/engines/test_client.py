@@ -6,15 +6,11 @@ from contextlib import aclosing
 import pytest
 
 from aiwriter.engines import Backend, Chunk, Done, Thinking, Timeouts
-from tests.aiwriter.conftest import CHAT_PATHS, DIALECTS, backend_of
+from tests.aiwriter.conftest import CHAT_PATHS, backend_of
+from tests.aiwriter.fixtures import both_dialects  # noqa: F401 (fixture)
 
 MODEL = "llama3.2:1b"
 MESSAGES = [{"role": "user", "content": "Write about tea."}]
-
-
-@pytest.fixture(params=DIALECTS)
-def dialect(request) -> str:
-    return request.param
 
 
 @pytest.fixture

@@ -19,16 +19,12 @@ from aiwriter.engines import (
     Timeouts,
     Unavailable,
 )
-from tests.aiwriter.conftest import DIALECTS, backend_of
+from tests.aiwriter.conftest import backend_of
+from tests.aiwriter.fixtures import both_dialects  # noqa: F401 (fixture)
 
 MODEL = "llama3.2:1b"
 MESSAGES = [{"role": "user", "content": "Write about tea."}]
 MODELS_PATHS = {"ollama": "/api/tags", "openai": "/v1/models"}
-
-
-@pytest.fixture(params=DIALECTS)
-def dialect(request) -> str:
-    return request.param
 
 
 def client_of(engine, **timeouts):

@@ -8,15 +8,11 @@ from PIL import Image
 
 from aiwriter.engines import Backend, BadRequest, Chunk, Done, Timeouts, image_part
 from aiwriter.gateway.context import IMAGE_TOKENS, prompt_tokens
-from tests.aiwriter.conftest import CHAT_PATHS, DIALECTS, backend_of
+from tests.aiwriter.conftest import CHAT_PATHS, backend_of
+from tests.aiwriter.fixtures import both_dialects  # noqa: F401 (fixture)
 
 TEXT_MODEL = "llama3.2:1b"
 VISION_MODEL = "llava:7b"
-
-
-@pytest.fixture(params=DIALECTS)
-def dialect(request) -> str:
-    return request.param
 
 
 @pytest.fixture

@@ -11,7 +11,8 @@ import pytest
 
 from aiwriter.engines import Chunk
 from aiwriter.gateway import CompletionRequest, close_gateway, completion_open
-from tests.aiwriter.conftest import DIALECTS, backend_of
+from tests.aiwriter.conftest import backend_of
+from tests.aiwriter.fixtures import both_dialects  # noqa: F401 (fixture)
 from tests.engine_simulator import EngineSimulator
 
 MODEL = "llama3.2:1b"
@@ -27,11 +28,6 @@ def gateway_settings(settings):
     settings.AIWRITER_RETRY_BACKOFF = 0.01
     settings.AIWRITER_HEALTH_INTERVAL = 0  # tests refresh the hosts when they mean to
     return settings
-
-
-@pytest.fixture(params=DIALECTS)
-def dialect(request) -> str:
-    return request.param
 
 
 @pytest.fixture
