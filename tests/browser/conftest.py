@@ -12,7 +12,7 @@ from django.db import connection
 from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
 
 from tests.browser.live_site import PASSWORD, LiveSite
-from tests.engine_simulator import EngineSimulator
+from tests.engine_simulator import DEFAULT_MODELS, EngineSimulator
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 CHROMIUM_FLAGS = [
@@ -58,8 +58,10 @@ def pytest_terminal_summary(terminalreporter, config) -> None:
 
 @pytest.fixture(scope="package")
 def live_site(tmp_path_factory) -> Iterator[LiveSite]:
-    # Paced, so that a reply arrives over a second or so, as a model streams it.
-    engine = EngineSimulator(tokens_per_second=60).start()
+    # Paced, so that a reply arrives over a second or so, as a model streams it; llava:7b reads images.
+    engine = EngineSimulator(
+        models=[*DEFAULT_MODELS, "llava:7b"], vision_models=["llava:7b"], tokens_per_second=60
+    ).start()
     site = LiveSite(folder=tmp_path_factory.mktemp("live-site"), engine=engine)
     try:
         yield site.start()
