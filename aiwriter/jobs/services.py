@@ -369,17 +369,14 @@ def _generated_value(*, item: BatchItem, token: str, generate: Callable[[], str]
 def _write_image(*, item: BatchItem, token: str, value: str) -> ItemOutcome:
     """Write the alt text and mark the item done together, or neither if the claim was lost meanwhile."""
     try:
-        with transaction.atomic():
-            alt_text.alt_text_fill(image_id=item.image_id, by=item.job.user, text=value)
-            outcome = ItemOutcome(ItemStatus.DONE, result=value)
-            if not _mark(item_id=item.pk, token=token, outcome=outcome):
-                raise _ClaimLost
-    except _ClaimLost:
-        logger.warning("Batch item %s was taken over by another worker; its result was dropped", item.pk)
-        return ItemOutcome(ItemStatus.RUNNING)
+        return _written(
+            item=item,
+            token=token,
+            write=lambda: alt_text.alt_text_fill(image_id=item.image_id, by=item.job.user, text=value),
+            result=value,
+        )
     except alt_text.AltTextJobError as error:
         return _finish(item_id=item.pk, token=token, outcome=ItemOutcome(ItemStatus.SKIPPED, error=error.message))
-    return outcome
 
 
 def generate_for_post(*, user, post: Post, action: str, job_id: int) -> str:
@@ -468,19 +465,32 @@ def _write(*, item: BatchItem, token: str, version: int, value: str | list[str])
     field = TARGET_FIELDS[job.action]
     result = ", ".join(value) if isinstance(value, list) else value
     try:
+        return _written(
+            item=item,
+            token=token,
+            write=lambda: _write_post(post=item.post, job=job, field=field, version=version, value=value),
+            result=result,
+        )
+    except PostConflict:
+        error = "The post was saved by someone else while the AI writer worked on it; left unchanged."
+        return _finish(item_id=item.pk, token=token, outcome=ItemOutcome(ItemStatus.SKIPPED, error=error))
+    except PostError as error:
+        return _finish(item_id=item.pk, token=token, outcome=ItemOutcome(ItemStatus.FAILED, error=str(error)))
+
+
+def _written(*, item: BatchItem, token: str, write: Callable[[], None], result: str) -> ItemOutcome:
+    """Run `write` and mark the item done in one transaction, or neither if the claim was lost
+    meanwhile (the item stays with the worker that holds it now). What `write` raises is the
+    caller's to record; nothing is written then."""
+    try:
         with transaction.atomic():
-            _write_post(post=item.post, job=job, field=field, version=version, value=value)
+            write()
             outcome = ItemOutcome(ItemStatus.DONE, result=result)
             if not _mark(item_id=item.pk, token=token, outcome=outcome):
                 raise _ClaimLost
     except _ClaimLost:
         logger.warning("Batch item %s was taken over by another worker; its result was dropped", item.pk)
         return ItemOutcome(ItemStatus.RUNNING)
-    except PostConflict:
-        error = "The post was saved by someone else while the AI writer worked on it; left unchanged."
-        return _finish(item_id=item.pk, token=token, outcome=ItemOutcome(ItemStatus.SKIPPED, error=error))
-    except PostError as error:
-        return _finish(item_id=item.pk, token=token, outcome=ItemOutcome(ItemStatus.FAILED, error=str(error)))
     return outcome
 
 
