@@ -259,3 +259,14 @@ async def test_websocket_lifespan_and_posted_requests_pass_through_untouched():
         response = await client.post("/")
     assert seen == ["lifespan", "websocket", "http"]
     assert response.status_code == 200 and "x-cache" not in response.headers
+
+
+async def test_the_reader_fragment_of_a_visitor_without_a_session_never_reaches_django(no_schedule):
+    calls = []
+    layer = PageCacheMiddleware(page_app(calls=calls))
+    async with site(app=layer) as anonymous, site(app=layer, cookies={"sessionid": "someone"}) as signed_in:
+        theirs = await anonymous.get("/reader/?post=anything")
+        assert theirs.json() == {"signed_in": False} and theirs.headers["cache-control"] == "private, no-store"
+        assert calls == []
+        await signed_in.get("/reader/?post=anything")  # a session: Django says who it is
+    assert calls == ["/reader/"]
