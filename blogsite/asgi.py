@@ -6,8 +6,9 @@ Both get a request id first (blogsite/request_id.py).
 import asyncio
 import os
 from concurrent.futures import ThreadPoolExecutor
+from functools import lru_cache
 
-from asgiref.sync import ThreadSensitiveContext
+from asgiref.sync import ThreadSensitiveContext, iscoroutinefunction
 from django.core.asgi import get_asgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "blogsite.settings.base")
@@ -15,6 +16,7 @@ django_asgi_app = get_asgi_application()  # set up Django before importing consu
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from django.conf import settings  # noqa: E402
+from django.urls import Resolver404, resolve  # noqa: E402
 
 from aiwriter.auth import AiwriterAuthMiddlewareStack  # noqa: E402
 from aiwriter.routing import websocket_urlpatterns  # noqa: E402
@@ -36,6 +38,10 @@ class DjangoThreads:
     gives it back: threads, and their database connections, serve request after request.
     Django's own context inside keeps the outer one, as asgiref does for nested contexts.
 
+    Requests for async views keep Django's own context, a thread for each: under the sync
+    middleware chain such a view holds its thread for as long as it awaits (an SSE generation
+    until its first event), which must not keep other requests waiting for one of these.
+
     The executors are shared by every event loop (tests run several, one after another): each
     runs one call at a time, so a loop never sees another's call in the middle of its own.
     """
@@ -46,6 +52,9 @@ class DjangoThreads:
         self._idle: PerLoop[asyncio.Queue[ThreadPoolExecutor]] = PerLoop()
 
     async def __call__(self, scope, receive, send) -> None:
+        if _async_view(scope["path"]):
+            await self.app(scope, receive, send)
+            return
         idle = self._idle.get(self._queue)
         executor = await idle.get()
         try:
@@ -59,6 +68,15 @@ class DjangoThreads:
         for executor in self._executors:
             queue.put_nowait(executor)
         return queue
+
+
+@lru_cache(maxsize=4096)
+def _async_view(path: str) -> bool:
+    """Whether the path's view is a coroutine function (Django marks async class-based views so)."""
+    try:
+        return iscoroutinefunction(resolve(path).func)
+    except Resolver404:
+        return False
 
 
 # The request id outermost, so every response carries it and every log line made below has it;

@@ -137,8 +137,10 @@ _engine = DATABASES["default"]["ENGINE"]
 DATABASES["default"]["ENGINE"] = PROMETHEUS_DB_ENGINES.get(_engine, _engine)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # Threads per process that run Django's sync middleware and views, one request at a time each
-# (blogsite/asgi.py); more requests wait for a free one. Each keeps a database connection.
-DJANGO_SYNC_THREADS = env.int("DJANGO_SYNC_THREADS", default=4)
+# (blogsite/asgi.py); more requests wait for a free one. Each keeps a database connection. More
+# threads contend for the GIL (a cold post page under load: 5.5 ms of CPU with 1, 6.5 with 2,
+# 7.6 with 4); two let a slow request (a sign-in's password hash) leave the other to the rest.
+DJANGO_SYNC_THREADS = env.int("DJANGO_SYNC_THREADS", default=2)
 
 REDIS_URL = env.str("REDIS_URL", default="redis://127.0.0.1:6379/0")
 # Connections each process's own Redis clients may open at once (per event loop); a burst beyond

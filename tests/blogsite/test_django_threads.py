@@ -21,12 +21,12 @@ async def test_requests_share_a_few_long_lived_threads(settings):
     request_started.connect(started)
     try:
         async with site() as client:
-            # Paths Django answers (not the page cache), many at once, then one after another.
+            # Sync views Django answers (not the page cache), many at once, then one after another.
             responses = await asyncio.gather(*(client.get(f"/posts/missing-{n}/") for n in range(20)))
-            responses += [await client.get("/healthz") for _ in range(10)]
+            responses += [await client.get(f"/tags/missing-{n}/") for n in range(10)]
     finally:
         request_started.disconnect(started)
-    assert [r.status_code for r in responses] == [404] * 20 + [200] * 10
+    assert [r.status_code for r in responses] == [404] * 30
     assert len(threads) == 30
     assert 1 <= len(set(threads)) <= settings.DJANGO_SYNC_THREADS
     assert all(thread.name.startswith("django_") for thread in threads)  # the site's own, never the loop's
@@ -35,5 +35,25 @@ async def test_requests_share_a_few_long_lived_threads(settings):
 @transactional
 async def test_a_request_waits_for_a_free_thread_rather_than_failing(settings):
     async with site() as client:
-        responses = await asyncio.gather(*(client.get("/healthz") for _ in range(4 * settings.DJANGO_SYNC_THREADS)))
+        paths = [f"/posts/missing-{n}/" for n in range(8 * settings.DJANGO_SYNC_THREADS)]
+        responses = await asyncio.gather(*(client.get(path) for path in paths))
+    assert {r.status_code for r in responses} == {404}
+
+
+@transactional
+async def test_async_views_keep_a_thread_of_their_own():
+    """An async view holds its thread while it awaits (an SSE generation until its first event):
+    never one of the few that every sync view shares."""
+    threads: list[threading.Thread] = []
+
+    def started(**kwargs) -> None:
+        threads.append(threading.current_thread())
+
+    request_started.connect(started)
+    try:
+        async with site() as client:
+            responses = await asyncio.gather(*(client.get("/healthz") for _ in range(5)))
+    finally:
+        request_started.disconnect(started)
     assert {r.status_code for r in responses} == {200}
+    assert len(threads) == 5 and not any(thread.name.startswith("django_") for thread in threads)
