@@ -90,3 +90,18 @@ logging.getLogger("blogsite.example").warning("Outside any request")
         -1
     ].items()
     assert "request_id" not in lines[-1]
+
+
+def test_collected_scripts_import_each_other_by_their_hashed_names(tmp_path):
+    """Browsers keep hashed files for good, so a script must import the module collected with it."""
+    script = (
+        "import django; django.setup(); from django.conf import settings;"
+        f"settings.STATIC_ROOT = {str(tmp_path)!r};"
+        "from django.core.management import call_command; call_command('collectstatic', '--noinput', verbosity=0)"
+    )
+    env = {**PRODUCTION_ENV, "DJANGO_SECRET_KEY": secrets.token_urlsafe(50), "DATABASE_URL": "sqlite:///:memory:"}
+    result = python("-c", script, env=env)
+    assert result.returncode == 0, result.stderr
+    manifest = json.loads((tmp_path / "staticfiles.json").read_text())["paths"]
+    panel = (tmp_path / manifest["js/aiwriter.js"]).read_text()
+    assert f'from "./{Path(manifest["js/aiwriter-sse.js"]).name}"' in panel

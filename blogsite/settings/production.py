@@ -24,7 +24,7 @@ X_FRAME_OPTIONS = "DENY"
 # Uploaded images keep the storage base.py chose (MEDIA_STORAGE), served by nginx or the object storage,
 # never by Django; static files get hashed names.
 MEDIA_SERVED_BY_DJANGO = False
-STORAGES = {**STORAGES, "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"}}
+STORAGES = {**STORAGES, "staticfiles": {"BACKEND": "blogsite.static_storage.StaticFilesStorage"}}
 EMAIL_BACKEND = env.str("DJANGO_EMAIL_BACKEND", default="django.core.mail.backends.smtp.EmailBackend")
 
 # /metrics only for the scraper: its address in METRICS_ALLOWED_IPS, or METRICS_TOKEN as a bearer token.
