@@ -90,11 +90,13 @@ async def receive(communicator: WebsocketCommunicator, timeout: float = RECEIVE_
     return await communicator.receive_json_from(timeout=timeout)
 
 
-async def collect(communicator: WebsocketCommunicator, request_id: str = "r1") -> list[dict]:
+async def collect(
+    communicator: WebsocketCommunicator, request_id: str = "r1", *, timeout: float = RECEIVE_TIMEOUT
+) -> list[dict]:
     """Events for one request until its done or error event (events of other requests are skipped)."""
     events = []
     while True:
-        event = await receive(communicator)
+        event = await receive(communicator, timeout)
         if event["request_id"] != request_id:
             continue
         events.append(event)
