@@ -394,15 +394,14 @@ def post_autosave(
         raise PostError("Only drafts are saved automatically; press Save to change a post readers can see.")
     if not post_differs(post=current, data=data, tag_names=tag_names):
         return current
+    # post_update refuses text based on an older version unless saved_since_only_by allows it.
     rebased = current.version != expected_version
-    if rebased and not saved_since_only_by(current, by=by, editing_session=editing_session, version=expected_version):
-        raise PostConflict(current)
     replaced = None if rebased else _reusable_autosave(current, by=by, editing_session=editing_session)
     saved = post_update(
         post=current,
         by=by,
         data=data,
-        expected_version=current.version,
+        expected_version=expected_version,
         tag_names=tag_names,
         note=AUTOSAVE_NOTE,
         editing_session=editing_session,
