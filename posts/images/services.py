@@ -77,16 +77,21 @@ def image_upload(*, file: File, by, title: str = "", alt_text: str = "") -> Imag
     _require(can_upload_images(by), "You are not allowed to upload images.")
     if wait := throttle.rate_limit_take(scope="image_upload", key=by.pk):
         raise ImageError(throttle.rate_limit_message("uploads", wait), code="rate_limited")
-    try:
-        with image_open(file) as picture:
-            cleaned = renditions.clean_original(picture, mime_type=mime_type_of(picture))
-    except ImageRejected as rejected:
-        raise ImageError(str(rejected), code=rejected.code) from rejected
+    cleaned = _cleaned_original(file)
     _check_quota(by, adding=len(cleaned.data))
     original_name = (getattr(file, "name", "") or "").rsplit("/", 1)[-1][:255]
     image = _image_store(cleaned, by=by, original_filename=original_name, title=title, alt_text=alt_text)
     renditions.renditions_create(image)
     return image
+
+
+def _cleaned_original(file: File) -> renditions.Encoded:
+    """The uploaded picture checked, cleaned of metadata and upright; ImageError when it is refused."""
+    try:
+        with image_open(file) as picture:
+            return renditions.clean_original(picture, mime_type=mime_type_of(picture))
+    except ImageRejected as rejected:
+        raise ImageError(str(rejected), code=rejected.code) from rejected
 
 
 def _check_quota(user, *, adding: int) -> None:
@@ -141,11 +146,7 @@ def image_update(*, image: Image, by, title: str, alt_text: str) -> Image:
 def image_replace_file(*, image: Image, by, file: File) -> Image:
     """Give an image another picture: posts that show it show the new one, under the same address key."""
     _require(can_manage_image(by, image), "You are not allowed to change this image.")
-    try:
-        with image_open(file) as picture:
-            cleaned = renditions.clean_original(picture, mime_type=mime_type_of(picture))
-    except ImageRejected as rejected:
-        raise ImageError(str(rejected), code=rejected.code) from rejected
+    cleaned = _cleaned_original(file)
     if image.uploaded_by_id is not None:
         _check_quota(image.uploaded_by, adding=len(cleaned.data) - image.file_size)
     old_names = [image.file.name, *image.renditions.values_list("file", flat=True)]
