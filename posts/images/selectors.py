@@ -43,9 +43,13 @@ def library_posts(*, user) -> QuerySet[Post]:
     return Post.objects.editable_by(user).filter(image_uses__image__in=visible).distinct().order_by("title")
 
 
+def posts_using(image: Image) -> list[Post]:
+    return list(Post.objects.filter(image_uses__image=image).distinct().order_by("title"))
+
+
 def image_posts_for(*, user, image: Image) -> tuple[list[Post], int]:
     """The posts an image is used in that this person may open, and how many others use it."""
-    posts = list(Post.objects.filter(image_uses__image=image).distinct().order_by("title"))
+    posts = posts_using(image)
     openable = set(
         Post.objects.editable_by(user).filter(pk__in=[post.pk for post in posts]).values_list("pk", flat=True)
     )

@@ -25,7 +25,7 @@ from accounts import throttle
 from .. import events
 from ..models import Post
 from ..permissions import can_edit_post
-from . import renditions
+from . import renditions, selectors
 from .models import Image, ImageRole, ImageUse, UploadQuota, image_file_name
 from .permissions import can_manage_image, can_upload_images
 from .validators import ImageRejected, image_open, mime_type_of
@@ -163,15 +163,11 @@ def image_replace_file(*, image: Image, by, file: File) -> Image:
     return image
 
 
-def posts_using(image: Image) -> list[Post]:
-    return list(Post.objects.filter(image_uses__image=image).distinct().order_by("title"))
-
-
 @transaction.atomic
 def image_delete(*, image: Image, by, confirmed: bool = False) -> None:
     """Delete an image and its files. One that posts show needs `confirmed`, else ImageInUse lists them."""
     _require(can_manage_image(by, image), "You are not allowed to delete this image.")
-    posts = posts_using(image)
+    posts = selectors.posts_using(image)
     if posts and not confirmed:
         raise ImageInUse(posts)
     names = [image.file.name, *image.renditions.values_list("file", flat=True)]
