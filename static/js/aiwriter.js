@@ -748,6 +748,21 @@ class AiPanel {
   }
 }
 
+// The view of a box that shows one suggestion (the before-and-after box, a field's box): the
+// answer streams into `output`, and every ending goes to the box's `finish(run, problem)`.
+function boxView(box, output) {
+  return {
+    begin: () => box.begin(),
+    thinking: () => {},
+    chunk: (text, run) => {
+      output.textContent = run.text;
+    },
+    done: (event, run) => box.finish(run, run.text ? "" : "The AI writer sent no text. Try again."),
+    failed: (code, message, run) => box.finish(run, box.panel.failureText(code, message)),
+    stopped: (message, run) => box.finish(run, message),
+  };
+}
+
 // The toolbar for a selection of the body: presets that rewrite it, or continue from it, shown
 // before and after with Accept, Discard and Try again. Accept replaces exactly the selection, as
 // an edit the browser can undo.
@@ -756,16 +771,7 @@ class InlineRewrite {
     this.panel = panel;
     this.body = body;
     this.build();
-    this.view = {
-      begin: () => this.begin(),
-      thinking: () => {},
-      chunk: (text, run) => {
-        this.after.textContent = run.text;
-      },
-      done: (event, run) => this.finish(run, run.text ? "" : "The AI writer sent no text. Try again."),
-      failed: (code, message, run) => this.finish(run, panel.failureText(code, message)),
-      stopped: (message, run) => this.finish(run, message),
-    };
+    this.view = boxView(this, this.after);
   }
 
   build() {
@@ -959,16 +965,7 @@ class FieldAssist {
     this.name = name;
     this.field = field;
     this.build();
-    this.view = {
-      begin: () => this.begin(),
-      thinking: () => {},
-      chunk: (text, run) => {
-        this.output.textContent = run.text;
-      },
-      done: (event, run) => this.finish(run, run.text ? "" : "The AI writer sent no text. Try again."),
-      failed: (code, message, run) => this.finish(run, panel.failureText(code, message)),
-      stopped: (message, run) => this.finish(run, message),
-    };
+    this.view = boxView(this, this.output);
   }
 
   build() {
