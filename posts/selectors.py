@@ -240,11 +240,18 @@ def revision_get(*, post: Post, version: int) -> Revision:
     return get_object_or_404(revisions_for_post(post=post), version=version)
 
 
+def post_list_identity(*, tag: Tag | None = None, author=None) -> tuple[str, str]:
+    """A list's name in cache keys and the version it is cached under (posts.signals bumps it)."""
+    if tag is not None:
+        return f"tag:{tag.slug}", cache_keys.tag_dep(tag.slug)
+    if author is not None:
+        return f"author:{author.username}", cache_keys.author_dep(author.username)
+    return "index", cache_keys.INDEX
+
+
 def post_count_published(*, tag: Tag | None = None, author=None) -> int:
     """How many public posts a list shows in all (for its pagination), kept until that list changes."""
-    dep = (
-        cache_keys.tag_dep(tag.slug) if tag else cache_keys.author_dep(author.username) if author else cache_keys.INDEX
-    )
+    _, dep = post_list_identity(tag=tag, author=author)
     return post_count_published_under(tag=tag, author=author, version=cache_keys.list_version([dep]))
 
 
@@ -254,16 +261,13 @@ def post_count_published_under(*, tag: Tag | None = None, author=None, version: 
     `version` is the list's from cache_keys.list_version(s), of its tag's, author's or the index's
     dependency: the list's changes and the next release end it.
     """
-    if tag is not None:
-        name = f"post-count:tag:{tag.slug}"
-    elif author is not None:
-        name = f"post-count:author:{author.username}"
-    else:
-        name = "post-count:index"
+    name, _ = post_list_identity(tag=tag, author=author)
 
     def count() -> int:
         return post_list_published(tag=tag, author=author).count()
 
     if version is None:
         return count()
-    return cache_keys.cached_under_version(name=name, version=version.version, compute=count, seconds=version.seconds)
+    return cache_keys.cached_under_version(
+        name=f"post-count:{name}", version=version.version, compute=count, seconds=version.seconds
+    )

@@ -84,26 +84,18 @@ class VersionedListView(PublicListView):
 
     def get_paginator(self, queryset, per_page, **kwargs) -> Paginator:
         # The list's versions and the sidebar's, for the count and both fragments, in one round trip.
-        _, dep = self.list_identity()
+        _, dep = selectors.post_list_identity(tag=self.tag, author=self.author)
         self.list_version, self.sidebar_version = cache_keys.list_versions([[dep], [cache_keys.SIDEBAR]])
         count = selectors.post_count_published_under(tag=self.tag, author=self.author, version=self.list_version)
         return CountedPaginator(queryset, per_page, count=count, **kwargs)
 
     def get_context_data(self, **kwargs) -> dict:
         context = super().get_context_data(**kwargs)
-        name, _ = self.list_identity()
+        name, _ = selectors.post_list_identity(tag=self.tag, author=self.author)
         name = f"{name}:page-{context['page_obj'].number}"
         context["post_list_version"] = cache_keys.named(self.list_version, name)
         context["cache_versions"] = cache_keys.TemplateVersions(sidebar=self.sidebar_version)
         return context
-
-    def list_identity(self) -> tuple[str, str]:
-        """The list's name in fragment keys and the version it is cached under (posts.signals bumps it)."""
-        if self.tag is not None:
-            return f"tag:{self.tag.slug}", cache_keys.tag_dep(self.tag.slug)
-        if self.author is not None:
-            return f"author:{self.author.username}", cache_keys.author_dep(self.author.username)
-        return "index", cache_keys.INDEX
 
 
 class PostIndexView(VersionedListView):
