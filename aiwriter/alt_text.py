@@ -18,6 +18,7 @@ from PIL import ImageOps, UnidentifiedImageError
 
 from posts.images.alt_text import body_image_keys_without_alt
 from posts.images.models import Image
+from posts.images.selectors import image_get_visible
 
 from . import gateway
 from .engines import image_part
@@ -44,7 +45,7 @@ class ImageForModel:
 async def messages_with_image(*, user, request: GenerationRequest, messages: list[dict]) -> list[dict]:
     """The messages with the request's image on the last one. Raises RequestRefused when the user
     may not use the image or it cannot be read."""
-    image = await sync_to_async(image_for_user)(user=user, image_id=request.image_id)
+    image = await sync_to_async(image_get_visible)(user=user, pk=request.image_id)
     if image is None:
         raise RequestRefused("invalid", NO_SUCH_IMAGE, request_id=request.request_id)
     try:
@@ -72,12 +73,6 @@ def text_only_message(model: str) -> str:
         f"The model {model} reads text only, so it cannot describe an image. "
         "Pick a model marked “reads images” in the model list."
     )
-
-
-def image_for_user(*, user, image_id: int) -> Image | None:
-    """The image if the user may use it (their own upload, or any for editors); None otherwise,
-    so that no answer tells whether someone else's image exists."""
-    return Image.objects.visible_to(user).filter(pk=image_id).first()
 
 
 def body_images_without_alt(*, user, body: str) -> list[Image]:

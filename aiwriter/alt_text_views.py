@@ -9,6 +9,7 @@ from django.views.decorators.http import require_POST
 
 from blogsite.json_input import JsonInputError, json_parse
 from posts.images.models import Image
+from posts.images.selectors import image_get_visible
 from posts.images.services import image_update
 
 from . import alt_text
@@ -54,7 +55,7 @@ def image_alt_text_save(request: HttpRequest, image_id: int) -> JsonResponse:
     refusal = user_refusal(request.user)
     if refusal:
         return refusal
-    image = alt_text.image_for_user(user=request.user, image_id=image_id)
+    image = image_get_visible(user=request.user, pk=image_id)
     if image is None:
         return json_refusal("not_found", alt_text.NO_SUCH_IMAGE, 404)
     try:
