@@ -18,7 +18,7 @@ from django.utils.safestring import SafeString, mark_safe
 from ..cache_keys import cached_under_version
 from .models import Image, ImageFormat
 from .renditions import CARD_SPEC
-from .selectors import images_by_key, post_images
+from .selectors import post_images
 from .services import IMAGE_URL_KEY
 
 # The post's column (site.css: --measure, 44rem) or the screen less its margins, whichever is narrower.
@@ -113,20 +113,12 @@ def _title(title: str) -> SafeString:
     return format_html(' title="{}"', title) if title else mark_safe("")
 
 
-def body_with_pictures(
-    body_html: str, *, first_eager: bool, images: dict[uuid.UUID, Image] | None = None
-) -> SafeString:
+def body_with_pictures(body_html: str, *, first_eager: bool, images: dict[uuid.UUID, Image]) -> SafeString:
     """The sanitized body with library images responsive and every image after the first lazy.
 
     `first_eager`: whether the body's first image may be in view when the page opens (no cover above it).
-    `images`: library images by key, when the caller has them; else they are read.
+    `images`: the library images the body may show, by key.
     """
-    tags = _IMG.findall(body_html)
-    if not tags:
-        return mark_safe(body_html)
-    if images is None:
-        found = [IMAGE_URL_KEY.search(_attributes(tag).get("src", "")) for tag in tags]
-        images = images_by_key(uuid.UUID(match.group(1)) for match in found if match)
     index = 0
 
     def replace(tag_match: re.Match) -> str:

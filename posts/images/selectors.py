@@ -1,8 +1,6 @@
 """Reads of the media library: the library's pages, a post's cover, the images a body shows."""
 
 import logging
-import uuid
-from collections.abc import Iterable
 
 from django.contrib.auth import get_user_model
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet
@@ -58,14 +56,6 @@ def image_posts_for(*, user, image: Image) -> tuple[list[Post], int]:
 
 def image_get_visible(*, user, pk: int) -> Image | None:
     return Image.objects.visible_to(user).filter(pk=pk).first()
-
-
-def images_by_key(keys: Iterable[uuid.UUID]) -> dict[uuid.UUID, Image]:
-    """Library images with their renditions (two queries)."""
-    keys = set(keys)
-    if not keys:
-        return {}
-    return {image.key: image for image in with_renditions(Image.objects.filter(key__in=keys))}
 
 
 def with_renditions(images: QuerySet[Image]) -> list[Image]:
