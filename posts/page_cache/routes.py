@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from urllib.parse import parse_qsl
 
-from django.urls import Resolver404, resolve
+from django.urls import Resolver404, ResolverMatch, resolve
 
 from posts import cache_keys
 from posts.cache_keys import PageKey
@@ -85,16 +85,21 @@ ROUTES: dict[str, Route] = {
 }
 
 
-@lru_cache(maxsize=4096)
-def route_for(path: str) -> tuple[Route, dict[str, str]] | None:
-    """The route of a reader page and the URL's arguments, or None for any other path."""
+def _resolved(path: str) -> ResolverMatch | None:
+    """The path resolved as Django would, or None for one too long or matching no URL."""
     if len(path) > MAX_PATH_CHARS:
         return None
     try:
-        match = resolve(path)
+        return resolve(path)
     except Resolver404:
         return None
-    route = ROUTES.get(match.view_name)
+
+
+@lru_cache(maxsize=4096)
+def route_for(path: str) -> tuple[Route, dict[str, str]] | None:
+    """The route of a reader page and the URL's arguments, or None for any other path."""
+    match = _resolved(path)
+    route = ROUTES.get(match.view_name) if match is not None else None
     return (route, match.kwargs) if route is not None else None
 
 
@@ -108,12 +113,8 @@ READER_FRAGMENT = "posts:reader"
 
 @lru_cache(maxsize=1024)
 def is_reader_fragment(path: str) -> bool:
-    if len(path) > MAX_PATH_CHARS:
-        return False
-    try:
-        return resolve(path).view_name == READER_FRAGMENT
-    except Resolver404:
-        return False
+    match = _resolved(path)
+    return match is not None and match.view_name == READER_FRAGMENT
 
 
 @lru_cache(maxsize=4096)
