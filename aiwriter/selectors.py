@@ -44,14 +44,19 @@ async def post_for_ai(*, user, post_id: int) -> Post | None:
     return await Post.objects.editable_by(user).filter(pk=post_id).afirst()
 
 
+def _chat_newest(*, user, post: Post | None):
+    """The editor's newest messages about a post, newest first, as many as a conversation keeps."""
+    limit = settings.AIWRITER_CHAT_HISTORY_MESSAGES
+    return ChatMessage.objects.filter(user=user, post=post).order_by("-created_at", "-pk")[:limit]
+
+
 async def chat_history(*, user, post: Post | None) -> list[dict[str, str]]:
     """The newest turns of the editor's conversation about a post that fit the prompt, oldest first.
 
     Whole turns are dropped from the oldest end so the model never sees half a message, and the
     history starts with the editor's turn, as chat models expect.
     """
-    limit = settings.AIWRITER_CHAT_HISTORY_MESSAGES
-    newest = ChatMessage.objects.filter(user=user, post=post).order_by("-created_at", "-pk")[:limit]
+    newest = _chat_newest(user=user, post=post)
     budget = settings.AIWRITER_CHAT_HISTORY_CHARS
     kept: list[dict[str, str]] = []
     async for message in newest:
@@ -67,8 +72,7 @@ async def chat_history(*, user, post: Post | None) -> list[dict[str, str]]:
 
 async def chat_transcript(*, user, post: Post | None) -> list[dict[str, str]]:
     """The conversation the editor's next chat message continues, oldest first, for the panel to show."""
-    limit = settings.AIWRITER_CHAT_HISTORY_MESSAGES
-    newest = ChatMessage.objects.filter(user=user, post=post).order_by("-created_at", "-pk")[:limit]
+    newest = _chat_newest(user=user, post=post)
     messages = [
         {"role": message.role, "content": message.content, "created_at": message.created_at.isoformat()}
         async for message in newest
