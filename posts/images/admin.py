@@ -14,11 +14,9 @@ from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
 from . import services
-from .forms import ALT_TEXT_HELP
+from .forms import ALT_TEXT_HELP, IMAGE_TYPES
 from .models import Image, ImageUse, UploadQuota
 from .services import ImageError
-
-ACCEPT = "image/jpeg,image/png,image/webp,image/gif,image/avif"
 
 
 class ImageAdminForm(forms.ModelForm):
@@ -30,7 +28,7 @@ class ImageAdminForm(forms.ModelForm):
     upload = forms.FileField(
         label="Image",
         required=False,
-        widget=forms.ClearableFileInput(attrs={"accept": ACCEPT}),
+        widget=forms.ClearableFileInput(attrs={"accept": IMAGE_TYPES}),
         help_text="JPEG, PNG, WebP, GIF or AVIF. For an existing image: a new picture, shown wherever it is used.",
     )
     user = None
