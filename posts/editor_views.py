@@ -328,14 +328,13 @@ def autosave(request: HttpRequest) -> JsonResponse:
             raise ValueError("post_id must be a post's number, or null for a new post.")
     except ValueError as error:
         return JsonResponse({"error": str(error), "errors": {"__all__": [str(error)]}}, status=400)
-    post = _editable_post(request, post_id) if post_id is not None else None
-    if post is None:
+    created = post_id is None
+    if created:
         # A new post's first autosave may have been on its way when the page was reloaded: the
         # same page's next one saves into the post it created instead of making a second post.
         post = editing_sessions.post_started_in(user=request.user, editing_session=payload.get("editing_session"))
-        created = True
     else:
-        created = False
+        post = _editable_post(request, post_id)
     form = PostEditorForm(autosave_form_data(payload, post=post), user=request.user, post=post)
     if not form.is_valid():
         return JsonResponse(_errors_json(form.errors), status=400)
