@@ -18,6 +18,7 @@ from PIL import ImageOps, UnidentifiedImageError
 
 from posts.images.alt_text import body_image_keys_without_alt
 from posts.images.models import Image
+from posts.images.renditions import flatten_on_white
 from posts.images.selectors import image_get_visible
 
 from . import gateway
@@ -99,8 +100,5 @@ def image_for_model(image: Image) -> ImageForModel:
 def _on_white(picture: Picture.Image) -> Picture.Image:
     """RGB for the JPEG: transparent parts become white, as a page behind the image would show them."""
     if picture.mode in ("RGBA", "LA", "PA") or (picture.mode == "P" and "transparency" in picture.info):
-        rgba = picture.convert("RGBA")
-        background = Picture.new("RGB", rgba.size, (255, 255, 255))
-        background.paste(rgba, mask=rgba.getchannel("A"))
-        return background
+        return flatten_on_white(picture)
     return picture.convert("RGB")

@@ -86,14 +86,15 @@ def _in_mode_for(picture: PillowImage.Image, mime_type: str) -> PillowImage.Imag
     """A copy Pillow can write in `mime_type`: JPEG has no transparency, WebP and AVIF no palette."""
     if mime_type == ImageFormat.JPEG:
         if _has_alpha(picture):
-            return _flatten(picture)
+            return flatten_on_white(picture)
         return picture if picture.mode in ("RGB", "L") else picture.convert("RGB")
     if mime_type in (ImageFormat.WEBP, ImageFormat.AVIF) and picture.mode not in ("RGB", "RGBA"):
         return picture.convert("RGBA" if _has_alpha(picture) else "RGB")
     return picture
 
 
-def _flatten(picture: PillowImage.Image) -> PillowImage.Image:
+def flatten_on_white(picture: PillowImage.Image) -> PillowImage.Image:
+    """RGB with the transparent parts white, as a page behind the image would show them."""
     rgba = picture.convert("RGBA")
     background = PillowImage.new("RGB", rgba.size, "white")
     background.paste(rgba, mask=rgba.getchannel("A"))
