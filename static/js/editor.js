@@ -291,7 +291,7 @@ function startEditor(form) {
   // the browser may drop that one; both come from this page's session, so neither conflicts with
   // the other. Not when that save already holds this text, nor while a new post is being
   // created: a second request would create a second post (the local copy keeps the text).
-  function mustWait(sent, keepalive) {
+  function mustWait(sent) {
     if (!state.inFlight) return false;
     return state.postId === null || sameText(sent, state.inFlightText);
   }
@@ -303,7 +303,7 @@ function startEditor(form) {
     }
     if (!canAutosave()) return;
     const sent = snapshot();
-    if (mustWait(sent, keepalive)) return;
+    if (mustWait(sent)) return;
     const payload = JSON.stringify({
       post_id: state.postId,
       version: Number(form.elements.version.value),
