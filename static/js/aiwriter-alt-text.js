@@ -130,9 +130,8 @@ function suggestion(panel, view, { message, onDone }) {
     }
   }
 
-  view.suggest.addEventListener("click", run);
   view.stop.addEventListener("click", () => abort && abort.abort());
-  return { run, text: () => view.output.textContent.trim(), token };
+  return { run, text: () => view.output.textContent.trim() };
 }
 
 // A media library image's page.
@@ -152,7 +151,6 @@ function imagePage(panel) {
     },
   });
   // The suggest button submits the form, so Enter in the notes asks too.
-  view.suggest.removeEventListener("click", current.run);
   form.addEventListener("submit", (event) => {
     event.preventDefault();
     result.hidden = false;
@@ -201,6 +199,7 @@ function postEditor(panel, editor) {
       onDone: (text) =>
         say(text ? `Read the suggestion for “${image.title}”, then Accept or Discard it.` : "The model gave no text."),
     });
+    view.suggest.addEventListener("click", current.run);
     element.querySelector("[data-alt-accept]").addEventListener("click", async () => {
       const url = panel.dataset.saveUrl.replace(/\/0\/$/, `/${image.id}/`);
       try {
