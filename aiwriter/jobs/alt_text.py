@@ -10,6 +10,7 @@ engines say reads images.
 from django.conf import settings
 
 from posts.images.models import Image
+from posts.images.permissions import can_manage_image
 from posts.images.services import image_update
 
 from .. import gateway
@@ -74,6 +75,6 @@ def alt_text_fill(*, image_id: int, by, text: str) -> Image:
         raise AltTextJobError("Image deleted.")
     if image.alt_text:
         raise AltTextJobError("Someone wrote alt text for this image meanwhile; left as it is.")
-    if not Image.objects.visible_to(by).filter(pk=image_id).exists():
+    if not can_manage_image(by, image):
         raise AltTextJobError("You can no longer change this image.")
     return image_update(image=image, by=by, title=image.title, alt_text=text)
