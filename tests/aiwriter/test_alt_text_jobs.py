@@ -10,7 +10,7 @@ from PIL import Image as Picture
 
 from aiwriter import worker
 from aiwriter.jobs import services as job_services
-from aiwriter.jobs.alt_text import NO_VISION_MODEL
+from aiwriter.jobs.alt_text import NO_VISION_MODEL, AltTextJobError, alt_text_fill
 from aiwriter.models import BatchJob, Generation, ItemStatus, JobStatus
 from posts.images.services import image_upload
 from tests.aiwriter.conftest import chat_requests
@@ -79,6 +79,17 @@ def test_the_job_fills_only_empty_alt_text_and_finishes(author, simulator):
     (sent,) = request.images
     assert Picture.open(io.BytesIO(sent)).size == (1024, 768)
     assert Generation.objects.get().action == "alt_text"
+
+
+def test_an_item_is_written_only_while_its_person_may_still_change_the_image(author, other_author, editor):
+    theirs = upload(other_author, title="Theirs")
+
+    with pytest.raises(AltTextJobError, match="You can no longer change this image."):
+        alt_text_fill(image_id=theirs.pk, by=author, text="A harbour at noon.")
+    theirs.refresh_from_db()
+    assert theirs.alt_text == ""
+
+    assert alt_text_fill(image_id=theirs.pk, by=editor, text="A harbour at noon.").alt_text == "A harbour at noon."
 
 
 def test_progress_reaches_the_owner_live(author):
